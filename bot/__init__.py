@@ -1,0 +1,1 @@
+"""escbot: the escalation desk of a Trust & Safety pod, on Slack."""

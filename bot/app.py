@@ -1,0 +1,128 @@
+"""The app factory: builds the Bolt ``App`` and everything its listeners need.
+
+No module-level App: tests and the demo build as many as they like, each with
+its own database, clock and Slack endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import handlers
+from bot import cards
+from bot.clock import Clock, SystemClock
+from bot.config import AppConfig
+from bot.outbox import OutboxWorker
+from bot.render import Renderer
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BotIdentity:
+    """Answers Bolt's authorize step from a cached ``auth.test``.
+
+    Bolt's default calls ``auth.test`` on the first request and answers 500
+    while Slack is unreachable; this one is warmed at start-up with retries and,
+    if Slack is still down, authorizes with the token we have anyway so that a
+    partner's escalation is taken (and its messages wait in the outbox).
+    """
+
+    def __init__(self, client: WebClient, token: str) -> None:
+        self.client, self.token = client, token
+        self.auth: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def warm(self, attempts: int = 5, delay: float = 0.5) -> bool:
+        for attempt in range(attempts):
+            if self._fetch():
+                return True
+            time.sleep(delay * 2**attempt)
+        log.warning("auth.test failed %d times; serving with the token alone", attempts)
+        return False
+
+    def _fetch(self) -> bool:
+        try:
+            resp = self.client.auth_test(token=self.token)
+        except (SlackApiError, OSError) as err:
+            log.warning("auth.test failed: %s", err)
+            return False
+        with self._lock:
+            self.auth = dict(resp.data)  # type: ignore[arg-type]
+        return True
+
+    def __call__(self, enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        if self.auth is None:
+            self._fetch()
+        auth = self.auth or {}
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=auth.get("team_id", team_id),
+            bot_token=self.token,
+            bot_id=auth.get("bot_id"),
+            bot_user_id=auth.get("user_id"),
+        )
+
+
+@dataclass
+class Services:
+    """What listeners and background workers share: one per running app."""
+
+    settings: Settings
+    config: AppConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    client: WebClient
+    renderer: Renderer
+    outbox: OutboxWorker
+    identity: BotIdentity
+    clock: Clock = field(default_factory=SystemClock)
+
+    def start_workers(self) -> None:
+        self.outbox.start()
+
+    def stop_workers(self) -> None:
+        self.outbox.stop()
+
+
+def create_app(
+    settings: Settings,
+    config: AppConfig,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: Clock | None = None,
+) -> tuple[App, Services]:
+    """Build the Bolt app with every surface registered, and its services."""
+    clock = clock or SystemClock()
+    client = WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
+    renderer = Renderer(config.team_tz)
+    worker = OutboxWorker(
+        sessions=sessions,
+        client=client,
+        render_card=lambda _s, ticket: cards.card(renderer, config, ticket),
+    )
+    identity = BotIdentity(client, settings.bot_token)
+    services = Services(
+        settings, config, engine, sessions, client, renderer, worker, identity, clock
+    )
+    app = App(
+        signing_secret=settings.signing_secret,
+        client=WebClient(base_url=settings.api_url, timeout=10),
+        authorize=identity,
+        process_before_response=False,
+        ignoring_self_events_enabled=True,
+        url_verification_enabled=True,
+    )
+    handlers.register_all(app, services)
+    return app, services

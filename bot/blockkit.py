@@ -1,0 +1,150 @@
+"""Block Kit limits, checked on everything we render.
+
+Slack rejects a message with ``invalid_blocks`` when one limit is passed, and
+that rejection would lose the message; templates truncate, and this module
+both fits block lists into their surface and validates the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+MAX_FIELDS = 10
+HEADER_TEXT = 150
+BUTTON_TEXT = 75
+VIEW_TITLE = 24
+VIEW_BUTTON = 24
+ID_LENGTH = 255
+CONTEXT_ELEMENTS = 10
+ACTIONS_ELEMENTS = 25
+OPTION_TEXT = 75
+OPTIONS = 100
+PRIVATE_METADATA = 3000
+MESSAGE_TEXT = 40000
+
+
+def fit(blocks: list[dict[str, Any]], surface: str, more_label: str = "more") -> list[dict]:
+    """Cut ``blocks`` to the surface's limit, ending with an "…and N more" note."""
+    limit = MAX_BLOCKS[surface]
+    if len(blocks) <= limit:
+        return blocks
+    hidden = len(blocks) - (limit - 1)
+    note = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"…and {hidden} {more_label} not shown"}],
+    }
+    return [*blocks[: limit - 1], note]
+
+
+def problems(payload: dict[str, Any], surface: str) -> list[str]:
+    """Every Block Kit limit ``payload`` (a message or a view) breaks; empty when valid."""
+    out: list[str] = []
+    blocks = payload.get("blocks", [])
+    if len(blocks) > MAX_BLOCKS[surface]:
+        out.append(f"{len(blocks)} blocks > {MAX_BLOCKS[surface]} for a {surface}")
+    if len(payload.get("text", "") or "") > MESSAGE_TEXT:
+        out.append("message text too long")
+    if surface in ("modal", "home"):
+        out += _view_problems(payload)
+    ids: set[str] = set()
+    for i, block in enumerate(blocks):
+        out += [f"blocks[{i}]: {p}" for p in _block_problems(block, ids)]
+    return out
+
+
+def _view_problems(view: dict[str, Any]) -> list[str]:
+    out = []
+    for key, limit in (("title", VIEW_TITLE), ("submit", VIEW_BUTTON), ("close", VIEW_BUTTON)):
+        if key in view and len(view[key]["text"]) > limit:
+            out.append(f"view {key} longer than {limit}")
+    if len(view.get("private_metadata", "")) > PRIVATE_METADATA:
+        out.append("private_metadata too long")
+    if len(view.get("callback_id", "")) > ID_LENGTH:
+        out.append("callback_id too long")
+    return out
+
+
+def _texts(obj: Any) -> Iterable[dict[str, Any]]:
+    if isinstance(obj, dict):
+        if obj.get("type") in ("plain_text", "mrkdwn") and "text" in obj:
+            yield obj
+        for value in obj.values():
+            yield from _texts(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _texts(value)
+
+
+def _block_problems(block: dict[str, Any], ids: set[str]) -> list[str]:
+    out: list[str] = []
+    kind = block.get("type")
+    block_id = block.get("block_id")
+    if block_id is not None:
+        if len(block_id) > ID_LENGTH:
+            out.append("block_id too long")
+        if ("b", block_id) in ids:
+            out.append(f"duplicate block_id {block_id!r}")
+        ids.add(("b", block_id))  # type: ignore[arg-type]
+    if kind == "header" and len(block["text"]["text"]) > HEADER_TEXT:
+        out.append(f"header longer than {HEADER_TEXT}")
+    if kind == "section":
+        if "text" in block and len(block["text"]["text"]) > SECTION_TEXT:
+            out.append(f"section text longer than {SECTION_TEXT}")
+        fields = block.get("fields", [])
+        if len(fields) > MAX_FIELDS:
+            out.append(f"more than {MAX_FIELDS} fields")
+        out += [f"field longer than {FIELD_TEXT}" for f in fields if len(f["text"]) > FIELD_TEXT]
+        if "text" not in block and not fields:
+            out.append("section without text or fields")
+    if kind == "context" and len(block.get("elements", [])) > CONTEXT_ELEMENTS:
+        out.append(f"more than {CONTEXT_ELEMENTS} context elements")
+    if kind == "context":
+        out += [
+            f"context text longer than {SECTION_TEXT}"
+            for e in block.get("elements", [])
+            if len(e.get("text", "")) > SECTION_TEXT
+        ]
+    if kind == "actions" and len(block.get("elements", [])) > ACTIONS_ELEMENTS:
+        out.append(f"more than {ACTIONS_ELEMENTS} action elements")
+    for element in _elements(block):
+        out += _element_problems(element, ids)
+    for text in _texts(block):
+        if not text["text"]:
+            out.append("empty text object")
+    return out
+
+
+def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(block.get("elements", [])) if block.get("type") == "actions" else []
+    for key in ("accessory", "element"):
+        if key in block:
+            found.append(block[key])
+    return found
+
+
+def _element_problems(element: dict[str, Any], ids: set[str]) -> list[str]:
+    out: list[str] = []
+    action_id = element.get("action_id")
+    if action_id is not None:
+        if len(action_id) > ID_LENGTH:
+            out.append("action_id too long")
+        if ("a", action_id) in ids:
+            out.append(f"duplicate action_id {action_id!r}")
+        ids.add(("a", action_id))  # type: ignore[arg-type]
+    if element.get("type") == "button" and len(element["text"]["text"]) > BUTTON_TEXT:
+        out.append(f"button text longer than {BUTTON_TEXT}")
+    if len(element.get("value", "")) > 2000:
+        out.append("button value longer than 2000")
+    options = element.get("options", [])
+    if len(options) > OPTIONS:
+        out.append(f"more than {OPTIONS} options")
+    out += [
+        f"option text longer than {OPTION_TEXT}"
+        for o in options
+        if len(o["text"]["text"]) > OPTION_TEXT
+    ]
+    return out

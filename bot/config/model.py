@@ -1,0 +1,434 @@
+"""The typed, immutable shape of ``app.yaml`` and the questions other modules ask of it.
+
+Every model forbids unknown keys (a typo must not silently fall back to a
+default) and is frozen (the config is shared by every request thread).
+Validation of :class:`AppConfig` collects structural errors and broken
+cross-references into one ``ValidationError`` whose messages are already in the
+deployer's words; :func:`bot.config.load_config` adds file names and lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from bot.config.checks import cross_check
+from bot.config.durations import format_duration
+from bot.config.errors import Loc, describe
+from bot.config.fields import (
+    WEEKDAYS,
+    ChannelId,
+    CronExpr,
+    Days,
+    DigestName,
+    Duration,
+    Handoff,
+    LanguageCode,
+    Regex,
+    RegionCode,
+    SevName,
+    Slug,
+    TeamId,
+    Text,
+    TimeOfDay,
+    TimeZoneName,
+    UserId,
+    unique,
+)
+
+Section = Literal["volumes", "backlog", "turnaround", "sla", "vendors", "followups", "trends"]
+SECTIONS: tuple[str, ...] = get_args(Section)
+Unique = AfterValidator(unique)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Keyed(Model):
+    """An entry of a mapping section; ``key`` is its name there (``graphic_violence``)."""
+
+    _key: str = PrivateAttr("")
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+
+class Hours(Model):
+    """Weekly working hours, read in the owner's time zone (a member's, or the team's)."""
+
+    days: Annotated[Days, Field(min_length=1)] = ("mon", "tue", "wed", "thu", "fri")
+    start: TimeOfDay = time(9)
+    end: TimeOfDay = time(18)
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: time, info: ValidationInfo) -> time:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError(
+                f"must be later than start ({start:%H:%M}); hours can't run past midnight"
+            )
+        return end
+
+    def covers(self, when: datetime, tz: tzinfo) -> bool:
+        """Is the aware instant ``when`` inside these hours, on the clock of ``tz``?"""
+        local = when.astimezone(tz)
+        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
+
+
+class Calendar(Hours):
+    """The team's business hours, which stop the ``business_hours`` SLA clocks."""
+
+    holidays: tuple[date, ...] = ()
+
+    def is_open(self, when: datetime, tz: tzinfo) -> bool:
+        return when.astimezone(tz).date() not in self.holidays and self.covers(when, tz)
+
+
+class Workspace(Model):
+    team_id: TeamId | None = None
+    intake_channel: ChannelId
+    timezone: TimeZoneName
+    admins: Annotated[tuple[UserId, ...], Unique] = ()
+    calendar: Calendar = Calendar()
+
+
+class PolicyArea(Keyed):
+    title: Text
+    pod: Slug
+    sensitive: bool = False
+    policy_sections: tuple[str, ...] = ()
+    description: str = ""
+
+
+class Severity(Keyed):
+    title: Text
+    ack_within: Duration
+    resolve_within: Duration
+    clock: Literal["24x7", "business_hours"] = "24x7"
+
+    @field_validator("resolve_within")
+    @classmethod
+    def _resolve_after_ack(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        ack = info.data.get("ack_within")
+        if ack is not None and value <= ack:
+            raise ValueError(
+                f"{format_duration(value)} must be longer than ack_within ({format_duration(ack)})"
+            )
+        return value
+
+
+class Sla(Model):
+    at_risk_fraction: float = Field(0.75, gt=0, lt=1)
+
+
+class Member(Model):
+    id: UserId
+    name: Text
+    skills: Annotated[tuple[Slug, ...], Unique] = ()
+    languages: Annotated[tuple[LanguageCode, ...], Field(min_length=1), Unique]
+    timezone: TimeZoneName
+    hours: Hours = Hours()
+    max_sensitive_per_day: NonNegativeInt | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def on_shift(self, when: datetime) -> bool:
+        """Working at ``when`` by their own hours and time zone (out-of-office is not config)."""
+        return self.hours.covers(when, self.tz)
+
+
+class Rotation(Keyed):
+    members: Annotated[tuple[UserId, ...], Field(min_length=1)]
+    handoff: Handoff = "mon 09:00"
+    every: Duration = timedelta(weeks=1)
+    start: date
+    timezone: TimeZoneName | None = None
+
+    @property
+    def handoff_weekday(self) -> int | None:
+        """0 = Monday, or ``None`` for a daily handoff written as just ``"09:00"``."""
+        day = self.handoff.split()[0] if " " in self.handoff else None
+        return WEEKDAYS.index(day) if day else None
+
+    @property
+    def handoff_time(self) -> time:
+        hh, mm = self.handoff.split()[-1].split(":")
+        return time(int(hh), int(mm))
+
+    def epoch(self, tz: tzinfo) -> datetime:
+        """The first handoff: the handoff day on or after ``start``, at the handoff time."""
+        day = self.start
+        if self.handoff_weekday is not None:
+            day += timedelta(days=(self.handoff_weekday - day.weekday()) % 7)
+        return datetime.combine(day, self.handoff_time, tzinfo=tz)
+
+    def oncall_at(self, when: datetime, tz: tzinfo, offset: int = 0) -> str:
+        """Who is on call at aware ``when`` (``offset=1``: the next one, for escalation).
+
+        Shifts are counted in wall-clock time of ``tz``, so the handoff stays at
+        09:00 local across daylight-saving changes.
+        """
+        local = when.astimezone(tz).replace(tzinfo=None)
+        shifts = (local - self.epoch(tz).replace(tzinfo=None)) // self.every
+        return self.members[(shifts + offset) % len(self.members)]
+
+
+class Pod(Keyed):
+    title: Text
+    lead: UserId
+    members: Annotated[tuple[Member, ...], Field(min_length=1)]
+    rotations: dict[Slug, Rotation] = {}
+    oncall_rotation: Slug | None = None
+
+    def member(self, user_id: str) -> Member | None:
+        return next((m for m in self.members if m.id == user_id), None)
+
+    @property
+    def member_ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.members)
+
+    @property
+    def oncall(self) -> Rotation | None:
+        return self.rotations.get(self.oncall_rotation) if self.oncall_rotation else None
+
+
+DEFAULT_WEIGHTS: dict[str, int] = {"sev0": 8, "sev1": 4, "sev2": 2, "sev3": 1}
+
+
+def _with_default_weights(value: Any) -> Any:
+    """Weights left out keep their default, so one can be tuned without restating all."""
+    return {**DEFAULT_WEIGHTS, **value} if isinstance(value, Mapping) else value
+
+
+class Routing(Model):
+    strategy: Literal["least_loaded", "round_robin"] = "least_loaded"
+    language: Literal["preferred", "required"] = "preferred"
+    severity_weights: Annotated[
+        dict[SevName, NonNegativeInt], BeforeValidator(_with_default_weights)
+    ] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    oncall_severities: Annotated[tuple[SevName, ...], Unique] = ("sev0", "sev1")
+    escalation_chain: Annotated[
+        tuple[Literal["next_oncall", "lead"], ...], Field(min_length=1), Unique
+    ] = ("next_oncall", "lead")
+
+
+class Vendor(Keyed):
+    name: Text
+    quality_target: float = Field(0.9, ge=0, le=1)
+    error_categories: Annotated[tuple[Slug, ...], Unique] = ()
+
+
+DEFAULT_DECISIONS = {
+    "removed": "Removed",
+    "restricted": "Restricted",
+    "labelled": "Labelled",
+    "no_violation": "No violation",
+    "account_action": "Account action",
+    "referred_legal": "Referred to legal",
+    "other": "Other",
+}
+
+
+class Resolution(Model):
+    decisions: Annotated[dict[Slug, Text], Field(min_length=1)] = Field(
+        default_factory=lambda: dict(DEFAULT_DECISIONS)
+    )
+    reopen_window: Duration = timedelta(days=14)
+
+
+DEFAULT_FOLLOWUP_KINDS = {
+    "process": "Process gap",
+    "procedure": "Procedure gap",
+    "policy": "Policy gap",
+    "tooling": "Tooling gap",
+    "vendor_training": "Vendor training",
+}
+
+
+class Followups(Model):
+    kinds: Annotated[dict[Slug, Text], Field(min_length=1)] = Field(
+        default_factory=lambda: dict(DEFAULT_FOLLOWUP_KINDS)
+    )
+    remind_before: Duration = timedelta(days=1)
+    overdue_every: Duration = timedelta(days=1)
+
+
+class IntakeDefaults(Model):
+    policy_area: str = ""  # empty: the first policy area, filled in by AppConfig
+    severity: SevName = "sev2"
+    language: LanguageCode | None = None
+    region: RegionCode | None = None
+
+
+class Intake(Model):
+    defaults: IntakeDefaults = IntakeDefaults()
+    regions: dict[RegionCode, Text] = {}
+    languages: dict[LanguageCode, Text] = Field(default_factory=lambda: {"en": "English"})
+    source_teams: dict[Slug, Text] = {}
+    content_id_patterns: dict[Slug, Regex] = {}
+    summary_max: int = Field(150, ge=20, le=150)
+
+
+class Digest(Model):
+    name: DigestName
+    cron: CronExpr
+    timezone: TimeZoneName | None = None
+    channel: ChannelId
+    period: Literal["day", "week", "month"]
+    sections: Annotated[tuple[Section, ...], Field(min_length=1), Unique] = SECTIONS
+    chart: bool = True
+    catch_up: Duration = timedelta(hours=12)
+
+
+class AppConfig(Model):
+    """The whole of ``app.yaml``, validated; see docs/configuration.md for each key."""
+
+    workspace: Workspace
+    policy_areas: Annotated[dict[Slug, PolicyArea], Field(min_length=1)]
+    severities: Annotated[
+        dict[SevName, Severity], AfterValidator(lambda d: dict(sorted(d.items())))
+    ]
+    sla: Sla = Sla()
+    pods: Annotated[dict[Slug, Pod], Field(min_length=1)]
+    routing: Routing = Routing()
+    vendors: dict[Slug, Vendor] = {}
+    resolution: Resolution = Resolution()
+    followups: Followups = Followups()
+    intake: Intake = Intake()
+    digests: tuple[Digest, ...] = ()
+
+    _source: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate_all(cls, data: Any, handler: Any) -> AppConfig:
+        """Run field validation and the cross-reference checks, and raise once with both."""
+        problems: list[tuple[Loc, str]] = []
+        config: AppConfig | None = None
+        try:
+            config = handler(data)
+        except ValidationError as err:
+            problems = [describe(e, cls) for e in err.errors(include_url=False)]
+        plain = config.model_dump() if config is not None else data
+        if isinstance(plain, Mapping):
+            problems += cross_check(plain)
+        if problems or config is None:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("config", "{reason}", {"reason": reason}),
+                        loc=loc,
+                        input=None,
+                    )
+                    for loc, reason in problems
+                ],
+            )
+        return config._finish()
+
+    def _finish(self) -> AppConfig:
+        """Fill defaults that depend on other sections and tell entries their keys."""
+        config = self
+        if not self.intake.defaults.policy_area:
+            defaults = self.intake.defaults.model_copy(
+                update={"policy_area": next(iter(self.policy_areas))}
+            )
+            intake = self.intake.model_copy(update={"defaults": defaults})
+            config = self.model_copy(update={"intake": intake})
+        sections: list[Mapping[str, Keyed]] = [
+            config.policy_areas,
+            config.severities,
+            config.pods,
+            config.vendors,
+            *(pod.rotations for pod in config.pods.values()),
+        ]
+        for section in sections:
+            for key, entry in section.items():
+                entry._key = key
+        return config
+
+    # -- questions other modules ask -------------------------------------------------
+
+    @property
+    def source(self) -> Path | None:
+        """The file this was loaded from, if any (for messages and the summary)."""
+        return self._source
+
+    @property
+    def team_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.workspace.timezone)
+
+    def member(self, user_id: str) -> Member | None:
+        return next((m for p in self.pods.values() if (m := p.member(user_id))), None)
+
+    def pod_of(self, user_id: str) -> Pod | None:
+        """The pod ``user_id`` is a member of (member ids are unique across pods)."""
+        return next((p for p in self.pods.values() if p.member(user_id)), None)
+
+    def pod_for_area(self, area: str) -> Pod:
+        """The pod owning policy area ``area``; ``KeyError`` if there is no such area."""
+        return self.pods[self.policy_areas[area].pod]
+
+    def specialists_for(self, area: str) -> tuple[Member, ...]:
+        """Members of the owning pod with ``area`` among their skills."""
+        return tuple(m for m in self.pod_for_area(area).members if area in m.skills)
+
+    def is_pod_member(self, user_id: str) -> bool:
+        """A member or the lead of any pod: a lead acts on tickets even when not routed any."""
+        return any(user_id == p.lead or p.member(user_id) for p in self.pods.values())
+
+    def is_lead(self, user_id: str) -> bool:
+        return any(user_id == p.lead for p in self.pods.values())
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.workspace.admins
+
+    def can_act(self, user_id: str) -> bool:
+        """May take, reassign or resolve tickets: pod members, leads and admins."""
+        return self.is_pod_member(user_id) or self.is_admin(user_id)
+
+    def oncall(self, pod: str, when: datetime, offset: int = 0) -> str | None:
+        """Who is on call for ``pod`` at aware ``when``; ``None`` without an on-call rotation."""
+        rotation = self.pods[pod].oncall
+        if rotation is None:
+            return None
+        tz = ZoneInfo(rotation.timezone) if rotation.timezone else self.team_tz
+        return rotation.oncall_at(when, tz, offset)
+
+    def is_business_time(self, when: datetime) -> bool:
+        """Inside the team calendar (days, hours, not a holiday) in the team's time zone."""
+        return self.workspace.calendar.is_open(when, self.team_tz)
+
+    def digest(self, name: str) -> Digest | None:
+        return next((d for d in self.digests if d.name == name), None)
+
+    def digest_tz(self, digest: Digest) -> ZoneInfo:
+        return ZoneInfo(digest.timezone) if digest.timezone else self.team_tz
+
+    def digest_trigger(self, digest: Digest) -> CronTrigger:
+        """The APScheduler trigger firing ``digest`` in its time zone."""
+        return CronTrigger.from_crontab(digest.cron, timezone=self.digest_tz(digest))

@@ -1,0 +1,74 @@
+"""A running escbot: database, Bolt app, HTTP server and background workers.
+
+``escbot run``, the demo and the integration tests all start escbot through
+``Runtime``, so what the tests exercise is what production runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from slack_bolt import App
+
+from bot.app import Services, create_app
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.server import EscbotWSGI, Server
+from bot.settings import Settings
+from storage.db import make_engine, make_session_factory, upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    app: App
+    services: Services
+    server: Server
+
+    @classmethod
+    def build(cls, settings: Settings, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+        app, services = create_app(settings, config, engine, sessions, clock)
+        server = Server(EscbotWSGI(app, services), settings.host, settings.port, settings.threads)
+        return cls(app, services, server)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.server.url}/slack/events"
+
+    def start(self) -> Runtime:
+        """Serve on background threads (tests and the demo)."""
+        self.services.identity.warm(attempts=3, delay=0.1)
+        self.services.start_workers()
+        self.server.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until ``shutdown`` (``escbot run``)."""
+        self.services.identity.warm()
+        self.services.start_workers()
+        if self.services.settings.app_token:
+            self._start_socket_mode()
+        log.info("escbot listening on %s", self.server.url)
+        self.server.serve_forever()
+
+    def _start_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(self.app, self.services.settings.app_token)
+        threading.Thread(target=handler.start, name="socket-mode", daemon=True).start()
+        log.info("Socket Mode connected; HTTP still serves /healthz and /metrics")
+
+    def shutdown(self) -> None:
+        self.server.stop()
+        self.services.stop_workers()
+        self.services.engine.dispose()

@@ -1,0 +1,17 @@
+"""Thin Slack listeners, one module per surface; each has ``register(app, services)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slack_bolt import App
+
+from handlers import commands
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+
+def register_all(app: App, services: Services) -> None:
+    for surface in (commands,):
+        surface.register(app, services)

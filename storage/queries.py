@@ -1,0 +1,96 @@
+"""Queries shared by the domain: key allocation, lookups, idempotency marks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Counter, ProcessedRequest, Ticket
+
+TICKET_PREFIX = "ESC-"
+
+
+def next_number(session: Session, name: str = "ticket") -> int:
+    """Take the next value of a counter inside the caller's transaction.
+
+    ``UPDATE … RETURNING`` row-locks the counter until commit (PostgreSQL) or
+    runs under the database write lock (SQLite), so numbers are unique, and a
+    rolled-back ticket gives its number back: keys stay consecutive.
+    """
+    stmt = (
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    value = session.execute(stmt).scalar_one_or_none()
+    if value is None:
+        raise RuntimeError(f"counter {name!r} missing: run `escbot db upgrade`")
+    return int(value)
+
+
+def ticket_key(number: int) -> str:
+    return f"{TICKET_PREFIX}{number}"
+
+
+def parse_ticket_key(text_: str) -> int | None:
+    """``ESC-12`` / ``esc-12`` / ``12`` → 12; anything else → None."""
+    raw = text_.strip().upper().removeprefix(TICKET_PREFIX)
+    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+
+
+def ticket_by_key(session: Session, key: str, *, lock: bool = False) -> Ticket | None:
+    number = parse_ticket_key(key)
+    if number is None:
+        return None
+    stmt = select(Ticket).where(Ticket.number == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def ticket_by_id(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket | None:
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def open_tickets_for(session: Session, user_id: str, open_statuses: Sequence[str]) -> list[Ticket]:
+    """Open tickets the user reported or owns, newest first."""
+    stmt = (
+        select(Ticket)
+        .where(Ticket.status.in_(open_statuses))
+        .where((Ticket.reporter_id == user_id) | (Ticket.assignee_id == user_id))
+        .order_by(Ticket.number.desc())
+        .options(selectinload(Ticket.content_items))
+    )
+    return list(session.scalars(stmt))
+
+
+def claim_request(session: Session, key: str, now: datetime, result: dict[str, Any]) -> bool:
+    """Record that a Slack request was handled; False if it already was.
+
+    The primary key makes this exact across replicas: the second insert of
+    the same key fails, inside a savepoint so the caller's transaction lives.
+    """
+    try:
+        with session.begin_nested():
+            session.add(ProcessedRequest(key=key, created_at=now, result=result))
+    except IntegrityError:
+        return False
+    return True
+
+
+def request_result(session: Session, key: str) -> dict[str, Any] | None:
+    row = session.get(ProcessedRequest, key)
+    return None if row is None else row.result
+
+
+def schema_revision(session: Session) -> str | None:
+    return session.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()

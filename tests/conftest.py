@@ -1,0 +1,93 @@
+"""Shared fixtures: databases (SQLite, or PostgreSQL when ESCBOT_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import make_engine, make_session_factory, upgrade
+from tests.dbs import fresh_database
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+# -- the real app on a real server, against the fake Slack ------------------
+
+SIGNING_SECRET = "test-signing-secret"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def config():  # type: ignore[no-untyped-def]
+    from bot.config import load_config
+
+    return load_config(REPO / "app.yaml")
+
+
+@pytest.fixture
+def fake_slack():  # type: ignore[no-untyped-def]
+    from bot.emulator import FakeSlack
+
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def clock():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from bot.clock import FakeClock
+
+    # A Thursday morning in Dublin: most of the pod is on shift.
+    return FakeClock(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
+    """escbot serving HTTP on 127.0.0.1 (random port) with the example app.yaml."""
+    from bot.runtime import Runtime
+    from bot.settings import Settings
+
+    settings = Settings(
+        bot_token="xoxb-test-token",
+        signing_secret=SIGNING_SECRET,
+        api_url=fake_slack.url,
+        database_url=db_url,
+        host="127.0.0.1",
+        port=0,
+    )
+    runtime = Runtime.build(settings, config, clock=clock).start()
+    yield runtime
+    runtime.shutdown()
+
+
+@pytest.fixture
+def user_factory(escbot, fake_slack):  # type: ignore[no-untyped-def]
+    """``user_factory("U0ANA")`` → a SlackUser sending signed requests as that user."""
+    from bot.emulator import SlackUser
+
+    def make(user_id: str, **kw):  # type: ignore[no-untyped-def]
+        return SlackUser(escbot.events_url, SIGNING_SECRET, user_id=user_id, fake=fake_slack, **kw)
+
+    return make
