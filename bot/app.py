@@ -62,7 +62,7 @@ class BotIdentity:
             self.auth = dict(resp.data)  # type: ignore[arg-type]
         return True
 
-    def __call__(self, enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+    def authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         if self.auth is None:
             self._fetch()
         auth = self.auth or {}
@@ -119,7 +119,8 @@ def create_app(
     app = App(
         signing_secret=settings.signing_secret,
         client=WebClient(base_url=settings.api_url, timeout=10),
-        authorize=identity,
+        # Bolt injects authorize arguments by name: hand it a plain function.
+        authorize=lambda enterprise_id, team_id: identity.authorize(enterprise_id, team_id),
         process_before_response=False,
         ignoring_self_events_enabled=True,
         url_verification_enabled=True,

@@ -59,9 +59,9 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
                 f"(reference `{request_id}`).",
             )
 
-    params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in _NEEDED]
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in _NEEDED]
     params += [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
         for n, p in inspect.signature(fn).parameters.items()
         if n not in _NEEDED
     ]

@@ -70,8 +70,25 @@ class Ticket(Base):
     updated_at: Mapped[datetime]
     assigned_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
-    resolved_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # routing / escalation chain
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    # resolution
+    decision: Mapped[str | None] = mapped_column(String(64))
+    policy_section: Mapped[str | None] = mapped_column(String(200))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    vendor_correct: Mapped[bool | None] = mapped_column(Boolean)
+    vendor_error_category: Mapped[str | None] = mapped_column(String(100))
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    # SLA clocks: pauses while waiting on the reporter, and the measured times
+    # (in SLA seconds: business hours where the severity says so, pauses excluded)
+    waiting_since: Mapped[datetime | None]
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    tta_seconds: Mapped[int | None] = mapped_column(Integer)
+    ttr_seconds: Mapped[int | None] = mapped_column(Integer)
+    tta_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    ttr_breached: Mapped[bool] = mapped_column(Boolean, default=False)
 
     content_items: Mapped[list[ContentItem]] = relationship(
         back_populates="ticket", order_by="ContentItem.id", cascade="all, delete-orphan"
@@ -179,3 +196,65 @@ class Watcher(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class FollowUp(Base):
+    """A remediation action item born from a ticket."""
+
+    __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_by: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+
+
+class SlaBreach(Base):
+    """A missed SLA target, once per ticket and clock (``tta`` or ``ttr``)."""
+
+    __tablename__ = "sla_breaches"
+    __table_args__ = (UniqueConstraint("ticket_id", "clock"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    clock: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OutOfOffice(Base):
+    """A specialist's absence; routing skips them while it lasts."""
+
+    __tablename__ = "out_of_office"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime]
+
+
+class DigestRun(Base):
+    """One digest for one period: the unique key is what makes it post exactly once."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("name", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    posted_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 23:11:19.466969
+Create Date: 2026-11-26 23:20:32.247962
 """
 
 from collections.abc import Sequence
@@ -25,10 +25,32 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
-    op.bulk_insert(
-        sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger)),
-        [{"name": "ticket", "value": 0}],
+    op.create_table(
+        "digest_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("period_start", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("period_end", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("late", sa.Boolean(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("posted_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name", "period_start"),
     )
+    op.create_table(
+        "out_of_office",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("starts_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("note", sa.String(length=300), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("out_of_office", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_out_of_office_user_id"), ["user_id"], unique=False)
+
     op.create_table(
         "processed_requests",
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -71,6 +93,19 @@ def upgrade() -> None:
         sa.Column("acked_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("escalation_level", sa.Integer(), nullable=False),
+        sa.Column("decision", sa.String(length=64), nullable=True),
+        sa.Column("policy_section", sa.String(length=200), nullable=True),
+        sa.Column("rationale", sa.Text(), nullable=True),
+        sa.Column("vendor_correct", sa.Boolean(), nullable=True),
+        sa.Column("vendor_error_category", sa.String(length=100), nullable=True),
+        sa.Column("reopened_count", sa.Integer(), nullable=False),
+        sa.Column("waiting_since", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("paused_seconds", sa.Integer(), nullable=False),
+        sa.Column("tta_seconds", sa.Integer(), nullable=True),
+        sa.Column("ttr_seconds", sa.Integer(), nullable=True),
+        sa.Column("tta_breached", sa.Boolean(), nullable=False),
+        sa.Column("ttr_breached", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
         sa.UniqueConstraint("number"),
@@ -80,6 +115,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tickets_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_policy_area"), ["policy_area"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_reporter_id"), ["reporter_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_tickets_resolved_at"), ["resolved_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_severity"), ["severity"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_status"), ["status"], unique=False)
 
@@ -98,6 +134,27 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_content_items_normalized"), ["normalized"], unique=False
         )
+
+    op.create_table(
+        "followups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("owner_id", sa.String(length=32), nullable=False),
+        sa.Column("created_by", sa.String(length=32), nullable=False),
+        sa.Column("due_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("snoozed_until", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("followups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_followups_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index("ix_followups_status_due", ["status", "due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_followups_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
         "outbox",
@@ -122,6 +179,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_pending", ["status", "channel", "id"], unique=False)
+
+    op.create_table(
+        "sla_breaches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("clock", sa.String(length=8), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("due_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("ticket_id", "clock"),
+    )
+    with op.batch_alter_table("sla_breaches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sla_breaches_at"), ["at"], unique=False)
 
     op.create_table(
         "ticket_events",
@@ -169,6 +241,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("ticket_id", "user_id"),
     )
+    op.bulk_insert(
+        sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger)),
+        [{"name": "ticket", "value": 0}],
+    )
 
 
 def downgrade() -> None:
@@ -182,10 +258,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ticket_events_action"))
 
     op.drop_table("ticket_events")
+    with op.batch_alter_table("sla_breaches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sla_breaches_at"))
+
+    op.drop_table("sla_breaches")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_pending")
 
     op.drop_table("outbox")
+    with op.batch_alter_table("followups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_followups_ticket_id"))
+        batch_op.drop_index("ix_followups_status_due")
+        batch_op.drop_index(batch_op.f("ix_followups_owner_id"))
+
+    op.drop_table("followups")
     with op.batch_alter_table("content_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_content_items_normalized"))
 
@@ -193,6 +279,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tickets_status"))
         batch_op.drop_index(batch_op.f("ix_tickets_severity"))
+        batch_op.drop_index(batch_op.f("ix_tickets_resolved_at"))
         batch_op.drop_index(batch_op.f("ix_tickets_reporter_id"))
         batch_op.drop_index(batch_op.f("ix_tickets_policy_area"))
         batch_op.drop_index(batch_op.f("ix_tickets_created_at"))
@@ -203,4 +290,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_processed_requests_created_at"))
 
     op.drop_table("processed_requests")
+    with op.batch_alter_table("out_of_office", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_out_of_office_user_id"))
+
+    op.drop_table("out_of_office")
+    op.drop_table("digest_runs")
     op.drop_table("counters")

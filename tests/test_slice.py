@@ -1,0 +1,84 @@
+"""The first real slice, end to end over HTTP: signed /escalate → ticket → card + ephemeral."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from sqlalchemy import select
+
+from storage.models import Ticket, TicketEvent
+
+INTAKE = "C06H2KX8ESC"
+PARTNER = "U07LEGAL01"
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_escalate_text_opens_ticket_posts_card_and_answers_reporter(
+    escbot, fake_slack, user_factory
+) -> None:
+    partner = user_factory(PARTNER)
+    resp = partner.command("/escalate", text="Coordinated hate campaign targeting a creator")
+    assert resp.status_code == 200
+
+    reply = fake_slack.wait_for("response_url")
+    assert "ESC-1" in json.dumps(reply.args)
+    assert reply.args.get("response_type") == "ephemeral"
+
+    assert escbot.services.outbox.drain()
+    [card] = fake_slack.messages(INTAKE)
+    header = card.blocks[0]["text"]["text"]
+    assert "ESC-1" in header and "Coordinated hate campaign" in header
+
+    with escbot.services.sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert (ticket.key, ticket.status, ticket.reporter_id) == ("ESC-1", "new", PARTNER)
+        assert ticket.card_ts == card.ts
+        events = s.scalars(select(TicketEvent)).all()
+        assert [(e.action, e.actor_id, e.to_status) for e in events] == [
+            ("create", PARTNER, "new")
+        ]
+
+
+def test_second_escalation_gets_next_key(escbot, fake_slack, user_factory) -> None:
+    partner = user_factory(PARTNER)
+    for summary in ("first", "second"):
+        assert partner.command("/escalate", text=summary).status_code == 200
+    fake_slack.wait_until(lambda: len(fake_slack.messages(INTAKE)) == 2)
+    headers = [m.blocks[0]["text"]["text"] for m in fake_slack.messages(INTAKE)]
+    assert [h.split(" ")[1] for h in headers] == ["ESC-1", "ESC-2"]
+
+
+def test_help_and_empty_command_explain_usage(escbot, fake_slack, user_factory) -> None:
+    partner = user_factory(PARTNER)
+    assert partner.command("/escalate", text="help").status_code == 200
+    reply = fake_slack.wait_for("response_url")
+    assert "/escalate" in json.dumps(reply.args)
+    with escbot.services.sessions() as s:
+        assert s.scalars(select(Ticket)).all() == []
+
+
+def test_bad_signature_is_refused_with_401(escbot, fake_slack, user_factory) -> None:
+    partner = user_factory(PARTNER)
+    assert partner.command("/escalate", text="x", bad_signature=True).status_code == 401
+    assert partner.command("/escalate", text="x", stale=True).status_code == 401
+    with escbot.services.sessions() as s:
+        assert s.scalars(select(Ticket)).all() == []
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_healthz_and_metrics(escbot) -> None:
+    status, headers, body = get(f"{escbot.url}/healthz")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert json.loads(body)["database"] == "ok"
+    status, _, body = get(f"{escbot.url}/metrics")
+    assert status == 200 and b"escbot_http_requests" in body
+    status, _, _ = get(f"{escbot.url}/nope")
+    assert status == 404
