@@ -25,7 +25,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
 from bot.outbox import OutboxWorker
 from bot.render import Renderer
+from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.timers import TimerRunner
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +89,16 @@ class Services:
     renderer: Renderer
     outbox: OutboxWorker
     identity: BotIdentity
+    timers: TimerRunner
+    scheduler: Scheduler
     clock: Clock = field(default_factory=SystemClock)
 
     def start_workers(self) -> None:
         self.outbox.start()
+        self.scheduler.start()
 
     def stop_workers(self) -> None:
+        self.scheduler.shutdown()
         self.outbox.stop()
 
 
@@ -113,8 +119,19 @@ def create_app(
         render_card=lambda _s, ticket: cards.card(renderer, config, ticket),
     )
     identity = BotIdentity(client, settings.bot_token)
+    timers = TimerRunner(sessions, clock)
     services = Services(
-        settings, config, engine, sessions, client, renderer, worker, identity, clock
+        settings=settings,
+        config=config,
+        engine=engine,
+        sessions=sessions,
+        client=client,
+        renderer=renderer,
+        outbox=worker,
+        identity=identity,
+        timers=timers,
+        scheduler=Scheduler(timers, config.team_tz, settings.timer_interval),
+        clock=clock,
     )
     app = App(
         signing_secret=settings.signing_secret,

@@ -20,6 +20,7 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
 
 
 def _load_config_or_exit(path: str | None):  # type: ignore[no-untyped-def]

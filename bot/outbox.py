@@ -80,7 +80,7 @@ def _enqueue(
         ticket_id=None if ticket is None else ticket.id,
         payload=payload,
         created_at=now,
-        next_attempt_at=now,
+        next_attempt_at=None,
     )
     try:
         with session.begin_nested():
@@ -177,7 +177,7 @@ class OutboxWorker:
     sessions: sessionmaker[Session]
     client: WebClient
     render_card: CardRenderer
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)  # wall time: retries wait real seconds
     pacer: Pacer = field(default_factory=Pacer)
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 0.5
@@ -258,7 +258,12 @@ class OutboxWorker:
             rows = s.execute(
                 select(OutboxMessage.id, OutboxMessage.channel)
                 .where(OutboxMessage.id.in_(heads))
-                .where(OutboxMessage.next_attempt_at <= now)
+                .where(
+                    or_(
+                        OutboxMessage.next_attempt_at.is_(None),
+                        OutboxMessage.next_attempt_at <= now,
+                    )
+                )
                 .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
                 .order_by(OutboxMessage.id)
             ).all()

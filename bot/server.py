@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.metrics import Metrics
@@ -116,6 +117,9 @@ class Server:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.close()
-        if self._thread:
+        """Close from inside waitress's own loop: closing from another thread races select()."""
+        if self._thread and self._thread.is_alive():
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
             self._thread.join(5)
+        else:
+            self.server.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -23,6 +24,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     threads: int = 8
+    timer_interval: timedelta = timedelta(seconds=5)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -43,6 +43,8 @@ class Counter(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # (status, created_at): the digest's oldest-open list without walking history
+    __table_args__ = (Index("ix_tickets_status_created", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -69,7 +71,7 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     assigned_at: Mapped[datetime | None]
-    acked_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None] = mapped_column(index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # routing / escalation chain
@@ -108,7 +110,7 @@ class ContentItem(Base):
     raw: Mapped[str] = mapped_column(String(2000))
     normalized: Mapped[str] = mapped_column(String(2000), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
     ticket: Mapped[Ticket] = relationship(back_populates="content_items")
 
@@ -117,7 +119,10 @@ class TicketEvent(Base):
     """Append-only audit trail: who did what to which ticket, and when."""
 
     __tablename__ = "ticket_events"
-    __table_args__ = (Index("ix_ticket_events_ticket_at", "ticket_id", "at"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket_at", "ticket_id", "at"),
+        Index("ix_ticket_events_action_at", "action", "at"),  # digests: reopens in a period
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -156,7 +161,8 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
-    next_attempt_at: Mapped[datetime]
+    # None: deliver now. Set (by the worker's own clock) only when a retry waits.
+    next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -212,8 +218,8 @@ class FollowUp(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime]
-    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
     snoozed_until: Mapped[datetime | None]
 
 

@@ -360,6 +360,11 @@ class FakeSlack:
             }
         return f"{self.base}/response/{rid}"
 
+    def response_user(self, response_id: str) -> str | None:
+        """Who sees what is posted to a response_url (for transcripts)."""
+        with self._lock:
+            return self._response_urls.get(response_id, {}).get("user")
+
     def add_message(
         self,
         channel: str,

@@ -111,6 +111,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("number"),
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tickets_acked_at"), ["acked_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_assignee_id"), ["assignee_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_policy_area"), ["policy_area"], unique=False)
@@ -118,6 +119,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tickets_resolved_at"), ["resolved_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_severity"), ["severity"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_status"), ["status"], unique=False)
+        batch_op.create_index("ix_tickets_status_created", ["status", "created_at"], unique=False)
 
     op.create_table(
         "content_items",
@@ -133,6 +135,9 @@ def upgrade() -> None:
     with op.batch_alter_table("content_items", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_content_items_normalized"), ["normalized"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_content_items_created_at"), ["created_at"], unique=False
         )
 
     op.create_table(
@@ -152,6 +157,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("followups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_followups_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_followups_done_at"), ["done_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_followups_owner_id"), ["owner_id"], unique=False)
         batch_op.create_index("ix_followups_status_due", ["status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_followups_ticket_id"), ["ticket_id"], unique=False)
@@ -167,7 +174,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("next_attempt_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -211,6 +218,7 @@ def upgrade() -> None:
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_events_action"), ["action"], unique=False)
         batch_op.create_index("ix_ticket_events_ticket_at", ["ticket_id", "at"], unique=False)
+        batch_op.create_index("ix_ticket_events_action_at", ["action", "at"], unique=False)
 
     op.create_table(
         "timers",
@@ -254,6 +262,7 @@ def downgrade() -> None:
 
     op.drop_table("timers")
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_ticket_events_action_at")
         batch_op.drop_index("ix_ticket_events_ticket_at")
         batch_op.drop_index(batch_op.f("ix_ticket_events_action"))
 
@@ -270,13 +279,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_followups_ticket_id"))
         batch_op.drop_index("ix_followups_status_due")
         batch_op.drop_index(batch_op.f("ix_followups_owner_id"))
+        batch_op.drop_index(batch_op.f("ix_followups_done_at"))
+        batch_op.drop_index(batch_op.f("ix_followups_created_at"))
 
     op.drop_table("followups")
     with op.batch_alter_table("content_items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_content_items_created_at"))
         batch_op.drop_index(batch_op.f("ix_content_items_normalized"))
 
     op.drop_table("content_items")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_index("ix_tickets_status_created")
         batch_op.drop_index(batch_op.f("ix_tickets_status"))
         batch_op.drop_index(batch_op.f("ix_tickets_severity"))
         batch_op.drop_index(batch_op.f("ix_tickets_resolved_at"))
@@ -284,6 +297,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tickets_policy_area"))
         batch_op.drop_index(batch_op.f("ix_tickets_created_at"))
         batch_op.drop_index(batch_op.f("ix_tickets_assignee_id"))
+        batch_op.drop_index(batch_op.f("ix_tickets_acked_at"))
 
     op.drop_table("tickets")
     with op.batch_alter_table("processed_requests", schema=None) as batch_op:
