@@ -124,7 +124,7 @@ class Desk:
         self.cfg = cfg
         self.rng = random.Random(seed)
         self.clock = FakeClock(START)
-        self.fake = FakeSlack(clock=self.clock).start()
+        self.fake = FakeSlack(clock=self.clock, team_id=cfg.workspace.team_id or "T0ESCBOT").start()
         names = dict(PARTNERS)
         for pod in cfg.pods.values():
             names[pod.lead] = f"{pod.title} lead"
@@ -150,8 +150,12 @@ class Desk:
 
     def user(self, uid: str) -> SlackUser:
         return SlackUser(
-            self.runtime.events_url, SECRET, user_id=uid, user_name=self.names.get(uid, uid),
-            fake=self.fake, clock=self.clock,
+            self.runtime.events_url,
+            SECRET,
+            user_id=uid,
+            user_name=self.names.get(uid, uid),
+            fake=self.fake,
+            clock=self.clock,
         )
 
     def settle(self) -> None:

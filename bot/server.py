@@ -12,11 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_sdk.signature import SignatureVerifier
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -30,9 +33,48 @@ MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; anything bigger is ref
 StartResponse = Callable[..., Any]
 
 
+class SlackEndpoint:
+    """``POST /slack/events`` → Bolt, with answers for what Bolt would get wrong.
+
+    A signed body that doesn't parse is the sender's fault: 400, not Bolt's 500.
+    An unsigned one is 401 whatever it contains.
+    """
+
+    def __init__(self, app: App, signing_secret: str) -> None:
+        self.app = app
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = WsgiHttpRequest(environ)
+        body, headers = request.get_body(), request.get_headers()
+        try:
+            bolt_request = BoltRequest(body=body, query=request.query_string, headers=headers)
+        except Exception:
+            signed = self.verifier.is_valid_request(body, headers)
+            status, error = (400, "malformed payload") if signed else (401, "invalid request")
+            log.warning("refused a %s request: %s", "signed" if signed else "unsigned", error)
+            return _respond(start_response, status, {"error": error})
+        resp = self.app.dispatch(bolt_request)
+        if resp.status == 404:  # signed, parsed, but not a kind of request Slack sends
+            log.warning("refused a signed request Bolt could not route")
+            return _respond(start_response, 400, {"error": "unsupported request"})
+        out = WsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)
+        start_response(out.status, out.get_headers())
+        return out.get_body()
+
+
+def _respond(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
+
+
 class EscbotWSGI:
     def __init__(self, app: App, services: Any, metrics: Metrics | None = None) -> None:
-        self.slack = SlackRequestHandler(app)
+        self.slack = SlackEndpoint(app, services.settings.signing_secret)
         self.services = services
         self.metrics = metrics or Metrics()
 

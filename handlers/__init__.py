@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 from slack_bolt import App
 
-from handlers import commands
+from handlers import commands, fallback, middleware
 
 if TYPE_CHECKING:
     from bot.app import Services
 
 
 def register_all(app: App, services: Services) -> None:
+    middleware.register(app, services)
     for surface in (commands,):
         surface.register(app, services)
+    fallback.register(app, services)  # last: it takes whatever the others did not

@@ -46,10 +46,10 @@ def config():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def fake_slack():  # type: ignore[no-untyped-def]
+def fake_slack(config):  # type: ignore[no-untyped-def]
     from bot.emulator import FakeSlack
 
-    with FakeSlack() as fake:
+    with FakeSlack(team_id=config.workspace.team_id or "T0ESCBOT") as fake:
         yield fake
 
 

@@ -75,16 +75,17 @@ class SlackUser:
         *,
         user_id: str,
         user_name: str = "",
-        team_id: str = "T0ESCBOT",
+        team_id: str | None = None,
         fake: FakeSlack | None = None,
         clock: Clock | None = None,
         timeout: float = 10.0,
     ) -> None:
+        """``team_id`` defaults to the fake's workspace (else ``T0ESCBOT``)."""
         self.app_url = app_url
         self.signing_secret = signing_secret
         self.user_id = user_id
         self.user_name = user_name or user_id.lower()
-        self.team_id = team_id
+        self.team_id = team_id or (fake.team_id if fake else "T0ESCBOT")
         self.fake = fake
         self.clock = clock
         self.timeout = timeout
