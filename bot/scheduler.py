@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import time, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.timers import TimerRunner
 
@@ -26,6 +27,24 @@ class Scheduler:
         self.aps = BackgroundScheduler(timezone=tz, job_defaults=defaults)
         self.aps.add_job(self._tick, "interval", seconds=interval.total_seconds(), id="timers")
         self._extra: list[Callable[[], None]] = []
+
+    def daily(self, fn: Callable[[], None], at: time, job_id: str) -> None:
+        """Run ``fn`` every day at ``at`` in the team's time zone (housekeeping)."""
+        self.aps.add_job(
+            self._guard(fn),
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=self.aps.timezone),
+            id=job_id,
+        )
+
+    @staticmethod
+    def _guard(fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except Exception:  # keep the scheduler alive; the next run retries
+                log.exception("scheduled job %s failed", getattr(fn, "__name__", fn))
+
+        return run
 
     def every_tick(self, fn: Callable[[], None]) -> None:
         """Also run ``fn`` on every timer tick (e.g. digest catch-up checks)."""
