@@ -1,37 +1,133 @@
-"""``/escalate`` and its subcommands."""
+"""``/escalate`` and its subcommands.
+
+``/escalate`` (with or without a summary) opens the intake modal; a first word
+found in ``SUBCOMMANDS`` runs that subcommand instead. Adding one is one line
+in that table: ``"word": Subcommand(function, "usage", "what it does")``,
+where ``function(inv: Invocation)`` answers with ``inv.respond(...)``; the
+help lists it automatically.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
-from bot.intake import draft_from_text, open_ticket
+from bot import absence, digests, followups, intake_form, resolution, tracking
+from bot.errors import NotFound
 from handlers.boundary import guarded
 from storage.db import transaction
+from storage.queries import ticket_by_key
 
 if TYPE_CHECKING:
     from bot.app import Services
 
+log = logging.getLogger(__name__)
+
 COMMAND = "/escalate"
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """One ``/escalate <word> <args>``, as a subcommand sees it (already acknowledged)."""
+
+    services: Services
+    command: dict[str, Any]
+    args: str
+    respond: Respond
+    client: WebClient
+
+    @property
+    def user(self) -> str:
+        return str(self.command["user_id"])
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    run: Callable[[Invocation], None]
+    usage: str
+    about: str
+
+
+def _help(inv: Invocation) -> None:
+    lines = [f"• `{COMMAND} {sub.usage}` — {sub.about}" for sub in SUBCOMMANDS.values()]
+    inv.respond(**inv.services.renderer.render("help", command=COMMAND, lines=lines))
+
+
+def _status(inv: Invocation) -> None:
+    svc = inv.services
+    with svc.sessions() as session:
+        inv.respond(**tracking.status(session, svc.config, svc.renderer, inv.args, viewer=inv.user))
+
+
+def _mine(inv: Invocation) -> None:
+    svc = inv.services
+    with svc.sessions() as session:
+        inv.respond(**tracking.mine(session, svc.config, svc.renderer, inv.user))
+
+
+def _ooo(inv: Invocation) -> None:
+    svc = inv.services
+    with transaction(svc.sessions) as session:
+        done = absence.command(session, svc.config, inv.user, inv.args, svc.clock.now())
+    inv.respond(**svc.renderer.render("ooo_status", o=done))
+
+
+def _digest(inv: Invocation) -> None:
+    name = inv.args.split()[0] if inv.args else None
+    inv.respond(**digests.digest_preview(inv.services, name, inv.user))
+
+
+def _followup(inv: Invocation) -> None:
+    svc = inv.services
+    with svc.sessions() as session:
+        ticket = ticket_by_key(session, inv.args.split()[0]) if inv.args else None
+    if ticket is None:
+        raise NotFound(f"Which ticket? Try `{COMMAND} followup ESC-12`.")
+    resolution.require_pod(svc.config, inv.user, "add follow-ups")
+    view = followups.form(svc.renderer, svc.config, ticket, inv.user, svc.clock.now())
+    inv.client.views_open(trigger_id=inv.command["trigger_id"], view=view)
+
+
+def _followups(inv: Invocation) -> None:
+    svc = inv.services
+    with svc.sessions() as session:
+        listing = followups.listing(session, svc.config, inv.user, svc.clock.now())
+        inv.respond(**svc.renderer.render("followups_list", **listing))
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": Subcommand(_help, "help", "shows this"),
+    "status": Subcommand(_status, "status ESC-n", "state, owner, SLA and latest events"),
+    "mine": Subcommand(_mine, "mine", "open tickets you reported or own"),
+    "ooo": Subcommand(_ooo, "ooo <from> <to> [note] | list | clear", "your out-of-office"),
+    "digest": Subcommand(_digest, "digest [name]", "a private preview of a KPI digest"),
+    "followup": Subcommand(_followup, "followup ESC-n", "add a remediation follow-up"),
+    "followups": Subcommand(_followups, "followups", "open follow-ups: yours and the team's"),
+}
+
+
 def register(app: App, services: Services) -> None:
-    cfg, render = services.config, services.renderer.render
+    cfg, renderer = services.config, services.renderer
 
     @app.command(COMMAND)
     @guarded
-    def escalate(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def escalate(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         text = command.get("text", "").strip()
-        if not text or text.lower() == "help":
-            respond(**render("help", command=COMMAND))
+        word, _, rest = text.partition(" ")
+        sub = SUBCOMMANDS.get(word.lower())
+        if sub is not None:
+            sub.run(Invocation(services, command, rest.strip(), respond, client))
             return
-        draft = draft_from_text(cfg, text, source_channel=command.get("channel_id"))
-        with transaction(services.sessions) as session:
-            ticket = open_ticket(
-                session, cfg, draft, reporter=command["user_id"], now=services.clock.now()
-            )
-        services.outbox.notify()
-        area = cfg.policy_areas[ticket.policy_area].title
-        respond(**render("reporter_ack", t=ticket, area_title=area, owner="unassigned"))
+        started = time.perf_counter()
+        prefill = intake_form.Prefill.from_text(cfg, text)
+        origin = intake_form.Origin.of(command.get("channel_id"))
+        view = intake_form.modal(renderer, cfg, prefill, origin)
+        client.views_open(trigger_id=command["trigger_id"], view=view)
+        log.debug("intake modal opened in %.1f ms", (time.perf_counter() - started) * 1000)

@@ -2,12 +2,17 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout and takes its write
 lock at BEGIN (``BEGIN IMMEDIATE``), so concurrent writers queue instead of
-failing with "database is locked" half-way through a transaction.
+failing with "database is locked" half-way through a transaction. Within one
+process they queue on a lock of ours first: SQLite's busy handler polls with
+sleeps of up to 100 ms, which under load left the database idle while writers
+slept and made the slowest of them wait seconds (see docs/performance.md).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_DATABASE_URL = "sqlite:///escbot.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x65736362  # "escb": one migrator at a time across replicas
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn
 
 
 def database_url(url: str | None = None) -> str:
@@ -35,15 +41,50 @@ def database_url(url: str | None = None) -> str:
 def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        args = {"timeout": BUSY_TIMEOUT, "check_same_thread": False, "factory": _SQLiteConnection}
+        engine = create_engine(url, connect_args=args)
         _tune_sqlite(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+class _SQLiteConnection(sqlite3.Connection):
+    """Hands this process's write turn on once its transaction has really ended
+    (after COMMIT, not before: the next writer would find SQLite still locked)."""
+
+    turn: threading.Lock
+    writing = False
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+    def end_turn(self) -> None:
+        if self.writing:
+            self.writing = False
+            self.turn.release()
+
+
 def _tune_sqlite(engine: Engine) -> None:
+    turn = threading.Lock()  # one writer at a time in this process
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.turn = turn
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         if engine.url.database not in (None, "", ":memory:"):
@@ -55,7 +96,14 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_conn = conn.connection.dbapi_connection
+        # After the timeout (a turn never handed back), SQLite's own locking decides.
+        dbapi_conn.writing = turn.acquire(timeout=BUSY_TIMEOUT)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi_conn.end_turn()
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

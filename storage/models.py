@@ -19,10 +19,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
+
+#: The open statuses (bot.lifecycle.OPEN_STATUSES) as SQL, for the partial index of open
+#: tickets; queries must spell the IN list with these literals, in this order, to use it.
+OPEN_STATUSES_SQL = (
+    "status IN ('new', 'assigned', 'acknowledged', 'waiting_on_reporter', 'reopened')"
+)
 
 
 class Base(DeclarativeBase):
@@ -43,8 +50,17 @@ class Counter(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    # (status, created_at): the digest's oldest-open list without walking history
-    __table_args__ = (Index("ix_tickets_status_created", "status", "created_at"),)
+    __table_args__ = (
+        # open tickets by age (a small partial index): the backlog without walking history
+        Index(
+            "ix_tickets_open",
+            "created_at",
+            sqlite_where=text(OPEN_STATUSES_SQL),
+            postgresql_where=text(OPEN_STATUSES_SQL),
+        ),
+        # routing's load per assignee, answered from the index alone
+        Index("ix_tickets_assignee_load", "assignee_id", "status", "severity"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -91,6 +107,8 @@ class Ticket(Base):
     ttr_seconds: Mapped[int | None] = mapped_column(Integer)
     tta_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     ttr_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # retention: when details and content links were redacted (the audit trail stays)
+    redacted_at: Mapped[datetime | None]
 
     content_items: Mapped[list[ContentItem]] = relationship(
         back_populates="ticket", order_by="ContentItem.id", cascade="all, delete-orphan"
@@ -144,6 +162,20 @@ class ProcessedRequest(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(index=True)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PendingDraft(Base):
+    """An intake submission waiting on the reporter's duplicate choice.
+
+    Stored here only when it is too big for the view's private_metadata
+    (3000 characters); keyed by the Slack view id, deleted once decided.
+    """
+
+    __tablename__ = "pending_drafts"
+
+    view_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class OutboxMessage(Base):
@@ -245,7 +277,7 @@ class OutOfOffice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     starts_at: Mapped[datetime]
-    ends_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(index=True)  # routing: who is away now
     note: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime]
 

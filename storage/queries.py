@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Counter, ProcessedRequest, Ticket
@@ -77,14 +78,27 @@ def claim_request(session: Session, key: str, now: datetime, result: dict[str, A
     """Record that a Slack request was handled; False if it already was.
 
     The primary key makes this exact across replicas: the second insert of
-    the same key fails, inside a savepoint so the caller's transaction lives.
+    the same key inserts nothing.
     """
-    try:
-        with session.begin_nested():
-            session.add(ProcessedRequest(key=key, created_at=now, result=result))
-    except IntegrityError:
-        return False
-    return True
+    return insert_new(session, ProcessedRequest.__table__, key=key, created_at=now, result=result)
+
+
+def insert_new(session: Session, table: Table, **values: Any) -> bool:
+    """Insert a row unless its unique key is taken; True if it was inserted.
+
+    One ``INSERT … ON CONFLICT DO NOTHING`` where a savepoint around an ORM add
+    took a flush and three statements: intake writes about ten such rows per ticket.
+    """
+    statement = _insert_new(session.get_bind().dialect.name, table)
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT (read as True)
+    return session.execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_new(dialect: str, table: Table) -> Any:
+    """Built once: values go in as parameters, so each call skips building a statement."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def request_result(session: Session, key: str) -> dict[str, Any] | None:

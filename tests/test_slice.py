@@ -1,4 +1,5 @@
-"""The first real slice, end to end over HTTP: signed /escalate → ticket → card + ephemeral."""
+"""The first real slice, end to end over HTTP: signed /escalate → modal → ticket → card +
+ephemeral."""
 
 from __future__ import annotations
 
@@ -21,16 +22,23 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
         return err.code, dict(err.headers), err.read()
 
 
+def escalate(partner, fake_slack, summary: str):  # type: ignore[no-untyped-def]
+    """``/escalate <summary>`` opens the prefilled modal; submitting it opens the ticket."""
+    mark = fake_slack.mark()
+    assert partner.command("/escalate", text=summary).status_code == 200
+    fake_slack.wait_for("views.open", since=mark)
+    return partner.submit_view(fake_slack.last_view(partner.user_id), {"Your team": "Legal"})
+
+
 def test_escalate_text_opens_ticket_posts_card_and_answers_reporter(
     escbot, fake_slack, user_factory
 ) -> None:
     partner = user_factory(PARTNER)
-    resp = partner.command("/escalate", text="Coordinated hate campaign targeting a creator")
-    assert resp.status_code == 200
+    resp = escalate(partner, fake_slack, "Coordinated hate campaign targeting a creator")
+    assert resp.status_code == 200 and not resp.content  # the modal closes: no errors
 
-    reply = fake_slack.wait_for("response_url")
-    assert "ESC-1" in json.dumps(reply.args)
-    assert reply.args.get("response_type") == "ephemeral"
+    reply = fake_slack.wait_for("chat.postEphemeral")
+    assert "ESC-1" in json.dumps(reply.args) and reply.args["user"] == PARTNER
 
     assert escbot.services.outbox.drain()
     [card] = fake_slack.messages(INTAKE)
@@ -39,28 +47,31 @@ def test_escalate_text_opens_ticket_posts_card_and_answers_reporter(
 
     with escbot.services.sessions() as s:
         ticket = s.scalars(select(Ticket)).one()
-        assert (ticket.key, ticket.status, ticket.reporter_id) == ("ESC-1", "new", PARTNER)
+        assert (ticket.key, ticket.reporter_id) == ("ESC-1", PARTNER)
         assert ticket.card_ts == card.ts
-        events = s.scalars(select(TicketEvent)).all()
-        assert [(e.action, e.actor_id, e.to_status) for e in events] == [
-            ("create", PARTNER, "new")
-        ]
+        first = s.scalars(select(TicketEvent).order_by(TicketEvent.id)).first()
+        assert first is not None
+        assert (first.action, first.actor_id, first.to_status) == ("create", PARTNER, "new")
 
 
 def test_second_escalation_gets_next_key(escbot, fake_slack, user_factory) -> None:
     partner = user_factory(PARTNER)
     for summary in ("first", "second"):
-        assert partner.command("/escalate", text=summary).status_code == 200
+        assert escalate(partner, fake_slack, summary).status_code == 200
     fake_slack.wait_until(lambda: len(fake_slack.messages(INTAKE)) == 2)
     headers = [m.blocks[0]["text"]["text"] for m in fake_slack.messages(INTAKE)]
     assert [h.split(" ")[1] for h in headers] == ["ESC-1", "ESC-2"]
 
 
-def test_help_and_empty_command_explain_usage(escbot, fake_slack, user_factory) -> None:
+def test_help_explains_usage_and_empty_command_opens_the_form(
+    escbot, fake_slack, user_factory
+) -> None:
     partner = user_factory(PARTNER)
     assert partner.command("/escalate", text="help").status_code == 200
     reply = fake_slack.wait_for("response_url")
-    assert "/escalate" in json.dumps(reply.args)
+    assert "/escalate status" in json.dumps(reply.args)
+    assert partner.command("/escalate").status_code == 200
+    fake_slack.wait_for("views.open")
     with escbot.services.sessions() as s:
         assert s.scalars(select(Ticket)).all() == []
 

@@ -12,6 +12,11 @@ from alembic import op
 
 import storage.types
 
+# storage.models.OPEN_STATUSES_SQL when this revision was written
+OPEN_STATUSES_SQL = (
+    "status IN ('new', 'assigned', 'acknowledged', 'waiting_on_reporter', 'reopened')"
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -49,6 +54,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("out_of_office", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_out_of_office_ends_at"), ["ends_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_out_of_office_user_id"), ["user_id"], unique=False)
 
     op.create_table(
@@ -61,6 +67,18 @@ def upgrade() -> None:
     with op.batch_alter_table("processed_requests", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_processed_requests_created_at"), ["created_at"], unique=False
+        )
+
+    op.create_table(
+        "pending_drafts",
+        sa.Column("view_id", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("view_id"),
+    )
+    with op.batch_alter_table("pending_drafts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_pending_drafts_created_at"), ["created_at"], unique=False
         )
 
     op.create_table(
@@ -106,6 +124,7 @@ def upgrade() -> None:
         sa.Column("ttr_seconds", sa.Integer(), nullable=True),
         sa.Column("tta_breached", sa.Boolean(), nullable=False),
         sa.Column("ttr_breached", sa.Boolean(), nullable=False),
+        sa.Column("redacted_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
         sa.UniqueConstraint("number"),
@@ -119,7 +138,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tickets_resolved_at"), ["resolved_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_severity"), ["severity"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_status"), ["status"], unique=False)
-        batch_op.create_index("ix_tickets_status_created", ["status", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_tickets_open",
+            ["created_at"],
+            unique=False,
+            sqlite_where=sa.text(OPEN_STATUSES_SQL),
+            postgresql_where=sa.text(OPEN_STATUSES_SQL),
+        )
+        batch_op.create_index(
+            "ix_tickets_assignee_load", ["assignee_id", "status", "severity"], unique=False
+        )
 
     op.create_table(
         "content_items",
@@ -289,7 +317,8 @@ def downgrade() -> None:
 
     op.drop_table("content_items")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.drop_index("ix_tickets_status_created")
+        batch_op.drop_index("ix_tickets_assignee_load")
+        batch_op.drop_index("ix_tickets_open")
         batch_op.drop_index(batch_op.f("ix_tickets_status"))
         batch_op.drop_index(batch_op.f("ix_tickets_severity"))
         batch_op.drop_index(batch_op.f("ix_tickets_resolved_at"))
@@ -304,8 +333,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_processed_requests_created_at"))
 
     op.drop_table("processed_requests")
+    with op.batch_alter_table("pending_drafts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pending_drafts_created_at"))
+
+    op.drop_table("pending_drafts")
     with op.batch_alter_table("out_of_office", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_out_of_office_user_id"))
+        batch_op.drop_index(batch_op.f("ix_out_of_office_ends_at"))
 
     op.drop_table("out_of_office")
     op.drop_table("digest_runs")
