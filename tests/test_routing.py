@@ -1,0 +1,163 @@
+"""Routing decisions on the example app.yaml: eligibility, choice, on-call, explanation.
+
+Who is on shift (app.yaml), Thursday 2026-11-26:
+- 10:00 UTC: Lucía (11:00 Madrid), Jonas (11:00 Berlin), Priya (15:30 Kolkata),
+  Wanjiru (13:00 Nairobi); Marcus (05:00 New York) and Beatriz (07:00 São Paulo) are not.
+- 14:00 UTC: Lucía, Jonas, Marcus (09:00), Beatriz (11:00), Wanjiru (17:00).
+The primary rotation has Beatriz on call that week, Wanjiru next.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import AppConfig
+from bot.routing import LEAD, LEAST_LOADED, ONCALL, ROUND_ROBIN, Absence, Need, Snapshot, decide
+
+LUCIA, JONAS, MARCUS, BEATRIZ = "U05MAD1LFZ3", "U05BER7JBK2", "U05NYC3MRD8", "U05SAO2BAL6"
+ANDREA, PRIYA, WANJIRU, LEAD_ID = "U05MNL8ASN4", "U05CCU6PRM9", "U05NBO4WKM1", "U04LQ2M8RTA"
+MORNING = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+AFTERNOON = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+GV_ES = Need("graphic_violence", "sev2", "es", sensitive=True)
+
+
+def rows(decision) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    return {r["id"]: r for r in decision.audit("least_loaded")["candidates"]}
+
+
+def with_routing(cfg: AppConfig, **changes) -> AppConfig:  # type: ignore[no-untyped-def]
+    return cfg.model_copy(update={"routing": cfg.routing.model_copy(update=changes)})
+
+
+def test_spanish_graphic_violence_goes_to_the_least_loaded_speaker_on_shift(config) -> None:
+    snap = Snapshot(
+        AFTERNOON,
+        load={LUCIA: 4, BEATRIZ: 2, MARCUS: 0},
+        open={LUCIA: 2, BEATRIZ: 1},
+        sensitive_today={BEATRIZ: 2},
+    )
+    d = decide(config, GV_ES, snap)
+    assert (d.assignee, d.via) == (BEATRIZ, LEAST_LOADED)
+    assert d.reason == (
+        "Routed to Beatriz Almeida: graphic_violence, speaks es, on shift "
+        "(11:00 America/Sao_Paulo), 1 open (least loaded), 3/5 sensitive today"
+    )
+    table = rows(d)
+    assert set(table) == {LUCIA, JONAS, MARCUS, BEATRIZ, ANDREA, PRIYA, WANJIRU}
+    assert table[BEATRIZ]["chosen"] and table[BEATRIZ]["excluded"] is None
+    assert table[LUCIA]["note"] == "load 4 > 2"
+    # lighter, but don't speak Spanish: passed over, not excluded
+    assert table[MARCUS]["excluded"] is None
+    assert table[MARCUS]["note"] == "doesn't speak es (speakers preferred)"
+    assert table[JONAS]["excluded"] == "no graphic_violence skill"
+    assert table[ANDREA]["excluded"] == "no graphic_violence skill"
+
+
+def test_sensitive_cap_and_absence_and_shift_exclude_with_reasons(config) -> None:
+    until = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+    snap = Snapshot(
+        AFTERNOON,
+        sensitive_today={BEATRIZ: 5},
+        away={WANJIRU: Absence(until, "conference")},
+        load={LUCIA: 6},
+        open={LUCIA: 3},
+    )
+    d = decide(config, GV_ES, snap)
+    assert d.assignee == LUCIA
+    table = rows(d)
+    assert table[BEATRIZ]["excluded"] == "at sensitive cap (5/5 today)"
+    assert table[WANJIRU]["excluded"] == "out of office until Sun 29 Nov 02:00"
+    assert d.reason.endswith("3 open (least loaded), 1/6 sensitive today")
+    morning = rows(decide(config, GV_ES, Snapshot(MORNING)))
+    assert morning[MARCUS]["excluded"] == "off shift (05:00 America/New_York)"
+
+
+def test_without_an_eligible_speaker_the_least_loaded_other_gets_it(config) -> None:
+    snap = Snapshot(AFTERNOON, sensitive_today={BEATRIZ: 5, LUCIA: 6}, load={MARCUS: 2})
+    d = decide(config, GV_ES, snap)
+    assert d.assignee == WANJIRU
+    assert "no eligible es speaker" in d.reason
+
+
+def test_required_language_excludes_non_speakers_down_to_the_lead(config) -> None:
+    cfg = with_routing(config, language="required")
+    snap = Snapshot(AFTERNOON, sensitive_today={BEATRIZ: 5, LUCIA: 6})
+    d = decide(cfg, GV_ES, snap)
+    assert (d.assignee, d.via) == (LEAD_ID, LEAD)
+    assert rows(d)[MARCUS]["excluded"] == "doesn't speak es"
+    assert d.reason.startswith("Nobody eligible, so routed to the pod lead (")
+    assert "at sensitive cap: Lucía Fernández, Beatriz Almeida" in d.reason
+    assert "don't speak es: Marcus Reed, Wanjiru Kamau" in d.reason
+    assert d.pointer is None
+
+
+def test_oncall_takes_sev1_even_off_shift_unless_barred(config) -> None:
+    sev1 = Need("graphic_violence", "sev1", "es", sensitive=True)
+    d = decide(config, sev1, Snapshot(MORNING))
+    assert (d.assignee, d.via) == (BEATRIZ, ONCALL)
+    assert d.reason.startswith("Routed to Beatriz Almeida (on call for sev1): graphic_violence")
+    assert "off shift (07:00 America/Sao_Paulo)" in d.reason
+    assert d.pointer is None  # on-call doesn't use up anyone's turn
+    away = Snapshot(MORNING, away={BEATRIZ: Absence(AFTERNOON)})
+    fallback = decide(config, sev1, away)
+    assert (fallback.assignee, fallback.via) == (LUCIA, LEAST_LOADED)
+    # the on-call exception is only about the shift: Beatriz has no self_harm skill
+    harm = decide(config, Need("self_harm", "sev0", None, sensitive=True), Snapshot(MORNING))
+    assert harm.via != ONCALL and rows(harm)[BEATRIZ]["excluded"] == "no self_harm skill"
+
+
+def test_ties_rotate_with_the_pointer_and_the_pointer_moves_past_the_chosen(config) -> None:
+    ha = Need("hateful_activities", "sev3", None)
+    first = decide(config, ha, Snapshot(MORNING, pointer=0))
+    assert first.assignee == LUCIA and first.pointer == 1
+    assert "(least loaded, next in turn)" in first.reason
+    second = decide(config, ha, Snapshot(MORNING, pointer=first.pointer or 0))
+    assert second.assignee == JONAS and second.pointer == 2
+    # pointer 2 (Marcus, off shift): the next on shift after him is Priya (index 5)
+    third = decide(config, ha, Snapshot(MORNING, pointer=2))
+    assert third.assignee == PRIYA and third.pointer == 6
+    # wraps around: after Wanjiru (index 6) comes Lucía again
+    assert decide(config, ha, Snapshot(MORNING, pointer=7)).assignee == LUCIA
+
+
+def test_round_robin_ignores_load(config) -> None:
+    cfg = with_routing(config, strategy="round_robin")
+    ha = Need("hateful_activities", "sev3", None)
+    d = decide(cfg, ha, Snapshot(MORNING, load={JONAS: 0, LUCIA: 50}, pointer=0))
+    assert (d.assignee, d.via) == (LUCIA, ROUND_ROBIN)
+    assert "50" not in d.reason and "(next in turn)" in d.reason
+
+
+def test_excluded_people_are_never_chosen(config) -> None:
+    d = decide(config, GV_ES, Snapshot(AFTERNOON), exclude={BEATRIZ, LUCIA})
+    assert d.assignee not in {BEATRIZ, LUCIA}
+    assert rows(d)[BEATRIZ]["excluded"] == "already had it"
+
+
+def test_zero_cap_never_gets_sensitive_tickets(config) -> None:
+    pod = config.pods["critical_harms"]
+    priya = pod.member(PRIYA).model_copy(update={"skills": ("self_harm",)})
+    members = tuple(priya if m.id == PRIYA else m for m in pod.members)
+    cfg = config.model_copy(
+        update={"pods": {"critical_harms": pod.model_copy(update={"members": members})}}
+    )
+    d = decide(cfg, Need("self_harm", "sev3", None, sensitive=True), Snapshot(MORNING))
+    assert rows(d)[PRIYA]["excluded"] == "at sensitive cap (0/0 today)"
+
+
+@pytest.mark.parametrize("when", [MORNING, AFTERNOON])
+def test_same_state_and_clock_same_decision(config, when: datetime) -> None:
+    snap = Snapshot(when, load={LUCIA: 2, WANJIRU: 2}, pointer=3)
+    assert decide(config, GV_ES, snap) == decide(config, GV_ES, snap)
+
+
+def test_the_benchmark_runs_small(capsys) -> None:  # type: ignore[no-untyped-def]
+    from bench import routing as bench
+
+    bench.main(["--members", "12", "--open", "60", "--resolved", "30", "--rounds", "3", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["results"]) == {"decision (pure)", "snapshot (db)", "snapshot + decision"}
+    assert report["machine"]["database"].startswith("sqlite")
