@@ -1,0 +1,400 @@
+"""SLA clocks: time to acknowledge (TTA) and time to resolve (TTR) per severity.
+
+A clock counts either every second (``24x7``) or only the team calendar's
+business hours, read in the team's time zone and skipping holidays
+(``business_hours``). Everything is measured in *SLA seconds* on the
+severity's clock, since the ticket was created, minus ``paused_seconds``:
+the clock stands still while the ticket waits on the reporter
+(``waiting_since``) and while it was resolved before being reopened.
+
+Notices are durable timers: an at-risk warning at ``cfg.sla.at_risk_fraction``
+of a target and a breach notice at 100 %, each at most once per ticket and
+clock. :func:`sync` is the one entry point after any change to a ticket: it
+closes or opens pauses, stores measured times and breaches, and replaces the
+pending timers (cancel + schedule under a new generation) so they always fire
+at the due times the card shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import outbox, timers
+from bot.config import AppConfig, Calendar, format_duration
+from bot.config.fields import WEEKDAYS
+from bot.lifecycle import Status, record
+from bot.render import Renderer
+from storage.models import SlaBreach, Ticket, TicketEvent, Timer
+from storage.queries import ticket_by_id
+
+TTA, TTR = "tta", "ttr"
+CLOCKS = (TTA, TTR)
+AT_RISK, BREACH = "at_risk", "breach"
+TIMER_KIND = "sla"
+#: the actor of what the bot does by itself (notices), in the audit trail
+SYSTEM_ACTOR = "escbot"
+CLOCK_NAMES = {TTA: "time to acknowledge", TTR: "time to resolve"}
+_MAX_DAYS = 3700  # a calendar always has a working day; this only bounds a bad loop
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    """Counts seconds every second, or only inside the calendar (``calendar`` set)."""
+
+    tz: tzinfo
+    calendar: Calendar | None = None
+
+    def elapsed(self, start: datetime, end: datetime) -> int:
+        """Whole SLA seconds between two aware instants (0 if ``end`` is not later)."""
+        if end <= start:
+            return 0
+        if self.calendar is None:
+            return int((end - start).total_seconds())
+        total = timedelta(0)
+        for opens, closes in self._windows(start):
+            if opens >= end:
+                break
+            lo, hi = max(opens, start), min(closes, end)
+            if hi > lo:
+                total += hi - lo
+        return int(total.total_seconds())
+
+    def add(self, start: datetime, seconds: int) -> datetime:
+        """The instant at which ``seconds`` SLA seconds have passed since ``start``."""
+        if seconds <= 0:
+            return start
+        if self.calendar is None:
+            return start + timedelta(seconds=seconds)
+        left = timedelta(seconds=seconds)
+        for opens, closes in self._windows(start):
+            lo = max(opens, start)
+            if closes <= lo:
+                continue
+            if left <= closes - lo:
+                return lo + left
+            left -= closes - lo
+        raise ValueError("the calendar has no business hours in ten years")
+
+    def _windows(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """The business-hour windows (UTC) from ``start``'s local day on, in order.
+
+        Each day's opening and closing are placed on that day's own UTC offset,
+        so a window stays 09:00-18:00 local across daylight-saving changes.
+        """
+        cal = self.calendar
+        assert cal is not None
+        day: date = start.astimezone(self.tz).date()
+        for _ in range(_MAX_DAYS):
+            if WEEKDAYS[day.weekday()] in cal.days and day not in cal.holidays:
+                opens = datetime.combine(day, cal.start, tzinfo=self.tz).astimezone(UTC)
+                closes = datetime.combine(day, cal.end, tzinfo=self.tz).astimezone(UTC)
+                yield opens, closes
+            day += timedelta(days=1)
+
+
+def clock_for(cfg: AppConfig, severity: str) -> SlaClock:
+    sev = cfg.severities[severity]
+    calendar = cfg.workspace.calendar if sev.clock == "business_hours" else None
+    return SlaClock(cfg.team_tz, calendar)
+
+
+def target_seconds(cfg: AppConfig, severity: str, which: str) -> int:
+    sev = cfg.severities[severity]
+    return int((sev.ack_within if which == TTA else sev.resolve_within).total_seconds())
+
+
+def threshold(cfg: AppConfig, severity: str, which: str, level: str) -> int:
+    """SLA seconds at which ``level`` (at-risk or breach) is reached on ``which``."""
+    full = target_seconds(cfg, severity, which)
+    return full if level == BREACH else math.ceil(full * cfg.sla.at_risk_fraction)
+
+
+# -- where a ticket stands --------------------------------------------------------
+
+
+def stopped(ticket: Ticket, which: str) -> bool:
+    """TTA stops at the first acknowledgement, TTR at resolution."""
+    if which == TTA:
+        return ticket.tta_seconds is not None or ticket.acked_at is not None
+    return ticket.status == Status.RESOLVED.value
+
+
+def paused(ticket: Ticket) -> bool:
+    return ticket.waiting_since is not None or ticket.status == Status.RESOLVED.value
+
+
+def used(cfg: AppConfig, ticket: Ticket, at: datetime) -> int:
+    """SLA seconds counted from creation to ``at``; a pause in progress freezes the count."""
+    end = at
+    if ticket.waiting_since is not None:
+        end = min(end, ticket.waiting_since)
+    if ticket.status == Status.RESOLVED.value and ticket.resolved_at is not None:
+        end = min(end, ticket.resolved_at)
+    counted = clock_for(cfg, ticket.severity).elapsed(ticket.created_at, end)
+    return max(0, counted - (ticket.paused_seconds or 0))
+
+
+def due(cfg: AppConfig, ticket: Ticket, which: str, level: str = BREACH) -> datetime | None:
+    """When ``which`` reaches ``level``; None while stopped or paused (no due time then)."""
+    if stopped(ticket, which) or paused(ticket):
+        return None
+    clock = clock_for(cfg, ticket.severity)
+    seconds = threshold(cfg, ticket.severity, which, level) + (ticket.paused_seconds or 0)
+    return clock.add(ticket.created_at, seconds)
+
+
+def breached(ticket: Ticket, which: str) -> bool:
+    return bool(ticket.tta_breached if which == TTA else ticket.ttr_breached)
+
+
+def at_risk_now(cfg: AppConfig, ticket: Ticket, now: datetime) -> list[str]:
+    """The running clocks of ``ticket`` past their at-risk share at ``now`` (App Home)."""
+    if ticket.status == Status.RESOLVED.value:
+        return []
+    spent = used(cfg, ticket, now)
+    return [
+        which
+        for which in CLOCKS
+        if not stopped(ticket, which) and spent >= threshold(cfg, ticket.severity, which, AT_RISK)
+    ]
+
+
+def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> str:
+    """One line for the card: due time, paused, or the measured time (mrkdwn, no user text)."""
+    mark = " :rotating_light: breached" if breached(ticket, which) else ""
+    measured = ticket.tta_seconds if which == TTA else ticket.ttr_seconds
+    if stopped(ticket, which):
+        if measured is None:
+            return "done" + mark
+        return f"done in {format_duration(timedelta(seconds=measured))}" + mark
+    if ticket.waiting_since is not None:
+        spent = used(cfg, ticket, ticket.waiting_since)
+        left = timedelta(seconds=max(0, target_seconds(cfg, ticket.severity, which) - spent))
+        return f"paused while waiting on the reporter ({format_duration(left)} left)" + mark
+    when = due(cfg, ticket, which)
+    return ("was due " if mark else "by ") + renderer.when(when) + mark
+
+
+# -- keeping the books ----------------------------------------------------------------
+
+
+def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
+    """Bring pauses, measured times, breaches and timers in line with the ticket's status.
+
+    Idempotent; call it in the transaction of every change (create, ack,
+    assign, wait, resume, resolve, reopen).
+    """
+    clock = clock_for(cfg, ticket.severity)
+    status = Status(ticket.status)
+    if ticket.waiting_since is not None and status is not Status.WAITING:
+        ticket.paused_seconds = (ticket.paused_seconds or 0) + clock.elapsed(
+            ticket.waiting_since, now
+        )
+        ticket.waiting_since = None
+    elif status is Status.WAITING and ticket.waiting_since is None:
+        ticket.waiting_since = now
+    if ticket.acked_at is not None and ticket.tta_seconds is None:
+        ticket.tta_seconds = _measure(cfg, ticket, ticket.acked_at)
+        _late_breach(session, cfg, ticket, TTA, ticket.acked_at)
+    if status is Status.RESOLVED and ticket.resolved_at is not None:
+        ticket.ttr_seconds = _measure(cfg, ticket, ticket.resolved_at)
+        _late_breach(session, cfg, ticket, TTR, ticket.resolved_at)
+    reschedule(session, cfg, ticket)
+
+
+def pause_while_resolved(cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
+    """On reopen: the time spent resolved does not count, and TTR is open again."""
+    if ticket.resolved_at is not None:
+        spent = clock_for(cfg, ticket.severity).elapsed(ticket.resolved_at, now)
+        ticket.paused_seconds = (ticket.paused_seconds or 0) + spent
+    ticket.ttr_seconds = None
+
+
+def _measure(cfg: AppConfig, ticket: Ticket, at: datetime) -> int:
+    counted = clock_for(cfg, ticket.severity).elapsed(ticket.created_at, at)
+    return max(0, counted - (ticket.paused_seconds or 0))
+
+
+def _late_breach(
+    session: Session, cfg: AppConfig, ticket: Ticket, which: str, at: datetime
+) -> None:
+    """A target missed without its timer having fired yet is still a breach (KPIs)."""
+    measured = ticket.tta_seconds if which == TTA else ticket.ttr_seconds
+    if measured is not None and measured > target_seconds(cfg, ticket.severity, which):
+        record_breach(session, cfg, ticket, which, at)
+
+
+def record_breach(
+    session: Session, cfg: AppConfig, ticket: Ticket, which: str, at: datetime
+) -> bool:
+    """Store the breach once per ticket and clock; False if it was already stored."""
+    if breached(ticket, which):
+        return False
+    session.flush()
+    clock = clock_for(cfg, ticket.severity)
+    due_at = clock.add(
+        ticket.created_at,
+        target_seconds(cfg, ticket.severity, which) + (ticket.paused_seconds or 0),
+    )
+    row = SlaBreach(
+        ticket_id=ticket.id, clock=which, severity=ticket.severity, due_at=due_at, at=at
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    if which == TTA:
+        ticket.tta_breached = True
+    else:
+        ticket.ttr_breached = True
+    return True
+
+
+def reschedule(session: Session, cfg: AppConfig, ticket: Ticket) -> None:
+    """Cancel the ticket's pending SLA timers and schedule the ones still to come.
+
+    The new timers' dedup keys carry a generation (the number of SLA timers
+    the ticket ever had), so they never collide with cancelled or fired ones.
+    """
+    session.flush()
+    _cancel_pending(session, ticket.id)
+    generation = session.scalar(
+        select(func.count())
+        .select_from(Timer)
+        .where(Timer.ticket_id == ticket.id, Timer.kind == TIMER_KIND)
+    )
+    notified = _at_risk_notified(session, ticket)
+    for which in CLOCKS:
+        for level in (AT_RISK, BREACH):
+            if (level == AT_RISK and which in notified) or (
+                level == BREACH and breached(ticket, which)
+            ):
+                continue
+            when = due(cfg, ticket, which, level)
+            if when is None:
+                continue
+            timers.schedule(
+                session,
+                TIMER_KIND,
+                f"sla:{ticket.id}:{which}:{level}:g{generation}",
+                when,
+                ticket=ticket,
+                payload={"clock": which, "level": level, "generation": generation},
+            )
+
+
+def _cancel_pending(session: Session, ticket_id: int) -> None:
+    """Cancel the ticket's pending SLA timers, passing over one a replica is firing this
+    very moment: neither waits on the other's locks, and that handler re-checks the due
+    time under the ticket's lock before it notifies anyone."""
+    ids = session.scalars(
+        select(Timer.id)
+        .where(
+            Timer.ticket_id == ticket_id,
+            Timer.kind == TIMER_KIND,
+            Timer.status == timers.PENDING,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    if ids:
+        session.execute(update(Timer).where(Timer.id.in_(ids)).values(status=timers.CANCELLED))
+
+
+def _at_risk_notified(session: Session, ticket: Ticket) -> set[str]:
+    payloads = session.scalars(
+        select(TicketEvent.payload).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "sla_at_risk"
+        )
+    )
+    return {str(p.get("clock")) for p in payloads}
+
+
+# -- firing ---------------------------------------------------------------------------
+
+
+def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandler:
+    """The ``sla`` timer: post the at-risk or breach notice, once per ticket and clock."""
+
+    def fire(session: Session, timer: Timer, now: datetime) -> None:
+        ticket = ticket_by_id(session, timer.ticket_id or 0, lock=True)
+        if ticket is None:
+            return
+        which, level = timer.payload["clock"], timer.payload["level"]
+        if stopped(ticket, which) or paused(ticket):
+            sync(session, cfg, ticket, now)  # e.g. an ack recorded without sync: catch up
+            return
+        when = due(cfg, ticket, which, level)
+        if when is None or when > now:  # superseded by a reschedule racing this firing
+            return
+        if level == AT_RISK:
+            if which in _at_risk_notified(session, ticket):
+                return
+        elif not record_breach(session, cfg, ticket, which, now):
+            return
+        notify(session, cfg, renderer, ticket, which, level, now)
+
+    return fire
+
+
+def notify(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    which: str,
+    level: str,
+    now: datetime,
+) -> None:
+    """Audit line, thread notice, DMs (assignee; the lead too on breach) and card refresh."""
+    due_at = due(cfg, ticket, which, BREACH)
+    record(
+        session,
+        ticket,
+        f"sla_{level}",
+        actor=SYSTEM_ACTOR,
+        now=now,
+        payload={"clock": which, "due_at": due_at.isoformat() if due_at else None},
+    )
+    lead = cfg.pod_for_area(ticket.policy_area).lead
+    context: dict[str, Any] = {
+        "t": ticket,
+        "clock_name": CLOCK_NAMES[which],
+        "level": level,
+        "due_at": due_at,
+    }
+    outbox.enqueue_thread(
+        session,
+        ticket,
+        renderer.render("sla_notice", **context, audience="thread"),
+        f"sla:{ticket.id}:{which}:{level}",
+        now,
+    )
+    people = [ticket.assignee_id or lead]
+    if level == BREACH and lead not in people:
+        people.append(lead)
+    for user in people:
+        outbox.enqueue_dm(
+            session,
+            user,
+            renderer.render("sla_notice", **context, audience="dm"),
+            f"sla-dm:{ticket.id}:{which}:{level}:{user}",
+            now,
+            ticket=ticket,
+        )
+    ticket.version = (ticket.version or 0) + 1
+    ticket.updated_at = now
+    outbox.enqueue_card(session, ticket, now)
+
+
+def register_timers(services: Any) -> None:
+    """Called once from ``create_app``: the scheduler fires ``sla`` timers with this."""
+    services.timers.register(TIMER_KIND, make_timer_handler(services.config, services.renderer))

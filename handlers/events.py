@@ -1,0 +1,65 @@
+"""Events API: replies in a card's thread, and the App Home tab being opened.
+
+Every ``message`` event the app is subscribed to lands here (Bolt would answer
+404 to one without a listener, and Slack would retry it); only a human reply
+in a card's thread in the intake channel can matter, the rest is acknowledged
+and ignored. Retries of an event already taken are dropped by the middleware.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+
+from bot import outbox, resolution
+from handlers.boundary import guarded
+from storage.db import transaction
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+#: message subtypes that are still a person writing (others: edits, joins, bots…)
+HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+
+
+def register(app: App, services: Services) -> None:
+    cfg, renderer = services.config, services.renderer
+
+    @app.event("message")
+    @guarded
+    def message(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        thread_ts, user = event.get("thread_ts"), event.get("user")
+        if (
+            event.get("channel") != cfg.workspace.intake_channel
+            or not thread_ts
+            or thread_ts == event.get("ts")
+            or not user
+            or event.get("bot_id")
+            or event.get("subtype") not in HUMAN_SUBTYPES
+        ):
+            return
+        with transaction(services.sessions) as session:
+            resumed = resolution.on_thread_reply(
+                session,
+                cfg,
+                renderer,
+                channel=event["channel"],
+                thread_ts=thread_ts,
+                user=user,
+                text=event.get("text") or "",
+                now=services.clock.now(),
+            )
+        if resumed is not None:
+            services.outbox.notify()
+
+    @app.event("app_home_opened")
+    @guarded
+    def app_home_opened(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        with transaction(services.sessions) as session:
+            outbox.enqueue_home(session, event["user"], services.clock.now())
+        services.outbox.notify()
