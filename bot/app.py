@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import time as time_of_day
 from typing import Any
 
 from slack_bolt import App
@@ -20,16 +22,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers
-from bot import cards
+from bot import cards, chain, followups, home, retention, sla
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
-from bot.outbox import OutboxWorker
+from bot.metrics import Metrics
+from bot.outbox import OutboxWorker, Pacer, alert_admins
 from bot.render import Renderer
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.timers import TimerRunner
 
 log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 32
 
 
 class BotIdentity:
@@ -91,6 +96,7 @@ class Services:
     identity: BotIdentity
     timers: TimerRunner
     scheduler: Scheduler
+    metrics: Metrics
     clock: Clock = field(default_factory=SystemClock)
 
     def start_workers(self) -> None:
@@ -113,10 +119,16 @@ def create_app(
     clock = clock or SystemClock()
     client = WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
     renderer = Renderer(config.team_tz)
+    metrics = Metrics()
+    metrics.watch_database(sessions, clock)
     worker = OutboxWorker(
         sessions=sessions,
         client=client,
         render_card=lambda _s, ticket: cards.card(renderer, config, ticket),
+        render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
+        metrics=metrics,
+        pacer=Pacer(rate=settings.channel_rate),
+        on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
     identity = BotIdentity(client, settings.bot_token)
     timers = TimerRunner(sessions, clock)
@@ -131,6 +143,7 @@ def create_app(
         identity=identity,
         timers=timers,
         scheduler=Scheduler(timers, config.team_tz, settings.timer_interval),
+        metrics=metrics,
         clock=clock,
     )
     app = App(
@@ -141,6 +154,15 @@ def create_app(
         process_before_response=False,
         ignoring_self_events_enabled=True,
         url_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
     )
     handlers.register_all(app, services)
+    chain.register_timers(services)
+    sla.register_timers(services)
+    followups.register_timers(services)
+    services.scheduler.daily(
+        lambda: retention.redact_all_due(sessions, config, services.clock.now()),
+        time_of_day(3, 30),
+        "retention",
+    )
     return app, services

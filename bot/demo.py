@@ -39,12 +39,62 @@ PARTNERS = {
     "U07VENDR04": "Rafael (Vendor ops)",
 }
 
-ESCALATIONS = [
-    ("U07LEGAL01", "Coordinated hate campaign targeting a creator after a livestream"),
-    ("U07COMMS02", "Press asking about a viral video of a street assault still up"),
-    ("U07PARTN03", "Partner reports slur-filled comments under a charity's posts"),
-    ("U07VENDR04", "Vendor unsure whether a war-footage compilation is newsworthy"),
+# (reporter, summary, form fields by label): a dozen escalations of a Monday morning.
+ESCALATIONS: list[tuple[str, str, dict[str, object]]] = [
+    (
+        "U07LEGAL01",
+        "Coordinated hate campaign targeting a creator after a livestream",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev1",
+            "Your team": "legal",
+            "Content links or ids": "https://social.example/@creator/live/8812\nacct:771203",
+        },
+    ),
+    (
+        "U07COMMS02",
+        "Press asking about a viral video of a street assault still up",
+        {
+            "Policy area": "graphic_violence",
+            "Severity": "sev1",
+            "Your team": "comms",
+            "Language": "es",
+            "Content links or ids": "https://video.example/v/91823?utm_source=press",
+        },
+    ),
+    (
+        "U07PARTN03",
+        "Slur-filled comments under a charity's posts",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev2",
+            "Your team": "partner_management",
+            "Content links or ids": "https://social.example/charity/posts/4410",
+        },
+    ),
+    (
+        "U07VENDR04",
+        "Vendor unsure whether a war-footage compilation is newsworthy",
+        {
+            "Policy area": "graphic_violence",
+            "Severity": "sev2",
+            "Your team": "vendor_ops",
+            "Vendor": "northwind_manila",
+            "Content links or ids": "post:55012",
+        },
+    ),
 ]
+DUPLICATE = (
+    "U07COMMS02",
+    "Same street-assault video, now trending in Brazil",
+    {
+        "Policy area": "graphic_violence",
+        "Severity": "sev2",
+        "Your team": "comms",
+        "Language": "pt",
+        "Content links or ids": "http://VIDEO.example/v/91823/#t=12",
+    },
+)
 
 
 @dataclass
@@ -73,6 +123,13 @@ class Narrator:
                 if line:
                     self.say("   " + line)
 
+    def _dm_user(self, channel: str) -> str:
+        """The person a DM channel (D…) belongs to."""
+        for uid in self.names:
+            if self.fake.dm_channel(uid) == channel:
+                return uid
+        return channel
+
     def _who(self, uid: str | None) -> str:
         return self.names.get(uid or "", uid or "?")
 
@@ -82,7 +139,7 @@ class Narrator:
         if call.method == "chat.postMessage":
             where = a.get("channel", "")
             if str(where).startswith(("U", "W", "D")):
-                return f"DM → {self._who(where)}: {text}"
+                return f"DM → {self._who(self._dm_user(where))}: {text}"
             prefix = "thread reply" if a.get("thread_ts") else "new message"
             return f"#{self.fake.channel_name(where)} {prefix}: {text}"
         if call.method == "chat.update":
@@ -144,6 +201,7 @@ class Desk:
             host="127.0.0.1",
             port=0,
             timer_interval=timedelta(seconds=0.2),
+            channel_rate=20.0,  # the emulator has no per-channel limit; a morning in seconds
         )
         self.runtime = Runtime.build(settings, cfg, clock=self.clock).start()
         self.narrator = Narrator(self.fake, names)
@@ -168,15 +226,43 @@ class Desk:
         self.fake.stop()
 
 
+def escalate(desk: Desk, uid: str, summary: str, fields: dict[str, object]) -> None:
+    """What a partner does: /escalate <summary>, fill in the modal, submit."""
+    user = desk.user(uid)
+    since = desk.fake.mark()
+    _ok(user.command("/escalate", text=summary, channel_id="C07PARTNERS"), "/escalate")
+    desk.fake.wait_for("views.open", since=since)  # the modal opens right after the ack
+    _ok(user.submit_view(desk.fake.last_view(uid), fields), "the escalation form")
+    desk.settle()
+
+
+def _ok(resp: object, what: str) -> None:
+    status = getattr(resp, "status_code", 0)
+    if status != 200:
+        raise RuntimeError(f"{what} answered HTTP {status}")
+
+
 def play(desk: Desk) -> None:
-    n, cfg = desk.narrator, desk.cfg
+    n = desk.narrator
     n.step("09:05 — partners raise escalations with /escalate")
-    for uid, summary in ESCALATIONS:
-        resp = desk.user(uid).command("/escalate", text=summary, channel_id="C07PARTNERS")
-        if resp.status_code != 200:
-            raise RuntimeError(f"/escalate answered {resp.status_code}")
-        desk.settle()
-    n.step(f"The intake channel <#{cfg.workspace.intake_channel}> now shows each ticket's card")
+    for uid, summary, fields in ESCALATIONS:
+        escalate(desk, uid, summary, fields)
+    n.step("09:20 — the same video again: escbot offers to add it to the open ticket")
+    uid, summary, fields = DUPLICATE
+    escalate(desk, uid, summary, fields)
+    choice = desk.fake.last_view(uid)
+    _ok(desk.user(uid).click(choice, _button_starting(choice, "Add to")), "add to the ticket")
+    desk.settle()
+
+
+def _button_starting(view: dict | None, prefix: str) -> str:
+    for block in (view or {}).get("blocks", []):
+        for el in [*block.get("elements", []), block.get("accessory") or {}]:
+            if isinstance(el, dict) and el.get("type") == "button":
+                text = str(el["text"]["text"])
+                if text.startswith(prefix):
+                    return text
+    raise RuntimeError(f"no button starting with {prefix!r}")
 
 
 def write_html(desk: Desk, out: Path) -> Path:

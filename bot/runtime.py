@@ -54,7 +54,9 @@ class Runtime:
 
     def serve_forever(self) -> None:
         """Serve in the foreground until ``shutdown`` (``escbot run``)."""
-        self.services.identity.warm()
+        # Warm Bolt's identity in the background: serve (and answer health checks) at once;
+        # until auth.test succeeds, requests are authorized with the token alone.
+        threading.Thread(target=self.services.identity.warm, name="warm", daemon=True).start()
         self.services.start_workers()
         if self.services.settings.app_token:
             self._start_socket_mode()

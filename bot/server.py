@@ -24,6 +24,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.metrics import Metrics
+from bot.payloads import malformed
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ class SlackEndpoint:
     An unsigned one is 401 whatever it contains.
     """
 
-    def __init__(self, app: App, signing_secret: str) -> None:
+    def __init__(self, app: App, signing_secret: str, metrics: Metrics) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
+        self.metrics = metrics
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = WsgiHttpRequest(environ)
@@ -54,13 +56,45 @@ class SlackEndpoint:
             status, error = (400, "malformed payload") if signed else (401, "invalid request")
             log.warning("refused a %s request: %s", "signed" if signed else "unsigned", error)
             return _respond(start_response, status, {"error": error})
+        problem = malformed(bolt_request.body)
+        if problem:
+            if not self.verifier.is_valid_request(body, headers):
+                return _respond(start_response, 401, {"error": "invalid request"})
+            log.warning("refused a signed but malformed request: %s", problem)
+            return _respond(start_response, 400, {"error": f"malformed payload: {problem}"})
+        started = time.perf_counter()
         resp = self.app.dispatch(bolt_request)
+        kind = _kind(bolt_request.body)
+        self.metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+        self.metrics.slack_requests.labels(kind, str(resp.status)).inc()
         if resp.status == 404:  # signed, parsed, but not a kind of request Slack sends
             log.warning("refused a signed request Bolt could not route")
             return _respond(start_response, 400, {"error": "unsupported request"})
         out = WsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)
         start_response(out.status, out.get_headers())
         return out.get_body()
+
+
+def _kind(body: dict[str, Any]) -> str:
+    """command, block_actions, view_submission, event_callback, … (bounded label values)."""
+    if "command" in body:
+        return "command"
+    kind = body.get("type")
+    return kind if kind in _KINDS else "other"
+
+
+_KINDS = frozenset(
+    {
+        "block_actions",
+        "view_submission",
+        "view_closed",
+        "shortcut",
+        "message_action",
+        "event_callback",
+        "url_verification",
+        "block_suggestion",
+    }
+)
 
 
 def _respond(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
@@ -73,14 +107,13 @@ def _respond(start_response: StartResponse, status: int, body: dict[str, Any]) -
 
 
 class EscbotWSGI:
-    def __init__(self, app: App, services: Any, metrics: Metrics | None = None) -> None:
-        self.slack = SlackEndpoint(app, services.settings.signing_secret)
+    def __init__(self, app: App, services: Any) -> None:
+        self.metrics: Metrics = services.metrics
+        self.slack = SlackEndpoint(app, services.settings.signing_secret, self.metrics)
         self.services = services
-        self.metrics = metrics or Metrics()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        started = time.perf_counter()
         status_holder: list[str] = []
 
         def recording_start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
@@ -102,7 +135,6 @@ class EscbotWSGI:
             return self._json(recording_start, "404 Not Found", {"error": "not found"})
         finally:
             known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
-            self.metrics.latency.labels(known).observe(time.perf_counter() - started)
             self.metrics.requests.labels(known, status_holder[0] if status_holder else "500").inc()
 
     def _healthz(self, start_response: StartResponse) -> Iterable[bytes]:
@@ -161,7 +193,11 @@ class Server:
     def stop(self) -> None:
         """Close from inside waitress's own loop: closing from another thread races select()."""
         if self._thread and self._thread.is_alive():
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+            try:
+                self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+            except OSError:  # the loop is already closing its sockets
+                log.debug("waitress trigger already closed")
             self._thread.join(5)
         else:
             self.server.close()
+        self.server.task_dispatcher.shutdown()

@@ -25,6 +25,7 @@ class Settings:
     port: int = 3000
     threads: int = 8
     timer_interval: timedelta = timedelta(seconds=5)
+    channel_rate: float = 1.0  # messages per second per channel (Slack's documented limit)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -46,4 +47,5 @@ class Settings:
             host=env.get("HOST", "0.0.0.0"),
             port=int(port),
             threads=int(env.get("ESCBOT_THREADS", "8")),
+            channel_rate=float(env.get("ESCBOT_CHANNEL_RATE", "1.0")),
         )

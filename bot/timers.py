@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from storage.models import Ticket, Timer
+from storage.queries import insert_new
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ def schedule(
     """Schedule a timer once: a second call with the same ``dedup_key`` does nothing."""
     if ticket is not None:
         session.flush()
-    row = Timer(
+    return insert_new(
+        session,
+        Timer.__table__,
         dedup_key=dedup_key[:200],
         kind=kind,
         ticket_id=None if ticket is None else ticket.id,
@@ -53,12 +55,6 @@ def schedule(
         payload=payload or {},
         status=PENDING,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
 
 
 def cancel(session: Session, ticket_id: int, kinds: Iterable[str]) -> int:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt import App
 
-from handlers import commands, fallback, middleware
+from handlers import actions, commands, events, fallback, middleware, shortcuts, views
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -14,6 +14,6 @@ if TYPE_CHECKING:
 
 def register_all(app: App, services: Services) -> None:
     middleware.register(app, services)
-    for surface in (commands,):
+    for surface in (commands, shortcuts, actions, views, events):
         surface.register(app, services)
     fallback.register(app, services)  # last: it takes whatever the others did not

@@ -107,6 +107,9 @@ def test_escbot_run_serves_slack_over_http(db_url: str, fake_slack) -> None:  # 
         )
         resp = user.command("/escalate", text="Coordinated hate campaign targeting a creator")
         assert resp.status_code == 200
+        fake_slack.wait_for("views.open", timeout=20)
+        modal = fake_slack.last_view("U07LEGAL01")
+        assert user.submit_view(modal, {"Your team": "Legal"}).status_code == 200
         card = fake_slack.wait_for(
             lambda c: c.method == "chat.postMessage" and c.args.get("channel") == "C06H2KX8ESC",
             timeout=20,

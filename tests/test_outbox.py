@@ -98,3 +98,119 @@ def test_dm_opens_a_conversation_first(sessions, worker, fake_slack) -> None:  #
         outbox.enqueue_dm(s, "U0ANA", {"text": "you have a ticket"}, "dm:1", NOW)
     assert worker.drain()
     assert [m.text for m in fake_slack.dms("U0ANA")] == ["you have a ticket"]
+
+
+def test_a_ten_minute_outage_loses_nothing_and_keeps_channel_order(sessions, fake_slack) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+
+    wall = FakeClock(NOW)  # the worker's clock: backoff waits pass as we move it
+    worker = OutboxWorker(
+        sessions,
+        WebClient(token="xoxb-test", base_url=fake_slack.url),
+        lambda _s, t: {"text": t.key},
+        clock=wall,
+        pacer=Pacer(rate=1000, burst=1000),
+    )
+    channels = ["C1", "C2", "C3"]
+    with transaction(sessions) as s:
+        for i in range(30):
+            outbox.enqueue_message(s, channels[i % 3], {"text": f"m{i}"}, f"m:{i}", NOW)
+    fake_slack.outage(True)
+    for _ in range(60):  # ten minutes, ten seconds at a time
+        worker.run_once()
+        wall.advance(timedelta(seconds=10))
+    assert fake_slack.messages("C1") == []
+    assert all(r.status == "pending" and r.attempts > 0 for r in rows(sessions)[:3])
+    fake_slack.outage(False)
+    wall.advance(timedelta(minutes=6))  # past the longest backoff
+    assert worker.drain(timeout=30)
+    for n, channel in enumerate(channels):
+        texts = [m.text for m in fake_slack.messages(channel)]
+        assert texts == [f"m{i}" for i in range(n, 30, 3)]
+    posted = [c.args["text"] for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert sorted(posted) == sorted(f"m{i}" for i in range(30))  # once each
+
+
+def test_dead_messages_alert_admins_and_can_be_retried(sessions, fake_slack, config) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.outbox import alert_admins
+
+    worker = OutboxWorker(
+        sessions,
+        WebClient(token="xoxb-test", base_url=fake_slack.url),
+        lambda _s, t: {"text": t.key},
+        pacer=Pacer(rate=1000, burst=1000),
+        on_dead=lambda row: alert_admins(config, row, NOW),
+    )
+    with transaction(sessions) as s:
+        outbox.enqueue_message(s, "C0ARCHIVED", {"text": "hello"}, "x:1", NOW)
+    fake_slack.fail("chat.postMessage", error="is_archived", times=1)
+    assert worker.drain()
+    for admin in config.workspace.admins:
+        assert "is_archived" in fake_slack.dms(admin)[0].text
+    url = str(sessions.kw["bind"].url.render_as_string(hide_password=False))
+    listing = CliRunner().invoke(main, ["outbox", "--database-url", url])
+    assert "dead" in listing.output and "is_archived" in listing.output
+    retried = CliRunner().invoke(main, ["outbox", "--retry-dead", "--database-url", url])
+    assert "1 dead message(s) queued again" in retried.output
+    assert worker.drain()
+    assert [m.text for m in fake_slack.messages("C0ARCHIVED")] == ["hello"]
+
+
+def test_a_post_whose_answer_was_lost_is_not_posted_again(sessions, fake_slack) -> None:  # type: ignore[no-untyped-def]
+    worker = OutboxWorker(
+        sessions,
+        WebClient(token="xoxb-test", base_url=fake_slack.url),
+        lambda _s, t: {"text": t.key},
+        pacer=Pacer(rate=1000, burst=1000),
+    )
+    worker.client.retry_handlers.clear()  # let the lost answer reach the outbox as an error
+    with transaction(sessions) as s:
+        outbox.enqueue_message(s, "C1", {"text": "exactly once"}, "once:1", NOW)
+        outbox.enqueue_dm(s, "U0ANA", {"text": "dm once"}, "once:2", NOW)
+    fake_slack.lose_answers("chat.postMessage", times=2)
+    worker.run_once()  # both posted by the fake, neither answer arrives
+    with transaction(sessions) as s:  # retry now rather than after the backoff
+        for row in s.scalars(select(OutboxMessage)):
+            row.next_attempt_at = None
+    assert worker.drain(timeout=15)
+    assert [m.text for m in fake_slack.messages("C1")] == ["exactly once"]
+    assert [m.text for m in fake_slack.dms("U0ANA")] == ["dm once"]
+    assert all(r.status == "sent" for r in rows(sessions))
+
+
+def test_a_worker_that_died_mid_delivery_is_not_repeated(sessions, fake_slack) -> None:  # type: ignore[no-untyped-def]
+    """A lease that ran out means its worker died, maybe after Slack took the message."""
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+
+    wall = FakeClock(NOW)
+    client = WebClient(token="xoxb-test", base_url=fake_slack.url)
+    client.retry_handlers.clear()
+    worker = OutboxWorker(
+        sessions,
+        client,
+        lambda _s, t: {"text": t.key},
+        clock=wall,
+        pacer=Pacer(rate=1000, burst=1000),
+    )
+    with transaction(sessions) as s:
+        outbox.enqueue_message(s, "C1", {"text": "posted before the crash"}, "crash:1", NOW)
+    # A first worker took the lease and posted, then died before recording it:
+    with transaction(sessions) as s:
+        row = s.scalars(select(OutboxMessage)).one()
+        row.lease_owner, row.lease_until = "w-dead", NOW + timedelta(seconds=60)
+    client.chat_postMessage(
+        channel="C1",
+        text="posted before the crash",
+        metadata={"event_type": outbox.METADATA_EVENT, "event_payload": {"dedup": "crash:1"}},
+    )
+    assert worker.run_once() == 0  # still leased by the dead worker
+    wall.advance(timedelta(seconds=61))
+    assert worker.drain(timeout=15)
+    assert [m.text for m in fake_slack.messages("C1")] == ["posted before the crash"]

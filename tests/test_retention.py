@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.intake import Draft, open_ticket
+from bot.render import Renderer
 from bot.retention import REDACTED, redact_all_due
 from storage.db import transaction
 from storage.models import ContentItem, Ticket, TicketEvent
@@ -24,7 +25,14 @@ def make(sessions: sessionmaker[Session], config, resolved_days_ago: int | None)
             details="names and links",
             content=("https://example.com/p/1",),
         )
-        ticket = open_ticket(s, config, draft, reporter="U07LEGAL01", now=NOW - timedelta(days=500))
+        ticket = open_ticket(
+            s,
+            config,
+            Renderer(config.team_tz),
+            draft,
+            reporter="U07LEGAL01",
+            now=NOW - timedelta(days=500),
+        )
         if resolved_days_ago is not None:
             ticket.status = "resolved"
             ticket.resolved_at = NOW - timedelta(days=resolved_days_ago)

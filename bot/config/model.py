@@ -304,6 +304,13 @@ class Digest(Model):
     catch_up: Duration = timedelta(hours=12)
 
 
+class Retention(Model):
+    """How long partners' words stay: details and content links are redacted after
+    ``redact_after`` (from resolution); keys, metadata and the audit trail stay for KPIs."""
+
+    redact_after: Duration | None = timedelta(days=365)
+
+
 class AppConfig(Model):
     """The whole of ``app.yaml``, validated; see docs/configuration.md for each key."""
 
@@ -320,6 +327,7 @@ class AppConfig(Model):
     followups: Followups = Followups()
     intake: Intake = Intake()
     digests: tuple[Digest, ...] = ()
+    retention: Retention = Retention()
 
     _source: Path | None = PrivateAttr(None)
 

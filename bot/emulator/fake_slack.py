@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import random
+import socket
 import threading
 import time
 import uuid
@@ -171,6 +172,9 @@ class _Server(ThreadingHTTPServer):
     fake: FakeSlack
 
 
+_DROP = -1  # _handle_http's status for "close without answering"
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -189,6 +193,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, data, out_headers = self.server.fake._handle_http(self.path, headers, body)
+        if status == _DROP:  # the call was processed; the answer is "lost on the network"
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(status)
         for name, value in out_headers.items():
             self.send_header(name, value)
@@ -220,6 +228,7 @@ class FakeSlack:
         self.bot_user_id = bot_user_id
         #: Seconds added to every request (wall time), to make slowness visible.
         self.latency: float = 0.0
+        self._lost: dict[str, int] = {}
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._server: _Server | None = None
@@ -459,6 +468,13 @@ class FakeSlack:
             self._ratio = 0.0
             self._rate = None
             self._buckets.clear()
+            self._lost.clear()
+
+    def lose_answers(self, method: str, times: int = 1) -> None:
+        """Process the next ``times`` calls of ``method`` but drop the connection instead of
+        answering: the client can't know the call took effect (a crash or network cut)."""
+        with self._lock:
+            self._lost[method] = self._lost.get(method, 0) + times
 
     def outage(self, on: bool = True) -> None:
         """While on, every request answers HTTP 503."""
@@ -605,7 +621,12 @@ class FakeSlack:
             except ValueError:
                 return self._serve(method, {}, lambda _: _raise("invalid_json"), auth=False)
             token = _bearer(headers.get("authorization")) or args.pop("token", None)
-            return self._serve(method, args, lambda a: self._api(method, a), token=token)
+            answer = self._serve(method, args, lambda a: self._api(method, a), token=token)
+            with self._lock:
+                if answer[0] == 200 and self._lost.get(method, 0) > 0:
+                    self._lost[method] -= 1
+                    return _DROP, b"", {}
+            return answer
         if route.startswith("/upload/"):
             args = {"file_id": route[len("/upload/") :], "content": body}
             return self._serve("file_upload", args, self._upload, auth=False)

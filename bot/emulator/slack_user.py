@@ -128,6 +128,12 @@ class SlackUser:
             conn.close()
         return HttpResponse(resp.status, resp.headers, content)
 
+    @property
+    def last_sent(self) -> tuple[str, str] | None:
+        """``(body, content_type)`` of the last request, to deliver it again elsewhere."""
+        with self._lock:
+            return self._last
+
     def replay(self, **opts: Unpack[SendOptions]) -> HttpResponse:
         """Send the last request again (freshly signed), e.g. as a Slack retry or double click."""
         with self._lock:
