@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers
-from bot import cards, chain, followups, home, retention, sla
+from bot import cards, chain, digests, followups, home, retention, sla
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
 from bot.metrics import Metrics
@@ -34,6 +34,10 @@ from bot.timers import TimerRunner
 
 log = logging.getLogger(__name__)
 
+#: Threads running listeners. Bolt's default is 5, and a listener keeps its thread
+#: through its work after ack() (views.open, chat.postEphemeral): with Slack answering
+#: in 300 ms, five such calls made every other request's ack wait (p50 0.6 s at 10
+#: concurrent /escalate; see docs/performance.md).
 LISTENER_THREADS = 32
 
 
@@ -160,6 +164,10 @@ def create_app(
     chain.register_timers(services)
     sla.register_timers(services)
     followups.register_timers(services)
+    # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period
+    # missed during downtime (or passed by a moved test clock). The database keeps it once.
+    digests.schedule_digests(services.scheduler.aps, services)
+    services.scheduler.every_tick(lambda: digests.catch_up(services, services.clock.now()))
     services.scheduler.daily(
         lambda: retention.redact_all_due(sessions, config, services.clock.now()),
         time_of_day(3, 30),

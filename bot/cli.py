@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 import yaml
 
+from bot import logs
 from bot.config import ConfigError, config_summary, load_config
 from bot.settings import Settings, SettingsError
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
 
 
 def _load_config_or_exit(path: str | None):  # type: ignore[no-untyped-def]
@@ -33,9 +26,16 @@ def _load_config_or_exit(path: str | None):  # type: ignore[no-untyped-def]
 
 @click.group()
 @click.option("--log-level", default="INFO", envvar="ESCBOT_LOG_LEVEL", show_default=True)
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="ESCBOT_LOG_FORMAT",
+    show_default=True,
+)
+def main(log_level: str, log_format: str) -> None:
     """escbot: the escalation desk of a Trust & Safety pod, on Slack."""
-    _setup_logging(log_level)
+    logs.setup(log_level, log_format)
 
 
 @main.command("check-config")
@@ -88,8 +88,17 @@ def run() -> None:
     from bot.runtime import Runtime
 
     runtime = Runtime.build(settings, cfg)
-    signal.signal(signal.SIGTERM, lambda *_: runtime.shutdown())
-    runtime.serve_forever()
+    signal.signal(signal.SIGTERM, _stop)  # leave the serving loop, then shut down below
+    try:
+        runtime.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.shutdown()
+
+
+def _stop(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 @main.command()
@@ -104,5 +113,127 @@ def demo(out: Path, seed: int, database_url: str | None, config_path: str | None
     sys.exit(run_demo(out=out, seed=seed, database_url=database_url, config_path=config_path))
 
 
+def _sessions_or_exit(database_url: str | None):  # type: ignore[no-untyped-def]
+    from sqlalchemy import inspect
+
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(database_url)
+    if not inspect(engine).has_table("tickets"):
+        click.echo("escbot: the database has no escbot tables; run `escbot db upgrade`", err=True)
+        sys.exit(1)
+    return make_session_factory(engine)
+
+
+@main.command("digest")
+@click.argument("name")
+@click.option("--period", "day", type=click.DateTime(["%Y-%m-%d"]), help="A date in the period.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "blocks"]), default="text")
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), help="Write the PNG.")
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def digest(
+    name: str,
+    day: datetime | None,
+    fmt: str,
+    chart: Path | None,
+    database_url: str | None,
+    config_path: str | None,
+) -> None:
+    """Print digest NAME for the last complete period (or the one containing --period).
+
+    Nothing is posted and no run is recorded.
+    """
+    from bot import digests
+    from bot.clock import SystemClock
+    from bot.render import Renderer
+
+    cfg = _load_config_or_exit(config_path)
+    spec = cfg.digest(name)
+    if spec is None:
+        known = ", ".join(d.name for d in cfg.digests) or "none configured"
+        click.echo(f"escbot: no digest called {name!r} (known: {known})", err=True)
+        sys.exit(2)
+    sessions = _sessions_or_exit(database_url)
+    now = SystemClock().now()
+    tz = cfg.digest_tz(spec)
+    period = (
+        digests.period_containing(spec.period, day.date(), tz)
+        if day
+        else digests.digest_period(cfg, spec, now)
+    )
+    with sessions() as session:
+        out = digests.make_digest(
+            session, cfg, Renderer(cfg.team_tz), spec, period, now, chart=chart is not None
+        )
+    if fmt == "json":
+        click.echo(digests.dumps(out.report))
+    elif fmt == "blocks":
+        click.echo(json.dumps(out.payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(digests.payload_text(out.payload))
+    if chart is not None and out.chart is not None:
+        chart.write_bytes(out.chart)
+        click.echo(f"chart written to {chart}", err=True)
+
+
+@main.command("export")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark (for Excel).")
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def export(
+    first: datetime,
+    last: datetime,
+    out: Path | None,
+    bom: bool,
+    database_url: str | None,
+    config_path: str | None,
+) -> None:
+    """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV."""
+    from bot.export import date_range, write_csv
+
+    if last < first:
+        click.echo("escbot: --to is before --from", err=True)
+        sys.exit(2)
+    cfg = _load_config_or_exit(config_path)
+    sessions = _sessions_or_exit(database_url)
+    start, end = date_range(first.date(), last.date(), cfg.team_tz)
+    with sessions() as session:
+        if out is None:
+            count = write_csv(session, sys.stdout, start, end, bom=bom)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as fh:
+                count = write_csv(session, fh, start, end, bom=bom)
+    click.echo(f"exported {count} tickets" + (f" to {out}" if out else ""), err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command("outbox")
+@click.option("--retry-dead", is_flag=True, help="Queue dead messages for delivery again.")
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+def outbox_command(retry_dead: bool, database_url: str | None) -> None:
+    """List pending and dead Slack messages; retry the dead ones."""
+    from bot import outbox_admin
+    from storage.db import make_engine, make_session_factory
+
+    sessions = make_session_factory(make_engine(database_url))
+    if retry_dead:
+        click.echo(f"{outbox_admin.retry_dead(sessions)} dead message(s) queued again")
+        return
+    rows = outbox_admin.listing(sessions)
+    if not rows:
+        click.echo("outbox is empty: nothing pending, nothing dead")
+        return
+    click.echo(f"{'id':>6}  {'status':8} {'kind':8} {'to':14} {'tries':>5}  {'queued':20} error")
+    for r in rows:
+        queued = r.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(
+            f"{r.id:>6}  {r.status:8} {r.kind:8} {r.channel[:14]:14} {r.attempts:>5}  "
+            f"{queued:20} {r.last_error or ''}"
+        )

@@ -182,7 +182,10 @@ class OutboxMessage(Base):
     """A Slack write waiting to be delivered, stored with the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "status", "channel", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "channel", "id"),
+        Index("ix_outbox_ticket", "ticket_id", "kind"),  # a card's newer versions
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -210,7 +213,11 @@ class Timer(Base):
     """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_due", "status", "due_at"),
+        # a ticket's timers (SLA reschedule, cancel): without it each change scanned them all
+        Index("ix_timers_ticket", "ticket_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -214,6 +214,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_pending", ["status", "channel", "id"], unique=False)
+        batch_op.create_index("ix_outbox_ticket", ["ticket_id", "kind"], unique=False)
 
     op.create_table(
         "sla_breaches",
@@ -266,6 +267,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("timers", schema=None) as batch_op:
         batch_op.create_index("ix_timers_due", ["status", "due_at"], unique=False)
+        batch_op.create_index("ix_timers_ticket", ["ticket_id", "kind"], unique=False)
 
     op.create_table(
         "watchers",
@@ -286,6 +288,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("watchers")
     with op.batch_alter_table("timers", schema=None) as batch_op:
+        batch_op.drop_index("ix_timers_ticket")
         batch_op.drop_index("ix_timers_due")
 
     op.drop_table("timers")
@@ -300,6 +303,7 @@ def downgrade() -> None:
 
     op.drop_table("sla_breaches")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_ticket")
         batch_op.drop_index("ix_outbox_pending")
 
     op.drop_table("outbox")
