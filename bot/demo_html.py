@@ -9,6 +9,32 @@ from typing import Any
 
 from bot.emulator import Message
 
+EMOJI = {
+    ":red_circle:": "🔴",
+    ":large_orange_circle:": "🟠",
+    ":large_yellow_circle:": "🟡",
+    ":white_circle:": "⚪",
+    ":warning:": "⚠️",
+    ":compass:": "🧭",
+    ":memo:": "📝",
+    ":white_check_mark:": "✅",
+    ":hourglass_flowing_sand:": "⏳",
+    ":alarm_clock:": "⏰",
+    ":busts_in_silhouette:": "👥",
+    ":information_source:": "ℹ️",
+    ":rotating_light:": "🚨",
+    ":chart_with_upwards_trend:": "📈",
+    ":bar_chart:": "📊",
+    ":inbox_tray:": "📥",
+}
+_SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
+
+
+def emojize(text: str) -> str:
+    """Slack shortcodes as the emoji a reader would see (unknown ones stay as written)."""
+    return _SHORTCODE.sub(lambda m: EMOJI.get(m.group(0), m.group(0)), text)
+
+
 _LINK = re.compile(r"&lt;(https?://[^|&]+?)\|(.+?)&gt;")
 _MENTION = re.compile(r"&lt;([@#])([A-Z0-9]+)(?:\|[^&]*)?&gt;")
 _BOLD = re.compile(r"\*(\S[^*\n]*?)\*")
@@ -16,7 +42,7 @@ _BOLD = re.compile(r"\*(\S[^*\n]*?)\*")
 
 def mrkdwn_to_html(text: str, names: dict[str, str]) -> str:
     """Enough of Slack's mrkdwn for a readable page: links, mentions, bold, line breaks."""
-    out = html.escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    out = html.escape(emojize(text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
     out = _LINK.sub(r'<a href="\1">\2</a>', out)
     out = _MENTION.sub(
         lambda m: f"<b>{m.group(1)}{html.escape(names.get(m.group(2), m.group(2)))}</b>", out
@@ -30,7 +56,7 @@ def blocks_to_html(blocks: Iterable[dict[str, Any]], names: dict[str, str]) -> s
     for b in blocks:
         kind = b.get("type")
         if kind == "header":
-            parts.append(f"<h3>{html.escape(b['text']['text'])}</h3>")
+            parts.append(f"<h3>{html.escape(emojize(b['text']['text']))}</h3>")
         elif kind == "section":
             if "text" in b:
                 parts.append(f"<p>{_text(b['text'], names)}</p>")
@@ -57,7 +83,7 @@ def blocks_to_html(blocks: Iterable[dict[str, Any]], names: dict[str, str]) -> s
 
 def _text(obj: dict[str, Any], names: dict[str, str]) -> str:
     if obj.get("type") == "plain_text":
-        return html.escape(obj["text"])
+        return html.escape(emojize(obj["text"]))
     return mrkdwn_to_html(obj["text"], names)
 
 

@@ -14,6 +14,8 @@ _OBJECT_FIELDS = ("user", "team", "channel", "container", "enterprise", "message
 
 def malformed(body: dict[str, Any]) -> str | None:
     """Why ``body`` can't be a Slack request, or None when it has the shape Slack sends."""
+    if _has_nul(body):  # Slack never sends NUL; PostgreSQL refuses it in text
+        return "NUL character"
     for key in _OBJECT_FIELDS:
         if key in body and not isinstance(body[key], dict | None) and key != "channel":
             return f"{key} is not an object"
@@ -28,6 +30,16 @@ def malformed(body: dict[str, Any]) -> str | None:
     if check is None:
         return f"unsupported payload type {kind[:40]!r}"
     return check(body)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _command(body: dict[str, Any]) -> str | None:

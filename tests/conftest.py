@@ -66,6 +66,8 @@ def clock():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
     """escbot serving HTTP on 127.0.0.1 (random port) with the example app.yaml."""
+    from datetime import timedelta
+
     from bot.runtime import Runtime
     from bot.settings import Settings
 
@@ -76,6 +78,9 @@ def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
         database_url=db_url,
         host="127.0.0.1",
         port=0,
+        # Tests fire timers and digests themselves (services.timers.run_due, digests.catch_up)
+        # right after moving the clock; a background tick would race their assertions.
+        timer_interval=timedelta(hours=1),
     )
     runtime = Runtime.build(settings, config, clock=clock).start()
     yield runtime

@@ -21,6 +21,10 @@ def test_signed_but_malformed_bodies_get_400_without_a_traceback(escbot, user_fa
         ("{garbage", "application/json"),
         ("", "application/json"),
         ("payload=" + quote(json.dumps({"type": "no_such_type"})), FORM),
+        (
+            json.dumps({"type": "event_callback", "event": {"type": "x"}, "event_id": "E\u0000"}),
+            "application/json",
+        ),
     ]:
         resp = user.send(body, ctype)
         assert resp.status_code == 400, (body, resp.text)
