@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.errors import TransitionError
+from bot.logs import ticket_var
 from storage.models import Ticket, TicketEvent
 
 
@@ -182,6 +183,7 @@ def record(
     payload: dict[str, Any] | None = None,
 ) -> TicketEvent:
     """Append an audit event without a status change (comments, watchers, notices)."""
+    ticket_var.set(ticket.key)  # later log lines of this request or timer name the ticket
     event = TicketEvent(
         ticket=ticket,
         at=now,

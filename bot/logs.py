@@ -11,11 +11,13 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+ticket_var: ContextVar[str | None] = ContextVar("ticket", default=None)
 
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
+        record.ticket = ticket_var.get() or "-"
         return True
 
 
@@ -27,8 +29,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
+            "ticket": getattr(record, "ticket", "-"),
         }
-        for key in ("ticket", "method", "error"):
+        for key in ("method", "error"):
             if hasattr(record, key):
                 data[key] = getattr(record, key)
         if record.exc_info:
@@ -44,7 +47,9 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(ticket)s] %(message)s"
+            )
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -19,7 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.errors import DomainError
-from bot.logs import request_id_var
+from bot.logs import request_id_var, ticket_var
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         context = kw["context"]
         request_id = context.setdefault("request_id", uuid.uuid4().hex[:12])
         request_id_var.set(request_id)  # listeners run on Bolt's pool threads: carry it over
+        ticket_var.set(None)
         acked = False
         ack = kw["ack"]
 

@@ -96,3 +96,37 @@ def test_requests_from_another_workspace_change_nothing(escbot, fake_slack, user
     assert resp.status_code == 200 and "another workspace" in resp.text
     with escbot.services.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_json_logs_carry_request_id_and_ticket_key_but_not_contents(
+    escbot, fake_slack, user_factory, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from bot import logs
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    logs.setup("DEBUG", "json")
+    try:
+        user = user_factory(PARTNER)
+        since = fake_slack.mark()
+        user.command("/escalate", text="Secret summary words")
+        fake_slack.wait_for("views.open", since=since)
+        form = {"Policy area": "hateful_activities", "Severity": "sev2", "Your team": "legal"}
+        user.submit_view(fake_slack.last_view(PARTNER), form)
+        logging.getLogger("bot.test").info("after the escalation")
+        escbot.services.outbox.drain()
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    assert lines and all({"time", "level", "request_id", "ticket"} <= set(line) for line in lines)
+    assert any(line["ticket"] == "ESC-1" for line in lines)
+    assert not any(
+        "Secret summary words" in line["message"]
+        for line in lines
+        if line["level"] in ("INFO", "WARNING", "ERROR")
+    )
