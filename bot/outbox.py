@@ -310,6 +310,7 @@ class OutboxWorker:
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._senders = ThreadPoolExecutor(self.senders, thread_name_prefix="outbox-send")
+        self._paced: float | None = None  # seconds until the soonest paced channel may post
 
     # -- running ---------------------------------------------------------
     def start(self) -> None:
@@ -334,7 +335,8 @@ class OutboxWorker:
                 log.exception("outbox: delivery round failed")
                 delivered = 0
             if not delivered:
-                self._wake.wait(self.poll_interval)
+                # a channel held back by the pacer goes when its turn comes, not at the next poll
+                self._wake.wait(min(self.poll_interval, self._paced or self.poll_interval))
                 self._wake.clear()
 
     # -- one round -------------------------------------------------------
@@ -393,12 +395,16 @@ class OutboxWorker:
                 # cards first: DMs queued after_card in the same round can then go at once
                 .order_by(OutboxMessage.kind != CARD, OutboxMessage.id)
             ).all()
-        # App Home publishes are not channel posts: Slack's per-channel limit is not theirs
-        return [
-            row_id
-            for row_id, channel, kind in rows
-            if kind == HOME or self.pacer.wait_time(channel) == 0
-        ]
+        due, waits = [], []
+        for row_id, channel, kind in rows:
+            # App Home publishes are not channel posts: Slack's per-channel limit is not theirs
+            wait = 0.0 if kind == HOME else self.pacer.wait_time(channel)
+            if wait:
+                waits.append(wait)
+            else:
+                due.append(row_id)
+        self._paced = min(waits, default=None)
+        return due
 
     def _claim(self, row_id: int) -> bool:
         """Lease the row; a row whose last lease ran out (its worker died mid-call)

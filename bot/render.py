@@ -36,6 +36,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates ship with the code: don't stat() the file on every render.
+            auto_reload=False,
         )
         self.env.filters.update(
             mrkdwn=text.mrkdwn,

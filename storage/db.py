@@ -6,6 +6,11 @@ failing with "database is locked" half-way through a transaction. Within one
 process they queue on a lock of ours first: SQLite's busy handler polls with
 sleeps of up to 100 ms, which under load left the database idle while writers
 slept and made the slowest of them wait seconds (see docs/performance.md).
+
+A session that began by itself (no ``begin()``, no ``transaction()``) only reads
+— it is never committed — so it starts with a plain (deferred) ``BEGIN``: it reads
+a WAL snapshot and neither waits for writers nor makes them wait. Write in
+``transaction()`` or ``session.begin()``.
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.session import SessionTransactionOrigin
 
 DEFAULT_DATABASE_URL = "sqlite:///escbot.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x65736362  # "escb": one migrator at a time across replicas
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn
+_BEGIN = "escbot_begin"  # Connection.info: the BEGIN its transaction will start with
 
 
 def database_url(url: str | None = None) -> str:
@@ -92,22 +99,48 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # 1 MB of page cache per connection, not SQLite's 2 MB: in WAL mode a connection
+        # drops its cache whenever another one has written, so a bigger one mostly holds
+        # stale pages — 15 pooled connections × 2 MB was a fifth of escbot's memory.
+        cur.execute("PRAGMA cache_size=-1024")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.info[_BEGIN] = "IMMEDIATE"  # unless _reads_only says otherwise before it runs
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_now(conn, cursor, *_args) -> None:  # type: ignore[no-untyped-def]
+        mode = conn.info.pop(_BEGIN, None)
+        if mode is None:
+            return
         dbapi_conn = conn.connection.dbapi_connection
-        # After the timeout (a turn never handed back), SQLite's own locking decides.
-        dbapi_conn.writing = turn.acquire(timeout=BUSY_TIMEOUT)
+        if mode == "IMMEDIATE":
+            # After the timeout (a turn never handed back), SQLite's own locking decides.
+            dbapi_conn.writing = turn.acquire(timeout=BUSY_TIMEOUT)
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            cursor.execute(f"BEGIN {mode}")
         except BaseException:
             dbapi_conn.end_turn()
             raise
 
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.info.pop(_BEGIN, None)  # nothing ran: no BEGIN was needed
+
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        event.listen(factory, "after_begin", _reads_only)
+    return factory
+
+
+def _reads_only(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    """A session's own (auto-begun) transaction reads only: a deferred BEGIN will do."""
+    if transaction.origin is SessionTransactionOrigin.AUTOBEGIN and _BEGIN in connection.info:
+        connection.info[_BEGIN] = "DEFERRED"
 
 
 @contextmanager

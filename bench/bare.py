@@ -1,0 +1,75 @@
+"""The baseline of ``bench.ack``: a Bolt app whose listeners only acknowledge.
+
+It runs on escbot's own server stack — ``bot.server.Server`` (waitress, same
+thread count) in front of ``bot.server.EscbotWSGI`` (routing, signature and
+metrics as escbot does them) — and is configured like escbot's ``App`` (cached
+authorization, listeners on Bolt's thread runner with escbot's pool size), so
+the difference between the two is what escbot's middleware and listeners cost.
+
+    python -m bench.bare --port 3999 --threads 8   # SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+from slack_bolt import Ack, App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+
+from bot.app import LISTENER_THREADS
+from bot.intake_form import INTAKE_VIEW
+from bot.metrics import Metrics
+from bot.server import EscbotWSGI, Server
+
+
+def bare_app(signing_secret: str, token: str, api_url: str) -> App:
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, bot_token=token, bot_id="B0BARE"
+        )
+
+    app = App(
+        signing_secret=signing_secret,
+        client=WebClient(base_url=api_url, timeout=10),
+        authorize=authorize,
+        process_before_response=False,
+        ignoring_self_events_enabled=True,
+        url_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
+    )
+
+    @app.command("/escalate")
+    def command(ack: Ack) -> None:
+        ack()
+
+    @app.view(INTAKE_VIEW)
+    def submitted(ack: Ack) -> None:
+        ack()
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bare", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    secret = os.environ["SLACK_SIGNING_SECRET"]
+    api_url = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+    app = bare_app(secret, os.environ.get("SLACK_BOT_TOKEN", "xoxb-bare"), api_url)
+    # EscbotWSGI reads the signing secret and metrics from escbot's services; the bare
+    # app has no database, so only /slack/events and /metrics are meaningful here.
+    services = SimpleNamespace(
+        metrics=Metrics(), settings=SimpleNamespace(signing_secret=secret), engine=None
+    )
+    Server(EscbotWSGI(app, services), "127.0.0.1", args.port, args.threads).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Intake throughput: filled intake modals accepted → tickets committed, per second.
+
+    python -m bench.intake                                # SQLite in a temporary directory
+    python -m bench.intake --database-url postgresql://postgres@127.0.0.1:5432/test
+    python -m bench.intake --submissions 500 --concurrency 10 --json intake.json
+
+``escbot run`` (its own process, against the fake Slack in this one) takes
+``--submissions`` view submissions from ``--concurrency`` closed-loop senders.
+escbot commits each ticket together with its outbox rows (card, the details in
+its thread, the reporter's DM) before it acknowledges, so every plain ack is a
+committed ticket; the count is checked in the database afterwards. SQLite
+always runs; ``--database-url`` adds a run on a PostgreSQL schema made for it
+and dropped after. The outbox worker runs as in production, delivering while
+intake goes on. Target: at least 200 tickets a second on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from bench import harness as h
+from storage.db import database_url
+
+TARGET_PER_SECOND = 200.0
+WARMUP = 50
+
+#: Tickets of the run, and those with each outbox row intake queues.
+CHECK = text(
+    """
+    SELECT count(*),
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM outbox o
+                                          WHERE o.ticket_id = t.id AND o.kind = 'card')),
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM outbox o
+                                          WHERE o.ticket_id = t.id AND o.kind = 'thread')),
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM outbox o
+                                          WHERE o.ticket_id = t.id AND o.kind = 'dm'))
+    FROM tickets t WHERE t.reporter_id LIKE :reporters
+    """
+)
+
+
+def committed(db_url: str, tag: str) -> dict[str, int]:
+    engine = create_engine(database_url(db_url))
+    try:
+        with engine.connect() as conn:
+            tickets, card, thread, dm = conn.execute(CHECK, {"reporters": f"U0{tag}X%"}).one()
+    finally:
+        engine.dispose()
+    return {"tickets": tickets, "with_card": card, "with_thread": thread, "with_dm": dm}
+
+
+def run_one(url: str | None, submissions: int, concurrency: int, threads: int) -> dict[str, Any]:
+    cfg = h.config()
+    fake = h.fake_slack(cfg)
+    try:
+        with h.workdir() as tmp, h.database(url, tmp) as db_url:
+            escbot = h.start_escbot(fake, db_url, tmp, threads)
+            try:
+                modal = h.intake_modal(escbot, fake)
+                warm = h.users(escbot, fake, concurrency, "W")
+                h.run_concurrently(warm, WARMUP, lambda u, n: h.submit_intake(u, modal, f"w{n}"))
+                senders = h.users(escbot, fake, concurrency, "M")
+                cpu = h.cpu_seconds(escbot.pid)
+                result = h.run_concurrently(
+                    senders, submissions, lambda u, n: h.submit_intake(u, modal, f"m{n}")
+                )
+                cpu = h.cpu_seconds(escbot.pid) - cpu
+                check = committed(db_url, "M")
+                info = h.machine(db_url)
+            finally:
+                escbot.stop()
+    finally:
+        fake.stop()
+    accepted = len(result.latencies) - len(result.failures)
+    return {
+        "database": info["database"],
+        "machine": info,
+        "submissions": submissions,
+        "accepted": accepted,
+        "failures": result.failures[:5],
+        **check,
+        "seconds": result.seconds,
+        "per_second": check["tickets"] / result.seconds,
+        "ack_ms": h.percentiles(result.latencies),
+        "server_cpu_ms_per_ticket": cpu / submissions * 1000,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    runs = [run_one(None, args.submissions, args.concurrency, args.threads)]
+    print(line(runs[0]), flush=True)
+    if args.database_url:
+        runs.append(run_one(args.database_url, args.submissions, args.concurrency, args.threads))
+        print(line(runs[1]), flush=True)
+    return {
+        "benchmark": "intake",
+        "machine": runs[0]["machine"],
+        "settings": {
+            "submissions": args.submissions,
+            "concurrency": args.concurrency,
+            "server_threads": args.threads,
+        },
+        "targets": {"sqlite_per_second_min": TARGET_PER_SECOND},
+        "results": runs,
+    }
+
+
+HEADER = (
+    f"{'database':<18}{'sent':>6}{'acked':>7}{'tickets':>8}{'+outbox':>8}"
+    f"{'per s':>8}{'ack p50':>9}{'p99':>7}{'cpu ms/ticket':>15}"
+)
+
+
+def line(r: dict[str, Any]) -> str:
+    complete = min(r["with_card"], r["with_thread"], r["with_dm"])
+    return (
+        f"{r['database']:<18}{r['submissions']:>6}{r['accepted']:>7}{r['tickets']:>8}"
+        f"{complete:>8}{r['per_second']:>8.1f}{r['ack_ms']['p50']:>9.1f}"
+        f"{r['ack_ms']['p99']:>7.1f}{r['server_cpu_ms_per_ticket']:>15.1f}"
+    )
+
+
+def table(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    sqlite = report["results"][0]
+    return "\n".join(
+        [
+            f"intake throughput: {s['submissions']} submissions from {s['concurrency']} "
+            f"concurrent senders, {s['server_threads']} server threads",
+            h.describe(report["machine"]),
+            "",
+            HEADER,
+            *(line(r) for r in report["results"]),
+            "",
+            f"≥ {TARGET_PER_SECOND:.0f} tickets/s on SQLite: "
+            f"{h.verdict(sqlite['per_second'] >= TARGET_PER_SECOND)} "
+            f"({sqlite['per_second']:.1f}/s)",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.intake", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--database-url", help="also run on this PostgreSQL server")
+    parser.add_argument("--submissions", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    args = parser.parse_args(argv)
+    print(HEADER, flush=True)
+    report = run(args)
+    print()
+    print(table(report))
+    h.write_json(args.json, report)
+
+
+if __name__ == "__main__":
+    main()
