@@ -25,22 +25,21 @@ import platform
 import re
 import statistics
 import time
-import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 
 from bot import digests
 from bot.config import AppConfig, load_config
 from bot.config.model import SECTIONS
 from bot.render import Renderer
-from storage.db import database_url, make_engine, make_session_factory, upgrade
+from storage.db import make_engine, make_session_factory, scratch_schema, upgrade
 from storage.models import Base
 
 REPO = Path(__file__).resolve().parent.parent
@@ -355,18 +354,12 @@ def fresh(url: str, n: int, workdir: Path) -> tuple[Engine, Any]:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
         return engine, remove
-    base = database_url(url)
-    schema = f"bench_{n}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    engine = make_engine(f"{base}{sep}options={quote(f'-csearch_path={schema}')}")
+    schema = ExitStack()
+    engine = make_engine(schema.enter_context(scratch_schema(url, f"bench_{n}")))
 
     def drop() -> None:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        schema.close()
 
     return engine, drop
 

@@ -21,20 +21,18 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, insert, text
 
 from bot import workload
 from bot.config import AppConfig
 from bot.routing import Need, decide
-from storage.db import database_url, make_engine, make_session_factory, upgrade
+from storage.db import database_url, make_engine, make_session_factory, scratch_schema, upgrade
 from storage.models import OutOfOffice, Ticket, TicketEvent
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday afternoon in Europe
@@ -102,17 +100,8 @@ def database(url: str | None) -> Iterator[str]:
     if not base.startswith("postgresql"):
         yield base
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(base, "bench") as scratch:
+        yield scratch
 
 
 def fill(
