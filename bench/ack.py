@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import harness as h
-from bot.emulator import FakeSlack, HttpResponse
+from bot.sandbox.emulator import FakeSlack, HttpResponse
 
 RATIO_TARGET = 1.5
 P99_TARGET_MS = 200.0

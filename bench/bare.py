@@ -1,7 +1,7 @@
 """The baseline of ``bench.ack``: a Bolt app whose listeners only acknowledge.
 
-It runs on escbot's own server stack — ``bot.server.Server`` (waitress, same
-thread count) in front of ``bot.server.EscbotWSGI`` (routing, signature and
+It runs on escbot's own server stack — ``bot.slack.server.Server`` (waitress, same
+thread count) in front of ``bot.slack.server.EscbotWSGI`` (routing, signature and
 metrics as escbot does them) — and is configured like escbot's ``App`` (cached
 authorization, listeners on Bolt's thread runner with escbot's pool size), so
 the difference between the two is what escbot's middleware and listeners cost.
@@ -21,9 +21,9 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.app import LISTENER_THREADS
-from bot.intake_form import INTAKE_VIEW
-from bot.metrics import Metrics
-from bot.server import EscbotWSGI, Server
+from bot.core.metrics import Metrics
+from bot.intake.form import INTAKE_VIEW
+from bot.slack.server import EscbotWSGI, Server
 
 
 def bare_app(signing_secret: str, token: str, api_url: str) -> App:

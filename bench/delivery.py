@@ -27,7 +27,7 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bench import harness as h
-from bot.outbox import OutboxWorker, enqueue_message
+from bot.delivery.outbox import OutboxWorker, enqueue_message
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
 

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, event, text
 
-from bot import digests
 from bot.config import AppConfig, load_config
 from bot.config.model import SECTIONS
-from bot.render import Renderer
+from bot.core.render import Renderer
+from bot.reporting import digests
 from storage.db import make_engine, make_session_factory, scratch_schema, upgrade
 from storage.models import Base
 

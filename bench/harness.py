@@ -30,7 +30,7 @@ from urllib.request import urlopen
 from sqlalchemy import create_engine, text
 
 from bot.config import AppConfig, load_config
-from bot.emulator import FakeSlack, HttpResponse, SlackUser
+from bot.sandbox.emulator import FakeSlack, HttpResponse, SlackUser
 from storage.db import database_url, scratch_schema
 
 REPO = Path(__file__).resolve().parent.parent

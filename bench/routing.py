@@ -4,8 +4,8 @@
     python -m bench.routing --db postgresql://postgres@127.0.0.1:5432/test
     python -m bench.routing --json               # machine-readable
 
-Measures, separately, the pure decision (``bot.routing.decide`` on a ready
-snapshot), the database snapshot (``bot.workload.snapshot``: load per member,
+Measures, separately, the pure decision (``bot.routing.decide.decide`` on a ready
+snapshot), the database snapshot (``bot.routing.workload.snapshot``: load per member,
 sensitive tickets since each member's midnight, absences, the turn pointer,
 in a transaction like routing's) and the two together, as intake runs them.
 The target is under 5 ms per decision.
@@ -29,9 +29,9 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from bot import workload
 from bot.config import AppConfig
-from bot.routing import Need, decide
+from bot.routing import workload
+from bot.routing.decide import Need, decide
 from storage.db import database_url, make_engine, make_session_factory, scratch_schema, upgrade
 from storage.models import OutOfOffice, Ticket, TicketEvent
 

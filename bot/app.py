@@ -22,15 +22,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers
-from bot import cards, chain, digests, followups, home, retention, sla
-from bot.clock import Clock, SystemClock
+from bot import sla
 from bot.config import AppConfig
-from bot.metrics import Metrics
-from bot.outbox import OutboxWorker, Pacer, alert_admins
-from bot.render import Renderer
-from bot.scheduler import Scheduler
+from bot.core.clock import Clock, SystemClock
+from bot.core.metrics import Metrics
+from bot.core.render import Renderer
+from bot.delivery.outbox import OutboxWorker, Pacer, alert_admins
+from bot.delivery.scheduler import Scheduler
+from bot.delivery.timers import TimerRunner
+from bot.reporting import digests
+from bot.resolution import followups
+from bot.routing import chain
 from bot.settings import Settings
-from bot.timers import TimerRunner
+from bot.slack import cards, home
+from bot.tickets import retention
 
 log = logging.getLogger(__name__)
 

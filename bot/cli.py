@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import yaml
 
-from bot import logs
 from bot.config import ConfigError, config_summary, load_config
+from bot.core import logs
 from bot.settings import Settings, SettingsError
 
 
@@ -53,7 +53,7 @@ def check_config(path: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
 def manifest(url: str | None, socket_mode: bool, fmt: str) -> None:
     """Print a Slack app manifest ready to paste."""
-    from bot.manifest import manifest as build
+    from bot.slack.manifest import manifest as build
 
     data = build(url, socket_mode=socket_mode)
     text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
@@ -108,7 +108,7 @@ def _stop(*_: object) -> None:
 @click.option("--config", "config_path", help="Default: the example app.yaml.")
 def demo(out: Path, seed: int, database_url: str | None, config_path: str | None) -> None:
     """Play a morning at the escalation desk against a built-in Slack emulator (offline)."""
-    from bot.demo import run_demo
+    from bot.sandbox.demo import run_demo
 
     sys.exit(run_demo(out=out, seed=seed, database_url=database_url, config_path=config_path))
 
@@ -144,9 +144,9 @@ def digest(
 
     Nothing is posted and no run is recorded.
     """
-    from bot import digests
-    from bot.clock import SystemClock
-    from bot.render import Renderer
+    from bot.core.clock import SystemClock
+    from bot.core.render import Renderer
+    from bot.reporting import digests
 
     cfg = _load_config_or_exit(config_path)
     spec = cfg.digest(name)
@@ -193,7 +193,7 @@ def export(
     config_path: str | None,
 ) -> None:
     """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV."""
-    from bot.export import date_range, write_csv
+    from bot.reporting.export import date_range, write_csv
 
     if last < first:
         click.echo("escbot: --to is before --from", err=True)
@@ -219,7 +219,7 @@ if __name__ == "__main__":  # pragma: no cover
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
 def outbox_command(retry_dead: bool, database_url: str | None) -> None:
     """List pending and dead Slack messages; retry the dead ones."""
-    from bot import outbox_admin
+    from bot.delivery import admin as outbox_admin
     from storage.db import make_engine, make_session_factory
 
     sessions = make_session_factory(make_engine(database_url))

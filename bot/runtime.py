@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from slack_bolt import App
 
 from bot.app import Services, create_app
-from bot.clock import Clock
 from bot.config import AppConfig
-from bot.server import EscbotWSGI, Server
+from bot.core.clock import Clock
 from bot.settings import Settings
+from bot.slack.server import EscbotWSGI, Server
 from storage.db import make_engine, make_session_factory, upgrade
 
 log = logging.getLogger(__name__)

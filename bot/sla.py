@@ -27,11 +27,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import outbox, timers
 from bot.config import AppConfig, Calendar, format_duration
 from bot.config.fields import WEEKDAYS
-from bot.lifecycle import Status, record
-from bot.render import Renderer
+from bot.core.render import Renderer
+from bot.delivery import outbox, timers
+from bot.tickets.lifecycle import Status, record
 from storage.models import SlaBreach, Ticket, TicketEvent, Timer
 from storage.queries import ticket_by_id
 

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import followups, ownership, resolution
-from bot.errors import NotFound
-from bot.lifecycle import Action, Status, target
+from bot.core.errors import NotFound
+from bot.resolution import followups
+from bot.resolution import service as resolution
+from bot.routing import ownership
+from bot.tickets.lifecycle import Action, Status, target
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.models import Ticket

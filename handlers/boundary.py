@@ -18,8 +18,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.errors import DomainError
-from bot.logs import request_id_var, ticket_var
+from bot.core.errors import DomainError
+from bot.core.logs import request_id_var, ticket_var
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,13 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import absence, digests, followups, intake_form, resolution, tracking
-from bot.errors import NotFound
+from bot.core.errors import NotFound
+from bot.intake import form as intake_form
+from bot.intake import tracking
+from bot.reporting import digests
+from bot.resolution import followups
+from bot.resolution import service as resolution
+from bot.routing import absence
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.queries import ticket_by_key

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot import outbox, resolution
+from bot.delivery import outbox
+from bot.resolution import service as resolution
 from handlers.boundary import guarded
 from storage.db import transaction
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from bot.logs import request_id_var
+from bot.core.logs import request_id_var
 from storage.db import transaction
 from storage.queries import claim_request
 

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import intake_form
+from bot.intake import form as intake_form
 from handlers.boundary import guarded
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ PERMALINK_TIMEOUT = 1.0
 
 def register(app: App, services: Services) -> None:
     # Imported here: bot.manifest imports handlers.commands, so a module-level import cycles.
-    from bot.manifest import MESSAGE_SHORTCUT
+    from bot.slack.manifest import MESSAGE_SHORTCUT
 
     cfg, renderer = services.config, services.renderer
 

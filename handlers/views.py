@@ -16,9 +16,15 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from bot import followups, forms, intake, intake_form, intake_messages, ownership, resolution
-from bot.errors import DomainError, NotFound
-from bot.forms import FieldErrors
+from bot.core import forms
+from bot.core.errors import DomainError, NotFound
+from bot.core.forms import FieldErrors
+from bot.intake import form as intake_form
+from bot.intake import messages as intake_messages
+from bot.intake import service as intake
+from bot.resolution import followups
+from bot.resolution import service as resolution
+from bot.routing import ownership
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.models import Ticket

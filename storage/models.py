@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
 
-#: The open statuses (bot.lifecycle.OPEN_STATUSES) as SQL, for the partial index of open
+#: The open statuses (bot.tickets.lifecycle.OPEN_STATUSES) as SQL, for the partial index of open
 #: tickets; queries must spell the IN list with these literals, in this order, to use it.
 OPEN_STATUSES_SQL = (
     "status IN ('new', 'assigned', 'acknowledged', 'waiting_on_reporter', 'reopened')"

@@ -47,7 +47,7 @@ def config():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def fake_slack(config):  # type: ignore[no-untyped-def]
-    from bot.emulator import FakeSlack
+    from bot.sandbox.emulator import FakeSlack
 
     with FakeSlack(team_id=config.workspace.team_id or "T0ESCBOT") as fake:
         yield fake
@@ -57,7 +57,7 @@ def fake_slack(config):  # type: ignore[no-untyped-def]
 def clock():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
-    from bot.clock import FakeClock
+    from bot.core.clock import FakeClock
 
     # A Thursday morning in Dublin: most of the pod is on shift.
     return FakeClock(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
@@ -90,7 +90,7 @@ def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def user_factory(escbot, fake_slack):  # type: ignore[no-untyped-def]
     """``user_factory("U0ANA")`` → a SlackUser sending signed requests as that user."""
-    from bot.emulator import SlackUser
+    from bot.sandbox.emulator import SlackUser
 
     def make(user_id: str, **kw):  # type: ignore[no-untyped-def]
         return SlackUser(escbot.events_url, SIGNING_SECRET, user_id=user_id, fake=fake_slack, **kw)

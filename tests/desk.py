@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
-from bot.intake import Draft, open_ticket
-from bot.lifecycle import record
-from bot.render import Renderer
+from bot.core.render import Renderer
+from bot.intake.service import Draft, open_ticket
+from bot.tickets.lifecycle import record
 from storage.db import transaction
 from storage.models import Ticket
 from storage.queries import next_number, ticket_key

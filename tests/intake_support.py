@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from bot.emulator import FakeSlack, HttpResponse, Message, SlackUser
+from bot.sandbox.emulator import FakeSlack, HttpResponse, Message, SlackUser
 
 INTAKE = "C06H2KX8ESC"
 PARTNERS = "C07PARTNERS"

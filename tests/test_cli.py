@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.emulator import SlackUser
+from bot.sandbox.emulator import SlackUser
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,13 +10,13 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 
-from bot import digests
-from bot.blockkit import problems
-from bot.chart import alt_text, render_chart
 from bot.cli import main
-from bot.digests import Period, digest_period, period_before, period_containing
-from bot.kpi import Attainment, Daily
-from bot.render import Renderer
+from bot.core.blockkit import problems
+from bot.core.render import Renderer
+from bot.reporting import digests
+from bot.reporting.chart import alt_text, render_chart
+from bot.reporting.digests import Period, digest_period, period_before, period_containing
+from bot.reporting.kpi import Attainment, Daily
 from storage.db import transaction
 from tests.kpi_data import DAY, KPI, NOW, D, H, History, M
 

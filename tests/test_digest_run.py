@@ -14,11 +14,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from bot import digests
 from bot.app import Services, create_app
-from bot.clock import FakeClock
-from bot.errors import NotAllowed, NotFound
-from bot.outbox import OutboxWorker, Pacer, enqueue_message, enqueue_upload
+from bot.core.clock import FakeClock
+from bot.core.errors import NotAllowed, NotFound
+from bot.delivery.outbox import OutboxWorker, Pacer, enqueue_message, enqueue_upload
+from bot.reporting import digests
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import DigestRun, OutboxMessage

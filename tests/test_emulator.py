@@ -20,8 +20,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 from waitress import wasyncore
 
-from bot.clock import FakeClock
-from bot.emulator import FakeSlack, SlackUser, view_state
+from bot.core.clock import FakeClock
+from bot.sandbox.emulator import FakeSlack, SlackUser, view_state
 
 SECRET = "secret"
 INTAKE = "C0INTAKE"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.export import HEADER, date_range, neutralise, write_csv
+from bot.reporting.export import HEADER, date_range, neutralise, write_csv
 from storage.db import transaction
 from tests.kpi_data import DAY, D, H, History, M
 

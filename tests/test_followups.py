@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import followups
-from bot.clock import FakeClock
 from bot.config import AppConfig
-from bot.errors import DomainError, NotAllowed
-from bot.forms import FieldErrors
-from bot.render import Renderer
+from bot.core.clock import FakeClock
+from bot.core.errors import DomainError, NotAllowed
+from bot.core.forms import FieldErrors
+from bot.core.render import Renderer
+from bot.resolution import followups
 from storage.db import transaction
 from storage.models import FollowUp, OutboxMessage, Ticket, Timer
 from tests.test_resolution import LEAD, LUCIA, REPORTER, STRANGER, T0, new_ticket

@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import blockkit, home, ownership, resolution
-from bot.render import Renderer
+from bot.core import blockkit
+from bot.core.render import Renderer
+from bot.resolution import service as resolution
+from bot.routing import ownership
+from bot.slack import home
 from storage.db import transaction
 from storage.models import OutboxMessage, OutOfOffice, Ticket
 from tests.desk import seed

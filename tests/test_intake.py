@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.manifest import MESSAGE_SHORTCUT
+from bot.slack.manifest import MESSAGE_SHORTCUT
 from storage.models import ContentItem, Ticket
 from tests.intake_support import (
     HOSTILE,
@@ -367,7 +367,7 @@ def test_status_shows_state_owner_sla_and_latest_events_to_those_involved(
 
 
 def test_status_lists_only_the_last_five_events(escbot, fake_slack, user_factory, clock) -> None:
-    from bot.lifecycle import record
+    from bot.tickets.lifecycle import record
 
     partner = user_factory(PARTNER)
     assert escalate(partner, fake_slack).status_code == 200

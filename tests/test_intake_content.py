@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.content import MAX_ITEMS, MAX_LENGTH, id_examples, normalize, parse
+from bot.intake.content import MAX_ITEMS, MAX_LENGTH, id_examples, normalize, parse
 
 PATTERNS = {
     "post": re.compile(r"^post:[0-9]+$"),

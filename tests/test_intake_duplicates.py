@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.intake import REPORTED_AGAIN
+from bot.intake.service import REPORTED_AGAIN
 from storage.models import ContentItem, PendingDraft, Ticket, TicketEvent, Watcher
 from tests.intake_support import INTAKE, OTHER_PARTNER, PARTNER, PARTNERS, card, escalate
 

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import intake, intake_form
-from bot.blockkit import PRIVATE_METADATA, problems
-from bot.emulator import view_state
-from bot.intake import Draft, Result
-from bot.intake_form import Origin, Prefill
-from bot.render import Renderer
+from bot.core.blockkit import PRIVATE_METADATA, problems
+from bot.core.render import Renderer
+from bot.intake import form as intake_form
+from bot.intake import service as intake
+from bot.intake.form import Origin, Prefill
+from bot.intake.service import Draft, Result
+from bot.sandbox.emulator import view_state
 from storage.db import transaction
 from storage.models import PendingDraft, ProcessedRequest
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import kpi
-from bot.digests import chart_days, period_containing
-from bot.kpi import Attainment, Percentiles, Window, nearest_rank, wilson
+from bot.reporting import kpi
+from bot.reporting.digests import chart_days, period_containing
+from bot.reporting.kpi import Attainment, Percentiles, Window, nearest_rank, wilson
 from storage.db import transaction
 from storage.models import Ticket
 from tests.kpi_data import DAY, NOW, D, H, History, M

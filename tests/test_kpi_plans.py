@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from bench.digest import history_scans, load
-from bot.lifecycle import OPEN_STATUSES
+from bot.tickets.lifecycle import OPEN_STATUSES
 from storage.models import OPEN_STATUSES_SQL
 from tests.dbs import backend
 

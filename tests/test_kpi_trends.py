@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import trends
-from bot.digests import period_containing
-from bot.kpi import Window
-from bot.trends import poisson_sf
+from bot.reporting import trends
+from bot.reporting.digests import period_containing
+from bot.reporting.kpi import Window
+from bot.reporting.trends import poisson_sf
 from storage.db import transaction
 from tests.kpi_data import DAY, D, H, History
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import TransitionError
-from bot.lifecycle import TRANSITIONS, Action, Status, target, transition
+from bot.core.errors import TransitionError
+from bot.tickets.lifecycle import TRANSITIONS, Action, Status, target, transition
 from storage.models import Ticket
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox
-from bot.outbox import OutboxWorker, Pacer
+from bot.delivery import outbox
+from bot.delivery.outbox import OutboxWorker, Pacer
 from storage.db import transaction
 from storage.models import OutboxMessage, Ticket
 from tests.test_keys import create
@@ -103,7 +103,7 @@ def test_dm_opens_a_conversation_first(sessions, worker, fake_slack) -> None:  #
 def test_a_ten_minute_outage_loses_nothing_and_keeps_channel_order(sessions, fake_slack) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from bot.clock import FakeClock
+    from bot.core.clock import FakeClock
 
     wall = FakeClock(NOW)  # the worker's clock: backoff waits pass as we move it
     worker = OutboxWorker(
@@ -137,7 +137,7 @@ def test_dead_messages_alert_admins_and_can_be_retried(sessions, fake_slack, con
     from click.testing import CliRunner
 
     from bot.cli import main
-    from bot.outbox import alert_admins
+    from bot.delivery.outbox import alert_admins
 
     worker = OutboxWorker(
         sessions,
@@ -187,7 +187,7 @@ def test_a_worker_that_died_mid_delivery_is_not_repeated(sessions, fake_slack) -
     """A lease that ran out means its worker died, maybe after Slack took the message."""
     from datetime import timedelta
 
-    from bot.clock import FakeClock
+    from bot.core.clock import FakeClock
 
     wall = FakeClock(NOW)
     client = WebClient(token="xoxb-test", base_url=fake_slack.url)

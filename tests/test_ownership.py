@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import ownership, workload
-from bot.errors import NotAllowed, TransitionError
-from bot.forms import FieldErrors
-from bot.render import Renderer
+from bot.core.errors import NotAllowed, TransitionError
+from bot.core.forms import FieldErrors
+from bot.core.render import Renderer
+from bot.routing import ownership, workload
 from storage.db import transaction
 from storage.models import Counter, OutboxMessage, Ticket, TicketEvent, Timer
 from storage.queries import ticket_by_key
@@ -111,7 +111,7 @@ def test_snapshot_weights_load_and_counts_sensitive_since_each_local_midnight(
         seed(s, WANJIRU, now=MORNING, area="graphic_violence", sensitive=True, assigned_at=before)
         moved = seed(s, LUCIA, now=MORNING, area="graphic_violence", sensitive=True)
         moved.assignee_id = MARCUS  # reassigned away: Lucía still saw it today
-        from bot.lifecycle import record
+        from bot.tickets.lifecycle import record
 
         record(s, moved, "assign", actor=LEAD, now=MORNING, payload={"assignee": MARCUS})
         record(s, moved, "take", actor=LUCIA, now=MORNING)  # and she took it back: still one

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import chain, ownership
-from bot.clock import FakeClock
-from bot.render import Renderer
-from bot.timers import TimerRunner
+from bot.core.clock import FakeClock
+from bot.core.render import Renderer
+from bot.delivery.timers import TimerRunner
+from bot.routing import chain, ownership
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage, OutOfOffice, Ticket, TicketEvent, Timer
 from tests.desk import BEATRIZ, LEAD, LUCIA, MORNING, WANJIRU, new_ticket

@@ -1,7 +1,7 @@
 """Routing and ownership over real HTTP against the fake Slack: the card, its buttons,
 the reassign modal, /escalate ooo and the escalation chain.
 
-Tickets are opened with ``bot.intake.open_ticket`` (what the intake modal calls), then
+Tickets are opened with ``bot.intake.service.open_ticket`` (what the intake modal calls), then
 people click the buttons of the card as it was posted.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.emulator.fake_slack import Message
+from bot.sandbox.emulator.fake_slack import Message
 from storage.db import transaction
 from storage.models import Ticket, TicketEvent
 from tests.desk import (

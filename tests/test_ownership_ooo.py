@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import absence, workload
-from bot.errors import DomainError, NotAllowed
+from bot.core.errors import DomainError, NotAllowed
+from bot.routing import absence, workload
 from storage.db import transaction
 from storage.models import OutOfOffice
 from tests.desk import BEATRIZ, LEAD, LUCIA, MORNING, PARTNER

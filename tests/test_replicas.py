@@ -27,7 +27,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.emulator import SlackUser
+from bot.sandbox.emulator import SlackUser
 from storage.db import make_engine, make_session_factory
 from storage.models import OutboxMessage, Ticket
 from tests.dbs import PG_URL

@@ -103,7 +103,7 @@ def test_json_logs_carry_request_id_and_ticket_key_but_not_contents(
 ) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    from bot import logs
+    from bot.core import logs
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)

@@ -8,15 +8,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import resolution, sla
-from bot.clock import FakeClock
+from bot import sla
 from bot.config import AppConfig
-from bot.errors import DomainError, NotAllowed, TransitionError
-from bot.forms import FieldErrors
-from bot.intake import Draft, open_ticket
-from bot.lifecycle import Action, transition
-from bot.render import Renderer
-from bot.resolution import Outcome
+from bot.core.clock import FakeClock
+from bot.core.errors import DomainError, NotAllowed, TransitionError
+from bot.core.forms import FieldErrors
+from bot.core.render import Renderer
+from bot.intake.service import Draft, open_ticket
+from bot.resolution import service as resolution
+from bot.resolution.service import Outcome
+from bot.tickets.lifecycle import Action, transition
 from storage.db import transaction
 from storage.models import OutboxMessage, SlaBreach, Ticket, TicketEvent, Timer
 

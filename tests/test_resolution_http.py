@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.emulator.fake_slack import Message
-from bot.outbox import Pacer
+from bot.delivery.outbox import Pacer
+from bot.sandbox.emulator.fake_slack import Message
 from storage.models import Ticket, TicketEvent
 from tests.desk import ADMIN, INTAKE, JONAS, LEAD, PARTNER
 

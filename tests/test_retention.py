@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.intake import Draft, open_ticket
-from bot.render import Renderer
-from bot.retention import REDACTED, redact_all_due
+from bot.core.render import Renderer
+from bot.intake.service import Draft, open_ticket
+from bot.tickets.retention import REDACTED, redact_all_due
 from storage.db import transaction
 from storage.models import ContentItem, Ticket, TicketEvent
 

@@ -1,7 +1,7 @@
 """Property tests of routing (hypothesis) on generated pods, checked against an oracle.
 
 The oracle restates the eligibility rules from app.yaml's documentation in the
-plainest way, independently of ``bot.routing``; the simulations route many
+plainest way, independently of ``bot.routing.decide``; the simulations route many
 tickets in a row, updating the snapshot the way the database would.
 """
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import AppConfig
-from bot.routing import LEAD, ONCALL, Absence, Need, Snapshot, decide, in_scope
+from bot.routing.decide import LEAD, ONCALL, Absence, Need, Snapshot, decide, in_scope
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday
 AREAS = ("hate", "gore")  # gore is sensitive

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import AppConfig
-from bot.render import Renderer
+from bot.core.render import Renderer
 from bot.sla import AT_RISK, TTA, TTR, SlaClock, at_risk_now, clock_for, describe, due, used
 from storage.models import Ticket
 

@@ -11,11 +11,14 @@ from types import SimpleNamespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import chain, followups, resolution, sla
-from bot.clock import FakeClock
+from bot import sla
 from bot.config import AppConfig
-from bot.render import Renderer
-from bot.timers import TimerRunner
+from bot.core.clock import FakeClock
+from bot.core.render import Renderer
+from bot.delivery.timers import TimerRunner
+from bot.resolution import followups
+from bot.resolution import service as resolution
+from bot.routing import chain
 from storage.db import transaction
 from storage.models import OutboxMessage, SlaBreach, Ticket, TicketEvent, Timer
 from tests.test_resolution import LEAD, REPORTER, T0, ack, act, new_ticket

@@ -8,7 +8,7 @@ Add a builder to ``BUILDERS`` below, keyed by the template's name (file name wit
 every label and title set to the test text), a hostile transient ``Ticket`` (every text field
 set to the test text, 300 content items), the test text itself and a renderer — and returns a
 list of contexts, one per variant worth rendering (each ``kind``/``audience``…). Prefer
-calling the production context function (e.g. ``bot.cards.card_context``) with these objects
+calling the production context function (e.g. ``bot.slack.cards.card_context``) with these objects
 over writing the dict by hand, so the test follows the code. Text your code escapes before
 the template (pre-built mrkdwn) must be escaped the same way here (``mrkdwn(...)``).
 
@@ -28,23 +28,21 @@ from typing import Any
 
 import pytest
 
-from bot import (
-    absence,
-    cards,
-    followups,
-    intake_form,
-    intake_messages,
-    outbox,
-    owner_notices,
-    resolution,
-)
-from bot.blockkit import problems
 from bot.config import AppConfig, PolicyArea, Severity, Vendor, load_config
-from bot.emulator.fake_slack import block_errors, view_errors
-from bot.intake import Draft, Match
-from bot.intake_form import Origin, Prefill
-from bot.render import Renderer
-from bot.text import mrkdwn
+from bot.core.blockkit import problems
+from bot.core.render import Renderer
+from bot.core.text import mrkdwn
+from bot.delivery import outbox
+from bot.intake import form as intake_form
+from bot.intake import messages as intake_messages
+from bot.intake.form import Origin, Prefill
+from bot.intake.service import Draft, Match
+from bot.resolution import followups
+from bot.resolution import service as resolution
+from bot.routing import absence
+from bot.routing import notices as owner_notices
+from bot.sandbox.emulator.fake_slack import block_errors, view_errors
+from bot.slack import cards
 from storage.models import ContentItem, FollowUp, OutOfOffice, Ticket
 from tests.conftest import REPO
 
@@ -428,7 +426,7 @@ def _owner_line(i: Inputs) -> list[dict[str, Any]]:
 
 
 def _reassign(i: Inputs) -> list[dict[str, Any]]:
-    """Shaped like bot.ownership.reassign_choices (names come from the config)."""
+    """Shaped like bot.routing.ownership.reassign_choices (names come from the config)."""
     people = [{"text": f"{n} {i.text}"[:75], "value": f"U0{n:09d}"} for n in range(100)]
     groups = [
         {

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import timers
-from bot.clock import FakeClock
-from bot.timers import TimerRunner
+from bot.core.clock import FakeClock
+from bot.delivery import timers
+from bot.delivery.timers import TimerRunner
 from storage.db import transaction
 from storage.models import Ticket, Timer
 

@@ -1,0 +1,1 @@
+"""Helpers every layer may use: clock, errors, text safety, logs, metrics, rendering."""

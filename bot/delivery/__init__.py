@@ -1,0 +1,1 @@
+"""Getting things out later: the outbox, durable timers and the scheduler."""

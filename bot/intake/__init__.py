@@ -1,0 +1,1 @@
+"""Opening tickets: the modal, drafts, content references, duplicates, reporters' view."""

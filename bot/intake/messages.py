@@ -1,0 +1,154 @@
+"""The messages intake sends: the details in a card's thread, the reporter's
+confirmations, the thread line of a second report.
+
+How the reporter hears back, and why this way: the card's permalink exists
+only once the outbox has posted the card, possibly minutes later if Slack is
+slow. So the reporter gets two messages:
+
+- at once, an ephemeral where they ran ``/escalate`` (or the shortcut): key,
+  owner, summary, "the card is in #intake" — best effort, as ``chat.postEphemeral``
+  fails in channels the bot can't see (:func:`confirm`);
+- durably, a DM queued in the ticket's own transaction, held by the outbox
+  until the card is posted and then sent with the card's permalink
+  (``outbox.enqueue_dm(after_card=True)``). It never gets lost, and it is the
+  fallback wherever the ephemeral could not be shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import sla
+from bot.config import AppConfig
+from bot.core.render import Renderer
+from bot.delivery import outbox
+from bot.slack.cards import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
+from storage.models import Ticket
+
+if TYPE_CHECKING:
+    from bot.intake.service import Draft
+
+log = logging.getLogger(__name__)
+
+#: Sections of content links in the details message (each ≤ 3000 characters).
+DETAILS_SECTIONS = 40
+
+
+def ticket_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """What every intake message says about a ticket (no user text pre-escaped)."""
+    return {
+        "t": ticket,
+        "sev_icon": SEVERITY_ICONS.get(ticket.severity, ":white_circle:"),
+        "area_title": cfg.policy_areas[ticket.policy_area].title,
+        "severity_title": cfg.severities[ticket.severity].title,
+        "owner": mention(ticket.assignee_id, "not assigned yet"),
+    }
+
+
+def details_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    remaining = [link(item.raw) for item in ticket.content_items]
+    chunks: list[list[str]] = []
+    while remaining and len(chunks) < DETAILS_SECTIONS:
+        kept, _ = pack(remaining, CONTENT_BUDGET)
+        if not kept:  # a reference too long for any section: shown by the card's count
+            remaining = remaining[1:]
+            continue
+        chunks.append(kept)
+        remaining = remaining[len(kept) :]
+    return {
+        **ticket_context(cfg, ticket),
+        "reporter": mention(ticket.reporter_id),
+        "source": source(cfg, ticket),
+        "content_chunks": chunks,
+        "content_count": len(ticket.content_items),
+        "content_hidden": len(remaining),
+    }
+
+
+def details(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """The first message of the card's thread: details, requested action, all content."""
+    return renderer.render("ticket_details", **details_context(cfg, ticket))
+
+
+def reporter_ack(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """The instant confirmation (ephemeral)."""
+    return renderer.render("reporter_ack", **ticket_context(cfg, ticket))
+
+
+def reporter_dm_context(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    return {
+        **ticket_context(cfg, ticket),
+        "card_link": outbox.CARD_LINK,
+        "ack_due": sla.describe(cfg, renderer, ticket, sla.TTA),
+    }
+
+
+def reporter_dm(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """The durable confirmation with the card's link (filled in by the outbox)."""
+    return renderer.render("reporter_dm", **reporter_dm_context(renderer, cfg, ticket))
+
+
+def reported_again_context(
+    cfg: AppConfig,
+    ticket: Ticket,
+    reporter: str,
+    draft: Draft,
+    added: list[str],
+    watching: bool,
+) -> dict[str, Any]:
+    kept, hidden = pack((link(raw) for raw in added), CONTENT_BUDGET)
+    return {
+        **ticket_context(cfg, ticket),
+        "reporter": mention(reporter),
+        "watching": watching,
+        "summary": draft.summary,
+        "details": draft.details,
+        "requested_action": draft.requested_action or "",
+        "added": kept,
+        "added_hidden": hidden,
+    }
+
+
+def reported_again(
+    renderer: Renderer,
+    cfg: AppConfig,
+    ticket: Ticket,
+    reporter: str,
+    draft: Draft,
+    added: list[str],
+    watching: bool,
+) -> dict[str, Any]:
+    """The thread line on a ticket someone else reported too."""
+    context = reported_again_context(cfg, ticket, reporter, draft, added, watching)
+    return renderer.render("reported_again", **context)
+
+
+def reporter_added(
+    renderer: Renderer, cfg: AppConfig, ticket: Ticket, added: list[str]
+) -> dict[str, Any]:
+    """The DM to a reporter who joined an existing ticket."""
+    return renderer.render(
+        "reporter_added",
+        **ticket_context(cfg, ticket),
+        card_link=outbox.CARD_LINK,
+        added_count=len(added),
+    )
+
+
+def confirm(client: WebClient, payload: dict[str, Any], channel: str | None, user: str) -> bool:
+    """Show ``payload`` to ``user`` as an ephemeral in ``channel``; False if Slack refused
+    (the bot is not in that channel, a DM with someone else…). The caller's durable
+    DM is already queued, so a refusal loses nothing."""
+    if not channel:
+        return False
+    args = {k: v for k, v in payload.items() if k != "response_type"}
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, **args)
+    except (SlackApiError, OSError) as err:
+        log.info("ephemeral to %s in %s not shown (%s); the DM will do", user, channel, err)
+        return False
+    return True

@@ -1,0 +1,300 @@
+"""Opening tickets: the domain side of ``/escalate``, the message shortcut and the intake modal.
+
+A ticket, its content items, its "created" audit event and the Slack
+messages announcing it (card, details in the card's thread, the reporter's
+DM with the card's link) are written in one transaction: once the caller
+commits, the ticket exists and its messages will be delivered.
+
+Every submission carries an idempotency key (the Slack view id): the same
+submission delivered twice — a retry, a double click, or both buttons of the
+duplicate choice — has exactly one outcome, claimed in the transaction that
+makes it (``storage.queries.claim_request``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import sla
+from bot.config import AppConfig
+from bot.core.errors import DomainError, NotFound
+from bot.core.render import Renderer
+from bot.core.text import clean
+from bot.delivery import outbox
+from bot.intake import messages as intake_messages
+from bot.intake.content import normalize
+from bot.routing import ownership
+from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
+from storage.models import ContentItem, ProcessedRequest, Ticket, Watcher
+from storage.queries import claim_request, next_number, request_result, ticket_by_key, ticket_key
+
+#: The audit action of a second report of a ticket's content (trends count these).
+REPORTED_AGAIN = "reported_again"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a reporter asked for, already validated by the surface that took it."""
+
+    summary: str
+    policy_area: str
+    severity: str
+    details: str = ""
+    language: str | None = None
+    region: str | None = None
+    source_team: str | None = None
+    vendor: str | None = None
+    requested_action: str | None = None
+    deadline: datetime | None = None
+    content: tuple[str, ...] = field(default_factory=tuple)
+    source_channel: str | None = None
+    source_permalink: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["deadline"] = self.deadline.isoformat() if self.deadline else None
+        data["content"] = list(self.content)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Draft:
+        deadline = data.get("deadline")
+        return cls(
+            **{
+                **data,
+                "deadline": datetime.fromisoformat(deadline) if deadline else None,
+                "content": tuple(data.get("content") or ()),
+            }
+        )
+
+
+class Result(StrEnum):
+    CREATED = "created"
+    ADDED = "added"  # the reporter joined an open ticket covering the same content
+    DUPLICATE = "duplicate"  # nothing written: the reporter must choose
+    REPEAT = "repeat"  # this request was handled before; ``previous`` says how
+
+
+@dataclass(frozen=True)
+class Match:
+    """An open ticket that already covers some of the draft's content."""
+
+    ticket: Ticket
+    content: tuple[str, ...]  # the draft's references it covers, as the reporter typed them
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    ticket: Ticket | None = None
+    matches: tuple[Match, ...] = ()
+    added: tuple[str, ...] = ()  # content newly added to an existing ticket
+    previous: dict[str, Any] = field(default_factory=dict)  # for REPEAT: {"result", "key"}
+
+
+def submit(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    draft: Draft,
+    *,
+    reporter: str,
+    now: datetime,
+    request_key: str,
+    allow_duplicate: bool = False,
+) -> Outcome:
+    """Open a ticket for ``draft`` unless this request was handled or its content is
+    already in an open ticket (then DUPLICATE, and nothing is written)."""
+    previous = request_result(session, request_key)
+    if previous is not None:
+        return Outcome(Result.REPEAT, previous=previous)
+    if not allow_duplicate and (matches := find_duplicates(session, draft.content)):
+        return Outcome(Result.DUPLICATE, matches=tuple(matches))
+    if not claim_request(session, request_key, now, {}):
+        return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
+    ticket = open_ticket(session, cfg, renderer, draft, reporter=reporter, now=now)
+    _remember(session, request_key, Result.CREATED, ticket)
+    return Outcome(Result.CREATED, ticket=ticket)
+
+
+def open_ticket(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    draft: Draft,
+    *,
+    reporter: str,
+    now: datetime,
+) -> Ticket:
+    """Create the ticket and queue its messages; the caller owns the transaction."""
+    number = next_number(session)
+    area = cfg.policy_areas[draft.policy_area]
+    ticket = Ticket(
+        number=number,
+        key=ticket_key(number),
+        summary=clean(draft.summary),
+        details=clean(draft.details),
+        policy_area=draft.policy_area,
+        severity=draft.severity,
+        sensitive=area.sensitive,
+        status=Status.NEW.value,
+        reporter_id=reporter,
+        source_team=draft.source_team,
+        source_channel=draft.source_channel,
+        source_permalink=draft.source_permalink,
+        vendor=draft.vendor,
+        region=draft.region,
+        language=draft.language,
+        requested_action=draft.requested_action,
+        deadline=draft.deadline,
+        card_channel=cfg.workspace.intake_channel,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    session.add(ticket)
+    for raw in draft.content:
+        kind, norm = normalize(raw)
+        ticket.content_items.append(
+            ContentItem(raw=raw, normalized=norm, kind=kind, created_at=now)
+        )
+    record(
+        session,
+        ticket,
+        "create",
+        actor=reporter,
+        now=now,
+        to_status=Status.NEW.value,
+        payload={"policy_area": draft.policy_area, "severity": draft.severity},
+    )
+    # The card first, then its details as the first line of its thread; both render
+    # the ticket as it is when delivered, so the owner chosen next is on the card.
+    outbox.enqueue_card(session, ticket, now)
+    details = intake_messages.details(renderer, cfg, ticket)
+    outbox.enqueue_thread(session, ticket, details, f"thread:{ticket.id}:details", now)
+    ownership.assign_new(session, cfg, ticket, now, renderer)
+    sla.sync(session, cfg, ticket, now)
+    outbox.enqueue_dm(  # after routing: it names the owner
+        session,
+        ticket.reporter_id,
+        intake_messages.reporter_dm(renderer, cfg, ticket),
+        f"dm:{ticket.reporter_id}:{ticket.id}:opened",
+        now,
+        ticket,
+        after_card=True,
+    )
+    return ticket
+
+
+def add_to_ticket(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    key: str,
+    draft: Draft,
+    *,
+    reporter: str,
+    now: datetime,
+    request_key: str,
+) -> Outcome:
+    """The reporter's "add to ESC-n": they follow the ticket, their new content joins it,
+    and the audit trail, the thread and the card say so."""
+    previous = request_result(session, request_key)
+    if previous is not None:
+        return Outcome(Result.REPEAT, previous=previous)
+    ticket = ticket_by_key(session, key, lock=True)
+    if ticket is None:
+        raise NotFound(f"{key} does not exist.")
+    if not is_open(ticket.status):
+        raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")
+    if not claim_request(session, request_key, now, {}):
+        return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
+    known = {item.normalized for item in ticket.content_items}
+    added: list[str] = []
+    for raw in draft.content:
+        kind, norm = normalize(raw)
+        if norm not in known:
+            known.add(norm)
+            added.append(raw)
+            ticket.content_items.append(
+                ContentItem(raw=raw, normalized=norm, kind=kind, created_at=now)
+            )
+    watching = watch(session, ticket, reporter, now)
+    event = record(
+        session,
+        ticket,
+        REPORTED_AGAIN,
+        actor=reporter,
+        now=now,
+        payload={"added": added, "watching": watching},
+    )
+    ticket.version = (ticket.version or 0) + 1
+    ticket.updated_at = now
+    outbox.enqueue_card(session, ticket, now)
+    line = intake_messages.reported_again(renderer, cfg, ticket, reporter, draft, added, watching)
+    outbox.enqueue_thread(session, ticket, line, f"thread:{ticket.id}:{event.id}", now)
+    outbox.enqueue_dm(
+        session,
+        reporter,
+        intake_messages.reporter_added(renderer, cfg, ticket, added),
+        f"dm:{reporter}:{event.id}:added",
+        now,
+        ticket,
+        after_card=True,
+    )
+    _remember(session, request_key, Result.ADDED, ticket)
+    return Outcome(Result.ADDED, ticket=ticket, added=tuple(added))
+
+
+def watch(session: Session, ticket: Ticket, user_id: str, now: datetime) -> bool:
+    """Make ``user_id`` follow ``ticket``; False if they already do (or reported it)."""
+    if user_id in (ticket.reporter_id, ticket.assignee_id):
+        return False
+    exists = session.scalar(
+        select(Watcher.id).where(Watcher.ticket_id == ticket.id, Watcher.user_id == user_id)
+    )
+    if exists:
+        return False
+    session.add(Watcher(ticket_id=ticket.id, user_id=user_id, created_at=now))
+    return True
+
+
+def watchers(session: Session, ticket: Ticket) -> list[str]:
+    return list(
+        session.scalars(
+            select(Watcher.user_id).where(Watcher.ticket_id == ticket.id).order_by(Watcher.id)
+        )
+    )
+
+
+def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> list[Match]:
+    """Open tickets holding any of ``content`` (after normalizing), oldest ticket first."""
+    wanted: dict[str, str] = {}
+    for raw in content:
+        wanted.setdefault(normalize(raw)[1], raw)
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(ContentItem.normalized, Ticket)
+        .join(Ticket, ContentItem.ticket_id == Ticket.id)
+        .where(ContentItem.normalized.in_(list(wanted)))
+        .where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(Ticket.number, ContentItem.id)
+    ).all()
+    found: dict[int, tuple[Ticket, list[str]]] = {}
+    for norm, ticket in rows:
+        raws = found.setdefault(ticket.id, (ticket, []))[1]
+        if wanted[norm] not in raws:
+            raws.append(wanted[norm])
+    return [Match(ticket, tuple(raws)) for ticket, raws in found.values()]
+
+
+def _remember(session: Session, request_key: str, result: Result, ticket: Ticket) -> None:
+    row = session.get_one(ProcessedRequest, request_key)
+    row.result = {"result": result.value, "key": ticket.key}

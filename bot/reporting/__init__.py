@@ -1,0 +1,1 @@
+"""KPIs and digests: aggregates, trends, charts, the CSV export."""

@@ -1,0 +1,1 @@
+"""Closing tickets: decisions, vendor verdicts, waiting on reporters, follow-ups."""

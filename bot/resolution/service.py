@@ -1,0 +1,407 @@
+"""Resolving a ticket, waiting on its reporter, resuming, and reopening it.
+
+Each function is one unit of work inside the caller's transaction: the
+status change with its audit event, the SLA bookkeeping (:func:`bot.sla.sync`),
+the thread line, the DMs and the card refresh commit together or not at all.
+Input problems raise :class:`bot.core.forms.FieldErrors` before anything changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import sla
+from bot.config import AppConfig, format_duration
+from bot.core.errors import DomainError, NotAllowed
+from bot.core.forms import FieldErrors
+from bot.core.render import Renderer
+from bot.core.text import clean
+from bot.delivery import outbox
+from bot.tickets.lifecycle import TRANSITIONS, Action, Change, Status, target, transition
+from storage.models import Ticket, TicketEvent
+
+if TYPE_CHECKING:
+    from bot.slack.cards import Button
+
+RATIONALE_MAX = 3000
+TEXT_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the resolve modal records; vendor fields only where a vendor decided first."""
+
+    decision: str | None
+    rationale: str | None
+    policy_section: str | None = None
+    vendor_correct: bool | None = None
+    vendor_error_category: str | None = None
+
+
+# -- the modals -------------------------------------------------------------------------
+
+
+def resolve_form(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """The resolve modal; the vendor question only where a vendor decided first."""
+    vendor = None
+    if ticket.vendor:
+        known = cfg.vendors.get(ticket.vendor)
+        vendor = {
+            "name": known.name if known else ticket.vendor,
+            "error_categories": known.error_categories if known else (),
+        }
+    return renderer.render(
+        "resolve_modal",
+        t=ticket,
+        decisions=cfg.resolution.decisions,
+        sections=cfg.policy_areas[ticket.policy_area].policy_sections,
+        vendor=vendor,
+    )
+
+
+def read_resolve_form(cfg: AppConfig, ticket: Ticket, values: dict[str, Any]) -> Outcome:
+    """The submitted resolve modal (``bot.core.forms.values``) as an :class:`Outcome`."""
+    sections = cfg.policy_areas[ticket.policy_area].policy_sections
+    index = values.get("policy_section")
+    section = (
+        sections[int(index)] if index and index.isdigit() and int(index) < len(sections) else None
+    )
+    return Outcome(
+        decision=values.get("decision"),
+        rationale=values.get("rationale"),
+        policy_section=section,
+        vendor_correct={"yes": True, "no": False}.get(values.get("vendor_correct") or ""),
+        vendor_error_category=values.get("vendor_error_category"),
+    )
+
+
+def ask_form(renderer: Renderer, ticket: Ticket) -> dict[str, Any]:
+    return renderer.render("ask_reporter_modal", t=ticket)
+
+
+def reopen_form(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    return renderer.render(
+        "reopen_modal", t=ticket, decision=outcome_context(cfg, ticket)["decision"]
+    )
+
+
+def check_reopen(
+    cfg: AppConfig, renderer: Renderer, ticket: Ticket, user: str, now: datetime
+) -> None:
+    """Who may reopen, and until when; raises a DomainError that says why not."""
+    if user != ticket.reporter_id and not cfg.can_act(user):
+        raise NotAllowed(f"Only the reporter or the pod can reopen {ticket.key}.")
+    target(Action.REOPEN, Status(ticket.status))  # a readable error if not resolved
+    window = cfg.resolution.reopen_window
+    if ticket.resolved_at is not None and now - ticket.resolved_at > window:
+        raise DomainError(
+            f"{ticket.key} was resolved on {renderer.when(ticket.resolved_at)}; tickets can be "
+            f"reopened for {format_duration(window)} after that. Please open a new escalation "
+            f"and mention {ticket.key} in it."
+        )
+
+
+def require_pod(cfg: AppConfig, user: str, doing: str) -> None:
+    if not cfg.can_act(user):
+        raise NotAllowed(f"Only the pod (and escbot admins) can {doing}.")
+
+
+def check_outcome(cfg: AppConfig, ticket: Ticket, outcome: Outcome) -> Outcome:
+    """The outcome with its text cleaned, or FieldErrors naming each bad field."""
+    errors: dict[str, str] = {}
+    if outcome.decision not in cfg.resolution.decisions:
+        errors["decision"] = "Pick the decision taken."
+    sections = cfg.policy_areas[ticket.policy_area].policy_sections
+    if outcome.policy_section and outcome.policy_section not in sections:
+        errors["policy_section"] = "Pick one of the policy's sections."
+    rationale = clean(outcome.rationale or "").strip()
+    if not rationale:
+        errors["rationale"] = "Say why: the rationale is kept with the decision."
+    elif len(rationale) > RATIONALE_MAX:
+        errors["rationale"] = f"Keep it under {RATIONALE_MAX} characters."
+    correct, category = None, None
+    if ticket.vendor:
+        correct = outcome.vendor_correct
+        vendor = cfg.vendors.get(ticket.vendor)
+        if correct is None:
+            errors["vendor_correct"] = "Say whether the vendor's decision was right."
+        elif correct is False:
+            category = outcome.vendor_error_category
+            allowed = vendor.error_categories if vendor else ()
+            if allowed and category not in allowed:
+                errors["vendor_error_category"] = "Pick what the vendor got wrong."
+    if errors:
+        raise FieldErrors(errors)
+    return Outcome(outcome.decision, rationale, outcome.policy_section or None, correct, category)
+
+
+def resolve(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    outcome: Outcome,
+    *,
+    actor: str,
+    now: datetime,
+) -> Change:
+    """Record the decision and close the ticket; the reporter learns the outcome by DM."""
+    require_pod(cfg, actor, "resolve tickets")
+    outcome = check_outcome(cfg, ticket, outcome)
+    change = transition(
+        session,
+        ticket,
+        Action.RESOLVE,
+        actor=actor,
+        now=now,
+        payload={
+            "decision": outcome.decision,
+            "policy_section": outcome.policy_section,
+            "rationale": outcome.rationale,
+            "vendor_correct": outcome.vendor_correct,
+            "vendor_error_category": outcome.vendor_error_category,
+        },
+    )
+    ticket.decision = outcome.decision
+    ticket.policy_section = outcome.policy_section
+    ticket.rationale = outcome.rationale
+    ticket.vendor_correct = outcome.vendor_correct
+    ticket.vendor_error_category = outcome.vendor_error_category
+    sla.sync(session, cfg, ticket, now)
+    context = outcome_context(cfg, ticket) | {"actor": actor}
+    _announce(session, renderer, change.event, "resolution_notice", context, now)
+    outbox.enqueue_dm(
+        session,
+        ticket.reporter_id,
+        renderer.render("resolution_notice", **context, audience="dm"),
+        f"dm:{ticket.id}:{change.event.id}:{ticket.reporter_id}",
+        now,
+        ticket=ticket,
+    )
+    return change
+
+
+def outcome_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """How the recorded outcome reads (card, thread, DM)."""
+    vendor = cfg.vendors.get(ticket.vendor or "")
+    verdict = None
+    if ticket.vendor and ticket.vendor_correct is not None:
+        name = vendor.name if vendor else ticket.vendor
+        if ticket.vendor_correct:
+            verdict = f"{name}: decision upheld"
+        else:
+            category = (ticket.vendor_error_category or "unspecified").replace("_", " ")
+            verdict = f"{name}: decision overturned ({category})"
+    return {
+        "t": ticket,
+        "decision": cfg.resolution.decisions.get(ticket.decision or "", ticket.decision or "—"),
+        "policy_section": ticket.policy_section,
+        "rationale": ticket.rationale or "",
+        "verdict": verdict,
+        "reopen_window": cfg.resolution.reopen_window,
+    }
+
+
+def ask_reporter(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    question: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> Change:
+    """Ask the reporter in the thread and pause the SLA clocks until they answer there."""
+    require_pod(cfg, actor, "ask the reporter")
+    text = _required(question, "question", "Write the question for the reporter.")
+    change = transition(
+        session, ticket, Action.WAIT, actor=actor, now=now, payload={"question": text}
+    )
+    # Asking is working on it: like resolving, it acknowledges a ticket not yet acked
+    # (the reply resumes it as acknowledged, and no Ack button is offered then).
+    ticket.acked_at = ticket.acked_at or now
+    sla.sync(session, cfg, ticket, now)
+    context = {"t": ticket, "kind": "asked", "actor": actor, "text": text}
+    _announce(session, renderer, change.event, "ticket_update", context, now)
+    outbox.enqueue_dm(
+        session,
+        ticket.reporter_id,
+        renderer.render("ticket_update", **context, audience="dm"),
+        f"dm:{ticket.id}:{change.event.id}:{ticket.reporter_id}",
+        now,
+        ticket=ticket,
+    )
+    return change
+
+
+def resume(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    reply: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Change:
+    """The reporter answered: the clocks run again and the owner hears about it."""
+    waited = sla.clock_for(cfg, ticket.severity).elapsed(ticket.waiting_since or now, now)
+    change = transition(
+        session,
+        ticket,
+        Action.RESUME,
+        actor=actor,
+        now=now,
+        payload={"reply": clean(reply)[:TEXT_MAX], "paused_seconds": waited},
+    )
+    sla.sync(session, cfg, ticket, now)
+    context = {
+        "t": ticket,
+        "kind": "replied",
+        "actor": actor,
+        "text": clean(reply)[:TEXT_MAX],
+        "paused": format_duration(timedelta(seconds=waited)),
+    }
+    _announce(session, renderer, change.event, "ticket_update", context, now)
+    _dm_owner(session, cfg, renderer, ticket, change.event, context, now)
+    return change
+
+
+def on_thread_reply(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    *,
+    channel: str,
+    thread_ts: str,
+    user: str,
+    text: str,
+    now: datetime,
+) -> Ticket | None:
+    """A message in a card's thread: the reporter's answer resumes a waiting ticket.
+
+    Anything else (other people, other threads, tickets not waiting) is ignored.
+    """
+    ticket = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.status == Status.WAITING.value,  # indexed: only waiting tickets are read
+            Ticket.reporter_id == user,
+            Ticket.card_channel == channel,
+            Ticket.card_ts == thread_ts,
+        )
+        .with_for_update()
+    ).one_or_none()
+    if ticket is None:
+        return None
+    resume(session, cfg, renderer, ticket, text, actor=user, now=now)
+    return ticket
+
+
+def reopen(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    reason: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> Change:
+    """Reopen a resolved ticket within ``cfg.resolution.reopen_window``, with a reason."""
+    check_reopen(cfg, renderer, ticket, actor, now)
+    text = _required(reason, "reason", "Say why the ticket needs another look.")
+    sla.pause_while_resolved(cfg, ticket, now)
+    change = transition(
+        session, ticket, Action.REOPEN, actor=actor, now=now, payload={"reason": text}
+    )
+    ticket.reopened_count = (ticket.reopened_count or 0) + 1
+    sla.sync(session, cfg, ticket, now)
+    context = {"t": ticket, "kind": "reopened", "actor": actor, "text": text}
+    _announce(session, renderer, change.event, "ticket_update", context, now)
+    _dm_owner(session, cfg, renderer, ticket, change.event, context, now)
+    return change
+
+
+def reopen_allowed(cfg: AppConfig, ticket: Ticket, user: str, now: datetime) -> bool:
+    """Offer Reopen (App Home) only where it would work."""
+    return (
+        ticket.status == Status.RESOLVED.value
+        and ticket.resolved_at is not None
+        and now - ticket.resolved_at <= cfg.resolution.reopen_window
+        and (user == ticket.reporter_id or cfg.can_act(user))
+    )
+
+
+def card_buttons(ticket: Ticket) -> list[Button]:
+    """This module's buttons on the card, for the ticket's status (``bot.slack.cards.Button``).
+
+    Follow-ups are often born after the decision, so "Add follow-up" stays on
+    resolved cards, next to "Reopen".
+    """
+    status, key = Status(ticket.status), ticket.key
+    buttons: list[Button] = []
+    if status is Status.RESOLVED:
+        buttons.append({"text": "Reopen", "action_id": "ticket_reopen", "value": key})
+    if status in TRANSITIONS[Action.RESOLVE][0]:
+        buttons.append({"text": "Resolve", "action_id": "ticket_resolve", "value": key})
+    if status in TRANSITIONS[Action.WAIT][0]:
+        buttons.append({"text": "Ask reporter", "action_id": "ticket_ask_reporter", "value": key})
+    buttons.append({"text": "Add follow-up", "action_id": "followup_add", "value": key})
+    return buttons
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _required(value: str | None, block_id: str, message: str) -> str:
+    text = clean(value or "").strip()
+    if not text:
+        raise FieldErrors({block_id: message})
+    if len(text) > TEXT_MAX:
+        raise FieldErrors({block_id: f"Keep it under {TEXT_MAX} characters."})
+    return text
+
+
+def _announce(
+    session: Session,
+    renderer: Renderer,
+    event: TicketEvent,
+    template: str,
+    context: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The thread line for ``event`` and the card refresh."""
+    session.flush()
+    ticket = event.ticket
+    payload = renderer.render(template, **context, audience="thread")
+    outbox.enqueue_thread(session, ticket, payload, f"thread:{ticket.id}:{event.id}", now)
+    outbox.enqueue_card(session, ticket, now)
+
+
+def _dm_owner(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    event: TicketEvent,
+    context: dict[str, Any],
+    now: datetime,
+) -> None:
+    owner = ticket.assignee_id or cfg.pod_for_area(ticket.policy_area).lead
+    if owner == context.get("actor"):
+        return
+    outbox.enqueue_dm(
+        session,
+        owner,
+        renderer.render("ticket_update", **context, audience="dm"),
+        f"dm:{ticket.id}:{event.id}:{owner}",
+        now,
+        ticket=ticket,
+    )

@@ -1,0 +1,1 @@
+"""Who owns a ticket: the pure decision, the workload snapshot, ownership, the chain."""

@@ -1,0 +1,187 @@
+"""The escalation chain: a ticket nobody acknowledges moves up, one step at a time.
+
+Steps come from ``routing.escalation_chain`` (``next_oncall``, ``lead``). Step
+*n* is a durable timer with dedup key ``chain:<ticket id>:<n>``, so each step
+is scheduled once, survives a restart, and fires once even with several
+replicas (the timer runner takes it under a row lock, and the handler re-checks
+the ticket under its own lock).
+
+When it fires:
+
+- step 1 is due when the ticket's time to acknowledge runs out (the SLA's TTA
+  due time: business hours where the severity says so); each later step a full
+  ``ack_within`` after the previous one, so every new owner gets a fair window;
+- ``next_oncall`` goes to the first member of the on-call rotation, from the
+  current on-call on, who has not had the ticket yet and passes the routing
+  rules other than the shift (skill, language if required, not out of office,
+  under the sensitive cap); ``lead`` goes to the pod lead;
+- a step with nobody to go to is passed over to the next; at the end of the
+  chain the owner keeps the ticket and the thread says so;
+- an acknowledged, taken, resolved or waiting ticket is left alone (Ack and
+  Take cancel the pending step; the check covers everything else);
+- once the lead owns a ticket, nothing is armed: the lead is the top.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot import sla
+from bot.config import AppConfig, format_duration
+from bot.config.model import Pod
+from bot.core.render import Renderer
+from bot.delivery import timers
+from bot.routing import notices as owner_notices
+from bot.routing import workload
+from bot.routing.decide import ROUTER, Need, assess
+from bot.tickets.lifecycle import Action, Change, Status, record, transition
+from storage.models import Ticket, Timer
+from storage.queries import ticket_by_id
+
+KIND = "chain"
+NEXT_ONCALL, LEAD = "next_oncall", "lead"
+STEP_LABELS = {NEXT_ONCALL: "next on call", LEAD: "pod lead"}
+
+
+def awaiting_ack(ticket: Ticket) -> bool:
+    return ticket.status == Status.ASSIGNED.value and ticket.acked_at is None
+
+
+def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
+    """Schedule the ticket's next step if it waits for an ack; False if nothing was armed."""
+    steps = cfg.routing.escalation_chain
+    level = (ticket.escalation_level or 0) + 1
+    lead = cfg.pod_for_area(ticket.policy_area).lead
+    if not awaiting_ack(ticket) or level > len(steps) or ticket.assignee_id == lead:
+        return False
+    due = sla.due(cfg, ticket, sla.TTA) if level == 1 else None
+    if due is None or due <= now:
+        due = window_end(cfg, ticket.severity, now)
+    return timers.schedule(
+        session, KIND, f"chain:{ticket.id}:{level}", due, ticket=ticket, payload={"level": level}
+    )
+
+
+def window_end(cfg: AppConfig, severity: str, start: datetime) -> datetime:
+    """``start`` plus the severity's ``ack_within``, on its SLA clock."""
+    seconds = sla.target_seconds(cfg, severity, sla.TTA)
+    return sla.clock_for(cfg, severity).add(start, seconds)
+
+
+def cancel(session: Session, ticket: Ticket) -> int:
+    """Drop the pending step (on Ack, Take, resolve)."""
+    return timers.cancel(session, ticket.id, [KIND])
+
+
+def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandler:
+    def fire(session: Session, timer: Timer, now: datetime) -> None:
+        ticket = ticket_by_id(session, timer.ticket_id or 0, lock=True)
+        level = int(timer.payload.get("level", 0))
+        if ticket is None or not awaiting_ack(ticket) or (ticket.escalation_level or 0) >= level:
+            return
+        if ticket.assignee_id == cfg.pod_for_area(ticket.policy_area).lead:
+            return  # handed to the lead meanwhile: nobody is above
+        escalate(session, cfg, renderer, ticket, level, now)
+
+    return fire
+
+
+def register_timers(services: Any) -> None:
+    """Called once from ``create_app``: the scheduler fires ``chain`` timers with this."""
+    services.timers.register(KIND, make_timer_handler(services.config, services.renderer))
+
+
+def escalate(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    level: int,
+    now: datetime,
+) -> Change | None:
+    """Take step ``level`` (or the first later one that has somebody to go to)."""
+    steps = cfg.routing.escalation_chain
+    pod = cfg.pod_for_area(ticket.policy_area)
+    had_it = workload.owners_of(session, ticket.id)
+    waited = format_duration(cfg.severities[ticket.severity].ack_within)
+    skipped: list[dict[str, str]] = []
+    for at_level in range(level, len(steps) + 1):
+        step = steps[at_level - 1]
+        target = _target(session, cfg, pod, ticket, step, had_it, now, skipped)
+        if target is None or target == ticket.assignee_id:
+            continue
+        previous = ticket.assignee_id
+        change = transition(
+            session,
+            ticket,
+            Action.ASSIGN,
+            actor=ROUTER,
+            now=now,
+            assignee=target,
+            payload={"escalation": {"level": at_level, "step": step, "skipped": skipped}},
+        )
+        ticket.escalation_level = at_level
+        name = owner_notices.who(cfg, ticket, target)
+        ticket.routing_reason = (
+            f"Escalated to {name} ({STEP_LABELS[step]}): not acknowledged within {waited}"
+        )
+        sla.sync(session, cfg, ticket, now)
+        arm(session, cfg, ticket, now)
+        owner_notices.line(
+            session,
+            renderer,
+            change.event,
+            "escalated",
+            now,
+            previous=previous,
+            step=STEP_LABELS[step],
+            waited=waited,
+        )
+        owner_notices.dm_owner(session, cfg, renderer, change, "escalated", now)
+        return change
+    ticket.escalation_level = len(steps)
+    event = record(
+        session,
+        ticket,
+        "escalate",
+        actor=ROUTER,
+        now=now,
+        payload={"level": level, "exhausted": True, "skipped": skipped},
+    )
+    owner_notices.line(session, renderer, event, "exhausted", now)
+    return None
+
+
+def _target(
+    session: Session,
+    cfg: AppConfig,
+    pod: Pod,
+    ticket: Ticket,
+    step: str,
+    had_it: set[str],
+    now: datetime,
+    skipped: list[dict[str, str]],
+) -> str | None:
+    """Who ``step`` goes to, noting in ``skipped`` whom it passed over and why."""
+    if step == LEAD:
+        return pod.lead
+    rotation = pod.oncall
+    if rotation is None:
+        skipped.append({"step": step, "why": "the pod has no on-call rotation"})
+        return None
+    snap = workload.snapshot(session, cfg, pod, now, turn=False)
+    need = Need.of(ticket)
+    for offset in range(len(rotation.members)):
+        user = cfg.oncall(pod.key, now, offset)
+        member = pod.member(user) if user else None
+        if member is None:
+            continue
+        seen = assess(cfg, member, need, snap, exclude=had_it)
+        if seen.barred is None:
+            return member.id
+        if not any(s.get("id") == member.id for s in skipped):
+            skipped.append({"step": step, "id": member.id, "why": seen.barred})
+    return None

@@ -1,0 +1,299 @@
+"""Who owns a ticket: routing at intake, and the Ack / Take / Reassign buttons.
+
+Each operation locks the ticket row (``FOR UPDATE``; SQLite serialises writers
+anyway), checks who is asking, moves the ticket through ``bot.tickets.lifecycle`` (which
+refuses same-state repeats, so a double click makes one transition), and queues
+the card update, the thread line and the new owner's DM in the same
+transaction.
+
+Who may do what: Ack — the owner, the pod lead, admins; Take and Reassign —
+members and the lead of the ticket's pod, admins. Anyone else is told why and
+nothing changes except an audit line (``refused``), written by :func:`run` in a
+transaction of its own because the refused one rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import sla
+from bot.config import AppConfig
+from bot.core.errors import NotAllowed, NotFound, TransitionError
+from bot.core.forms import FieldErrors
+from bot.core.render import Renderer
+from bot.core.text import clean, one_line
+from bot.routing import chain, workload
+from bot.routing import notices as owner_notices
+from bot.routing.decide import ROUTER, Decision, Need, decide
+from bot.tickets.lifecycle import Action, Change, is_open, record, transition
+from storage.db import transaction
+from storage.models import Ticket
+from storage.queries import ticket_by_key
+
+T = TypeVar("T")
+
+ACK, TAKE, REASSIGN = "acknowledge", "take", "reassign"
+ROUTE_AGAIN = "route_again"  # the reassign menu's "let routing choose" option
+TO_BLOCK, REASON_BLOCK = "reassign_to", "reassign_reason"
+REASON_MAX = 500
+
+
+class Refused(NotAllowed):
+    """The user may not do this to this ticket; ``doing`` names what they tried."""
+
+    def __init__(self, message: str, doing: str) -> None:
+        super().__init__(message)
+        self.doing = doing
+
+
+# -- routing a new ticket ----------------------------------------------------------
+
+
+def assign_new(
+    session: Session,
+    cfg: AppConfig,
+    ticket: Ticket,
+    now: datetime,
+    renderer: Renderer,
+) -> Decision:
+    """Route a ticket just created (``bot.intake.service.open_ticket``, before its ``sla.sync``).
+
+    new → assigned to the best placed specialist (or the pod lead), with the
+    reason on the card, the candidate table in the audit event, a DM to the
+    owner and the first escalation step armed.
+    """
+    session.flush()
+    decision = route(session, cfg, ticket, now)
+    change = transition(
+        session,
+        ticket,
+        Action.ASSIGN,
+        actor=ROUTER,
+        now=now,
+        assignee=decision.assignee,
+        payload={"routing": decision.audit(cfg.routing.strategy)},
+    )
+    ticket.routing_reason = decision.reason
+    chain.arm(session, cfg, ticket, now)
+    owner_notices.dm_owner(session, cfg, renderer, change, _dm_kind(decision), now)
+    return decision
+
+
+def route(
+    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, exclude: Collection[str] = ()
+) -> Decision:
+    """Decide on a fresh snapshot and move the pod's turn past whoever was chosen."""
+    pod = cfg.pod_for_area(ticket.policy_area)
+    need = Need.of(ticket)
+    snap = workload.snapshot(session, cfg, pod, now, need)
+    decision = decide(cfg, need, snap, exclude)
+    if decision.pointer is not None:
+        workload.move_pointer(session, pod.key, decision.pointer)
+    return decision
+
+
+def _dm_kind(decision: Decision) -> str:
+    return "lead" if decision.to_lead else "routed"
+
+
+# -- authorisation -------------------------------------------------------------------
+
+
+def authorise(cfg: AppConfig, ticket: Ticket, user: str, doing: str) -> None:
+    """Raise :class:`Refused` (with a message for ``user``) unless they may do ``doing``."""
+    if cfg.is_admin(user):
+        return
+    pod = cfg.pod_for_area(ticket.policy_area)
+    in_pod = user == pod.lead or pod.member(user) is not None
+    if doing == ACK:
+        if user in (ticket.assignee_id, pod.lead):
+            return
+        owner = f"<@{ticket.assignee_id}>'s" if ticket.assignee_id else "its owner's"
+        hint = " To make it yours, use *Take*." if in_pod else ""
+        raise Refused(f"{ticket.key} is {owner} to acknowledge; nothing was changed.{hint}", doing)
+    if in_pod:
+        return
+    raise Refused(
+        f"Only members of the {pod.title} pod (and escbot admins) can {doing} {ticket.key}; "
+        "nothing was changed.",
+        doing,
+    )
+
+
+def run(
+    sessions: sessionmaker[Session],
+    key: str,
+    op: Callable[[Session], T],
+    *,
+    actor: str,
+    now: datetime,
+) -> T:
+    """Run ``op`` (one of the operations below, bound to ``key``) in its own transaction.
+
+    A :class:`Refused` rolls that transaction back; the refusal is then
+    audited in a second one and raised again for the surface to explain.
+    """
+    try:
+        with transaction(sessions) as session:
+            return op(session)
+    except Refused as err:
+        with transaction(sessions) as session:
+            ticket = ticket_by_key(session, key)
+            if ticket is not None:
+                payload = {"doing": err.doing, "why": str(err)}
+                record(session, ticket, "refused", actor=actor, now=now, payload=payload)
+        raise
+
+
+def _locked(session: Session, key: str) -> Ticket:
+    ticket = ticket_by_key(session, key, lock=True)
+    if ticket is None:
+        raise NotFound(f"There is no ticket {key}.")
+    return ticket
+
+
+# -- the buttons ---------------------------------------------------------------------
+
+
+def acknowledge(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    key: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Change:
+    """The owner has seen it: the TTA clock stops and the escalation chain is called off."""
+    ticket = _locked(session, key)
+    authorise(cfg, ticket, actor, ACK)
+    change = transition(session, ticket, Action.ACKNOWLEDGE, actor=actor, now=now)
+    chain.cancel(session, ticket)
+    sla.sync(session, cfg, ticket, now)
+    owner_notices.line(session, renderer, change.event, "acknowledged", now)
+    return change
+
+
+def take(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    key: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Change:
+    """``actor`` owns it from now on, acknowledged."""
+    ticket = _locked(session, key)
+    authorise(cfg, ticket, actor, TAKE)
+    previous = ticket.assignee_id
+    change = transition(
+        session, ticket, Action.TAKE, actor=actor, now=now, payload={"from": previous}
+    )
+    ticket.routing_reason = f"Taken by {owner_notices.who(cfg, ticket, actor)}"
+    chain.cancel(session, ticket)
+    sla.sync(session, cfg, ticket, now)
+    owner_notices.line(session, renderer, change.event, "taken", now, previous=previous)
+    return change
+
+
+def reassign(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    key: str,
+    *,
+    actor: str,
+    now: datetime,
+    to: str | None,
+    reason: str | None,
+) -> Change:
+    """Give the ticket to ``to`` (a pod member or the lead), or let routing choose again
+    (``to`` None or ``ROUTE_AGAIN``) among everyone but the current owner.
+
+    Bad input raises :class:`FieldErrors` keyed by the modal's block ids.
+    """
+    ticket = _locked(session, key)
+    authorise(cfg, ticket, actor, REASSIGN)
+    if not is_open(ticket.status):
+        raise TransitionError(f"{ticket.key} is resolved; reopen it first.")
+    why = clean(reason or "").strip()
+    if not why:
+        raise FieldErrors({REASON_BLOCK: "Say why, for the new owner and the audit trail."})
+    if len(why) > REASON_MAX:
+        raise FieldErrors({REASON_BLOCK: f"Keep it under {REASON_MAX} characters."})
+    previous = ticket.assignee_id
+    payload: dict[str, Any] = {"reason": why, "from": previous}
+    if to in (None, "", ROUTE_AGAIN):
+        decision = route(session, cfg, ticket, now, exclude={previous} if previous else ())
+        if decision.assignee == previous:
+            raise FieldErrors({TO_BLOCK: f"Nobody else can take it right now. {decision.reason}"})
+        target, kind, dm = decision.assignee, "rerouted", _dm_kind(decision)
+        payload["routing"] = decision.audit(cfg.routing.strategy)
+        routing_reason = decision.reason
+    else:
+        target, kind, dm = to, "reassigned", "reassigned"
+        pod = cfg.pod_for_area(ticket.policy_area)
+        if target != pod.lead and pod.member(target) is None:
+            raise FieldErrors({TO_BLOCK: f"Pick a member of the {pod.title} pod."})
+        name = owner_notices.who(cfg, ticket, target)
+        if target == previous:
+            raise FieldErrors({TO_BLOCK: f"{ticket.key} is already with {name}."})
+        by = owner_notices.who(cfg, ticket, actor)
+        routing_reason = f"Reassigned to {name} by {by}: {one_line(why)[:200]}"
+    change = transition(
+        session, ticket, Action.ASSIGN, actor=actor, now=now, assignee=target, payload=payload
+    )
+    ticket.routing_reason = routing_reason
+    sla.sync(session, cfg, ticket, now)
+    chain.arm(session, cfg, ticket, now)
+    owner_notices.line(session, renderer, change.event, kind, now, previous=previous, reason=why)
+    owner_notices.dm_owner(session, cfg, renderer, change, dm, now, reason=why)
+    return change
+
+
+# -- the reassign modal ----------------------------------------------------------------
+
+
+def reassign_choices(
+    session: Session, cfg: AppConfig, key: str, *, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Context for the ``reassign_modal`` template, after checking ``actor`` may reassign.
+
+    The menu offers "route again", then the pod on shift, off shift and the lead,
+    each with their open tickets, so the person reassigning sees who can take it.
+    """
+    ticket = ticket_by_key(session, key)
+    if ticket is None:
+        raise NotFound(f"There is no ticket {key}.")
+    authorise(cfg, ticket, actor, REASSIGN)
+    if not is_open(ticket.status):
+        raise TransitionError(f"{ticket.key} is resolved; reopen it first.")
+    pod = cfg.pod_for_area(ticket.policy_area)
+    snap = workload.snapshot(session, cfg, pod, now, turn=False)
+    on, off = [], []
+    for m in pod.members:
+        if m.id == ticket.assignee_id:
+            continue
+        state = "away" if m.id in snap.away else ("on shift" if m.on_shift(now) else "off shift")
+        text = f"{m.name} · {state} · {snap.open.get(m.id, 0)} open"
+        (on if state == "on shift" else off).append({"text": text[:75], "value": m.id})
+    lead = [] if pod.lead == ticket.assignee_id else [{"text": "The pod lead", "value": pod.lead}]
+    groups = [("Let escbot choose", [{"text": "Route again", "value": ROUTE_AGAIN}])]
+    groups += _chunks("On shift", on) + _chunks("Off shift or away", off)
+    groups += [("Lead", lead)] if lead else []
+    return {
+        "t": ticket,
+        "owner": ticket.assignee_id,
+        "groups": [{"label": label, "options": opts} for label, opts in groups],
+    }
+
+
+def _chunks(label: str, options: list[dict[str, str]], size: int = 100) -> list[Any]:
+    """Slack allows 100 options per group: big pods get "On shift (2)" and so on."""
+    parts = [options[i : i + size] for i in range(0, len(options), size)]
+    return [(label if i == 0 else f"{label} ({i + 1})", p) for i, p in enumerate(parts)]

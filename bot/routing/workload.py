@@ -1,0 +1,155 @@
+"""The routing snapshot, read from the database: loads, sensitive counts, absences, turn.
+
+Three small queries, each answered from an index: open tickets per assignee
+and severity (``ix_tickets_assignee_load``, index only), today's assignments of sensitive
+tickets (``ix_ticket_events_action_at``, since the earliest local midnight of
+the pod) and current absences (``ix_out_of_office_ends_at``). The rotation
+pointer is a row of ``counters``, taken ``FOR UPDATE``: it also makes routing
+decisions of one pod queue behind each other, so two tickets routed at the same
+moment never both see the same "least loaded" member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, time
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig
+from bot.config.model import Pod
+from bot.routing.decide import Absence, Need, Snapshot, in_scope
+from bot.tickets.lifecycle import OPEN_STATUSES, Action
+from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
+
+OWNING = (Action.ASSIGN.value, Action.TAKE.value)
+#: Who an owning event gave the ticket to: the taker, or the assignee in the payload.
+_OWNER = case(
+    (TicketEvent.action == Action.TAKE.value, TicketEvent.actor_id),
+    else_=TicketEvent.payload["assignee"].as_string(),
+)
+
+
+def snapshot(
+    session: Session,
+    cfg: AppConfig,
+    pod: Pod,
+    now: datetime,
+    need: Need | None = None,
+    *,
+    turn: bool = True,
+) -> Snapshot:
+    """What :func:`bot.routing.decide.decide` needs about ``pod`` at ``now``.
+
+    With ``need``, only the members it could go to (:func:`bot.routing.decide.in_scope`)
+    are looked up, and sensitive counts only for sensitive areas; without, the
+    whole pod. ``turn=False`` leaves the rotation pointer alone (and unlocked):
+    for questions that choose nobody, like the reassign menu or an escalation step.
+    """
+    ids = sorted(in_scope(cfg, need, now)) if need else list(pod.member_ids)
+    load, count = open_load(session, cfg, ids)
+    counted = need is None or need.sensitive
+    return Snapshot(
+        now=now,
+        load=load,
+        open=count,
+        sensitive_today=sensitive_today(session, pod, now, ids) if counted and ids else {},
+        away=absences(session, ids, now) if ids else {},
+        pointer=take_pointer(session, pod.key) if turn else 0,
+    )
+
+
+def open_load(
+    session: Session, cfg: AppConfig, user_ids: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(severity-weighted load, open ticket count) per user, summed by the database."""
+    weights = cfg.routing.severity_weights
+    weight = case(*((Ticket.severity == sev, w) for sev, w in weights.items()), else_=1)
+    rows = session.execute(
+        select(Ticket.assignee_id, func.sum(weight), func.count())
+        .where(Ticket.assignee_id.in_(user_ids), Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.assignee_id)
+    ).all()
+    return {u: int(load) for u, load, _ in rows}, {u: int(n) for u, _, n in rows}
+
+
+def sensitive_today(
+    session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
+) -> dict[str, int]:
+    """Sensitive tickets each of ``user_ids`` was given (routed, reassigned, escalated to,
+    taken) since their own midnight.
+
+    A ticket counts once per person and day however often it comes back, and
+    keeps counting after it moves on: the cap is about what they had to see.
+    The owner is read in SQL (JSON path), so no event payload is decoded.
+    """
+    zones = {m.id: m.tz for m in pod.members}
+    midnights = {
+        u: datetime.combine(now.astimezone(zones[u]).date(), time(0), zones[u])
+        for u in user_ids
+        if u in zones
+    }
+    if not midnights:
+        return {}
+    # Looked up per event (primary key) rather than joined: the cost follows today's
+    # events, not the size of the ticket history.
+    sensitive = select(Ticket.sensitive).where(Ticket.id == TicketEvent.ticket_id)
+    rows = session.execute(
+        select(TicketEvent.ticket_id, _OWNER, TicketEvent.at)
+        .where(TicketEvent.action.in_(OWNING), TicketEvent.at >= min(midnights.values()))
+        .where(sensitive.scalar_subquery().is_(True))
+    ).all()
+    seen: dict[str, set[int]] = defaultdict(set)
+    for ticket_id, user, at in rows:
+        if user in midnights and at >= midnights[user]:
+            seen[user].add(ticket_id)
+    return {user: len(tickets) for user, tickets in seen.items()}
+
+
+def absences(session: Session, user_ids: Iterable[str], now: datetime) -> dict[str, Absence]:
+    """Who of ``user_ids`` is out of office at ``now``, and until when (the latest end if
+    entries overlap). Current absences are few: they are read whole and filtered here."""
+    wanted = set(user_ids)
+    rows = session.execute(
+        select(OutOfOffice.user_id, OutOfOffice.ends_at, OutOfOffice.note)
+        .where(OutOfOffice.starts_at <= now, OutOfOffice.ends_at > now)
+        .order_by(OutOfOffice.ends_at)
+    ).all()
+    return {user: Absence(until, note) for user, until, note in rows if user in wanted}
+
+
+def pointer_name(pod: str) -> str:
+    """The ``counters`` row of a pod's rotation pointer (names are at most 32 characters)."""
+    name = f"route:{pod}"
+    return name if len(name) <= 32 else f"route:{hashlib.sha1(pod.encode()).hexdigest()[:26]}"
+
+
+def take_pointer(session: Session, pod: str) -> int:
+    """Read the pod's pointer, row-locked until commit; created at 0 on first use."""
+    name = pointer_name(pod)
+    stmt = select(Counter.value).where(Counter.name == name).with_for_update()
+    value = session.scalar(stmt)
+    if value is None:
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=0))
+        except IntegrityError:  # another replica created it first
+            pass
+        value = session.scalar(stmt)
+    return int(value or 0)
+
+
+def move_pointer(session: Session, pod: str, value: int) -> None:
+    session.execute(update(Counter).where(Counter.name == pointer_name(pod)).values(value=value))
+
+
+def owners_of(session: Session, ticket_id: int) -> set[str]:
+    """Everyone who has owned the ticket (routed, reassigned, escalated to, or taken)."""
+    rows = session.scalars(
+        select(_OWNER).where(TicketEvent.ticket_id == ticket_id, TicketEvent.action.in_(OWNING))
+    )
+    return {owner for owner in rows if owner}

@@ -1,0 +1,623 @@
+"""``escbot demo``: a scripted morning at the escalation desk, offline.
+
+It starts the built-in Slack emulator and escbot on real HTTP (127.0.0.1),
+then plays partners and specialists through signed requests only — the same
+public interface Slack uses — so it doubles as an end-to-end test. It prints
+what each person sees and writes ``index.html`` (the intake channel with its
+threads, the digest channel and DMs) to the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.config import AppConfig, load_config
+from bot.core.clock import FakeClock
+from bot.runtime import Runtime
+from bot.sandbox.demo_html import PAGE, emojize, message_html
+from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
+from bot.settings import Settings
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "app.yaml"
+SECRET = "demo-signing-secret"
+#: Monday 30 Nov 2026, 09:05 in Dublin: Europe is at work, the Americas not yet.
+START = datetime(2026, 11, 30, 9, 5, tzinfo=UTC)
+
+PARTNERS = {
+    "U07LEGAL01": "Hannah (Legal)",
+    "U07COMMS02": "Tom (Comms)",
+    "U07PARTN03": "Keiko (Partner mgmt)",
+    "U07VENDR04": "Rafael (Vendor ops)",
+    "U07PROD005": "Sam (Product)",
+}
+PARTNER_CHANNEL = "C07PARTNERS"
+
+#: Monday morning's escalations: (reporter, summary, form fields by label).
+ESCALATIONS: list[tuple[str, str, dict[str, object]]] = [
+    (
+        "U07LEGAL01",
+        "Coordinated hate campaign targeting a creator after a livestream",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev1",
+            "Your team": "legal",
+            "Content links or ids": "https://social.example/@creator/live/8812\nacct:771203",
+        },
+    ),
+    (
+        "U07COMMS02",
+        "Press asking about a viral video of a street assault still up",
+        {
+            "Policy area": "graphic_violence",
+            "Severity": "sev1",
+            "Your team": "comms",
+            "Language": "es",
+            "Content links or ids": "https://video.example/v/91823?utm_source=press",
+        },
+    ),
+    (
+        "U07PARTN03",
+        "Slur-filled comments under a charity's posts",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev2",
+            "Your team": "partner_management",
+            "Content links or ids": "https://social.example/charity/posts/4410",
+        },
+    ),
+    (
+        "U07VENDR04",
+        "Vendor left up a war-footage compilation: newsworthy or gratuitous?",
+        {
+            "Policy area": "graphic_violence",
+            "Severity": "sev2",
+            "Your team": "vendor_ops",
+            "Vendor": "northwind_manila",
+            "Content links or ids": "post:55012",
+        },
+    ),
+    (
+        "U07LEGAL01",
+        "Court order names three accounts glorifying an attack",
+        {
+            "Policy area": "violent_extremism",
+            "Severity": "sev1",
+            "Your team": "legal",
+            "Language": "de",
+            "Content links or ids": "acct:99120\nacct:99121\nacct:99122",
+        },
+    ),
+    (
+        "U07PARTN03",
+        "Antisemitic meme format spreading in German-language groups",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev2",
+            "Your team": "partner_management",
+            "Language": "de",
+            "Content links or ids": "https://social.example/g/berlin-memes/p/1200",
+        },
+    ),
+    (
+        "U07VENDR04",
+        "Vendor removed a news clip of a protest: was that right?",
+        {
+            "Policy area": "graphic_violence",
+            "Severity": "sev3",
+            "Your team": "vendor_ops",
+            "Vendor": "tejo_lisbon",
+            "Language": "pt",
+            "Content links or ids": "post:77310",
+        },
+    ),
+    (
+        "U07COMMS02",
+        "Journalist flags self-harm challenge videos aimed at teens",
+        {
+            "Policy area": "self_harm",
+            "Severity": "sev1",
+            "Your team": "comms",
+            "Content links or ids": "https://video.example/tag/challenge42",
+        },
+    ),
+    (
+        "U07PROD005",
+        "Classifier gap: slurs spelled with look-alike characters",
+        {"Policy area": "hateful_activities", "Severity": "sev3", "Your team": "product"},
+    ),
+    (
+        "U07PARTN03",
+        "Tagalog posts inciting violence against a minority in Mindanao",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev1",
+            "Your team": "partner_management",
+            "Language": "tl",
+            "Content links or ids": "https://social.example/p/mnd-3321",
+        },
+    ),
+    (
+        "U07LEGAL01",
+        "Regulator asks for our decision on a Hindi hate speech report",
+        {
+            "Policy area": "hateful_activities",
+            "Severity": "sev2",
+            "Your team": "legal",
+            "Language": "hi",
+            "Content links or ids": "post:60110",
+        },
+    ),
+]
+#: The assault video again, reported by someone else with a different URL form.
+DUPLICATE = (
+    "U07PARTN03",
+    "Same street-assault video, now trending in Brazil",
+    {
+        "Policy area": "graphic_violence",
+        "Severity": "sev2",
+        "Your team": "partner_management",
+        "Language": "pt",
+        "Content links or ids": "http://VIDEO.example/v/91823/#t=12",
+    },
+)
+
+
+@dataclass
+class Narrator:
+    """Turns the emulator's call log into what people would see, step by step."""
+
+    fake: FakeSlack
+    names: dict[str, str]
+    clock: Callable[[], datetime] = datetime.now
+    out: Callable[[str], None] = print
+    seen: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        text = emojize(text)
+        self.lines.append(text)
+        self.out(text)
+
+    def step(self, title: str) -> None:
+        self.say(f"\n== {self.clock():%a %H:%M} — {title}")
+
+    def flush(self) -> None:
+        calls = self.fake.calls[self.seen :]
+        self.seen += len(calls)
+        for call in calls:
+            if call.ok:
+                line = self._describe(call)
+                if line:
+                    self.say("   " + line)
+
+    def _dm_user(self, channel: str) -> str:
+        """The person a DM channel (D…) belongs to."""
+        for uid in self.names:
+            if self.fake.dm_channel(uid) == channel:
+                return uid
+        return channel
+
+    def _who(self, uid: str | None) -> str:
+        return self.names.get(uid or "", uid or "?")
+
+    def _describe(self, call: Call) -> str | None:
+        a = call.args
+        text = _first_line(a.get("text") or _header(a.get("blocks")))
+        if call.method == "chat.postMessage":
+            where = a.get("channel", "")
+            if str(where).startswith(("U", "W", "D")):
+                return f"DM → {self._who(self._dm_user(where))}: {text}"
+            prefix = "thread reply" if a.get("thread_ts") else "new message"
+            line = f"#{self.fake.channel_name(where)} {prefix}: {text}"
+            why = _routing_reason(a.get("blocks"))
+            return f"{line}\n      {why}" if why and not a.get("thread_ts") else line
+        if call.method == "chat.update":
+            return f"#{self.fake.channel_name(a.get('channel', ''))} card updated: {text}"
+        if call.method == "response_url":
+            return f"(only {self._who(self.fake.response_user(a['response_id']))} sees) {text}"
+        if call.method == "chat.postEphemeral":
+            return f"(only {self._who(a.get('user'))} sees) {text}"
+        if call.method in ("views.open", "views.push"):
+            view = a.get("view") or {}
+            if isinstance(view, str):
+                view = json.loads(view)
+            return f"modal opens: {view.get('title', {}).get('text', '')}"
+        if call.method == "files.completeUploadExternal":
+            return "chart uploaded into the digest thread"
+        return None
+
+
+def _card_key(message: Message) -> str | None:
+    header = (message.blocks or [{}])[0]
+    if header.get("type") != "header":
+        return None
+    found = re.search(r"\bESC-\d+\b", header["text"]["text"])
+    return found.group(0) if found else None
+
+
+def _routing_reason(blocks: object) -> str | None:
+    """The card's "routed to … because …" line."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    for b in blocks or []:  # type: ignore[union-attr]
+        for el in b.get("elements", []) if b.get("type") == "context" else []:
+            if str(el.get("text", "")).startswith(":compass:"):
+                return str(el["text"])
+    return None
+
+
+def _header(blocks: object) -> str:
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    for b in blocks or []:  # type: ignore[union-attr]
+        if b.get("type") in ("header", "section") and "text" in b:
+            return str(b["text"]["text"])
+    return ""
+
+
+def _first_line(text: str) -> str:
+    line = (text or "").strip().splitlines()[0] if text and text.strip() else ""
+    return line if len(line) <= 140 else line[:139] + "…"
+
+
+class Desk:
+    """The emulator, escbot and the cast, wired together."""
+
+    def __init__(self, cfg: AppConfig, database_url: str, seed: int) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(seed)
+        self.clock = FakeClock(START)
+        self.fake = FakeSlack(clock=self.clock, team_id=cfg.workspace.team_id or "T0ESCBOT").start()
+        names = dict(PARTNERS)
+        for pod in cfg.pods.values():
+            names[pod.lead] = f"{pod.title} lead"
+            for m in pod.members:
+                names[m.id] = m.name
+        for uid, name in names.items():
+            self.fake.add_user(uid, name)
+        self.fake.add_channel(cfg.workspace.intake_channel, "tns-escalations")
+        self.fake.add_channel(PARTNER_CHANNEL, "partner-requests")
+        for d in cfg.digests:
+            self.fake.add_channel(d.channel, "tns-escalations-kpi")
+        self.names = names
+        settings = Settings(
+            bot_token="xoxb-demo",
+            signing_secret=SECRET,
+            api_url=self.fake.url,
+            database_url=database_url,
+            host="127.0.0.1",
+            port=0,
+            timer_interval=timedelta(seconds=0.2),
+            channel_rate=200.0,  # the emulator has no per-channel limit; a morning in seconds
+        )
+        self.runtime = Runtime.build(settings, cfg, clock=self.clock).start()
+        self.narrator = Narrator(
+            self.fake, names, clock=lambda: self.clock.now().astimezone(cfg.team_tz)
+        )
+
+    def user(self, uid: str) -> SlackUser:
+        return SlackUser(
+            self.runtime.events_url,
+            SECRET,
+            user_id=uid,
+            user_name=self.names.get(uid, uid),
+            fake=self.fake,
+            clock=self.clock,
+        )
+
+    def settle(self, wait_for_digest: str | None = None, timeout: float = 20) -> None:
+        """Wait until escbot has delivered everything and fired every due timer (as its
+        /metrics say), then narrate what people saw."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            gauges = self.metrics()
+            idle = gauges.get("escbot_outbox_pending", 1) == 0
+            idle = idle and gauges.get("escbot_timers_overdue", 1) == 0
+            if wait_for_digest:
+                idle = idle and bool(self.fake.messages(wait_for_digest)) and bool(self.fake.files)
+            if idle:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("escbot did not settle: outbox or timers still busy")
+        self.narrator.flush()
+
+    def metrics(self) -> dict[str, float]:
+        with urllib.request.urlopen(f"{self.runtime.url}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#") and "{" not in line:
+                name, _, value = line.partition(" ")
+                out[name] = float(value)
+        return out
+
+    # -- what people see and do ---------------------------------------------------
+    def cards(self) -> list[Message]:
+        return self.fake.messages(self.cfg.workspace.intake_channel)
+
+    def keys(self) -> list[str]:
+        return [k for m in self.cards() if (k := _card_key(m))]
+
+    def card(self, key: str) -> Message:
+        for m in self.cards():
+            if _card_key(m) == key:
+                return m
+        raise LookupError(key)
+
+    def summary(self, key: str) -> str:
+        header = self.card(key).blocks[0]["text"]["text"]
+        return header.split(" · ", 1)[1]
+
+    def owner(self, key: str) -> str:
+        for block in self.card(key).blocks:
+            for field_ in block.get("fields", []):
+                if field_["text"].startswith("*Owner*"):
+                    found = re.search(r"<@([UW][A-Z0-9]+)>", field_["text"])
+                    if found:
+                        return found.group(1)
+        raise LookupError(f"{key} has no owner")
+
+    def click(self, uid: str, key: str, button: str) -> None:
+        card = self.card(key)
+        since = self.fake.mark()
+        _ok(
+            self.user(uid).click(card, button, channel_id=card.channel, message_ts=card.ts),
+            f"{button} on {key}",
+        )
+        if button in ("Reassign", "Resolve", "Ask reporter", "Add follow-up", "Reopen"):
+            self.fake.wait_for("views.open", since=since)
+        self.settle()
+
+    def resolve(self, key: str, fields: dict[str, object]) -> None:
+        owner = self.owner(key)
+        self.click(owner, key, "Resolve")
+        _ok(self.user(owner).submit_view(self.fake.last_view(owner), fields), f"resolve {key}")
+        self.settle()
+
+    def followup(self, key: str, uid: str, fields: dict[str, object]) -> None:
+        self.click(uid, key, "Add follow-up")
+        _ok(self.user(uid).submit_view(self.fake.last_view(uid), fields), f"follow-up on {key}")
+        self.settle()
+
+    def home_summary(self, uid: str) -> str:
+        view = self.fake.home_view(uid) or {}
+        heads = [b["text"]["text"] for b in view.get("blocks", []) if b.get("type") == "header"]
+        return " | ".join(heads) or "(empty)"
+
+    def close(self) -> None:
+        self.runtime.shutdown()
+        self.fake.stop()
+
+
+def escalate(desk: Desk, uid: str, summary: str, fields: dict[str, object]) -> None:
+    """What a partner does: /escalate <summary>, fill in the modal, submit."""
+    user = desk.user(uid)
+    since = desk.fake.mark()
+    _ok(user.command("/escalate", text=summary, channel_id=PARTNER_CHANNEL), "/escalate")
+    desk.fake.wait_for("views.open", since=since)  # the modal opens right after the ack
+    _ok(user.submit_view(desk.fake.last_view(uid), fields), "the escalation form")
+    desk.settle()
+
+
+def _ok(resp: object, what: str) -> None:
+    status = getattr(resp, "status_code", 0)
+    if status != 200:
+        raise RuntimeError(f"{what} answered HTTP {status}")
+    body = getattr(resp, "text", "")
+    if '"errors"' in body:
+        raise RuntimeError(f"{what} was refused: {body}")
+
+
+def play(desk: Desk) -> None:
+    n, cfg = desk.narrator, desk.cfg
+    lead = next(iter(cfg.pods.values())).lead
+    n.step("Partners raise a dozen escalations with /escalate")
+    for uid, summary, fields in desk.rng.sample(ESCALATIONS, len(ESCALATIONS)):
+        escalate(desk, uid, summary, fields)
+        desk.clock.advance(timedelta(minutes=1))
+
+    n.step("The assault video again: escbot offers to add it to the open ticket")
+    uid, summary, fields = DUPLICATE
+    escalate(desk, uid, summary, fields)
+    choice = desk.fake.last_view(uid)
+    _ok(desk.user(uid).click(choice, _button_starting(choice, "Add to")), "add to the ticket")
+    desk.settle()
+
+    keys = desk.keys()
+    by_summary = {desk.summary(k): k for k in keys}
+    key = {s: by_summary[s] for s in by_summary}
+    hate = key["Coordinated hate campaign targeting a creator after a livestream"]
+    charity = key["Slur-filled comments under a charity's posts"]
+    war = key["Vendor left up a war-footage compilation: newsworthy or gratuitous?"]
+    protest = key["Vendor removed a news clip of a protest: was that right?"]
+    court = key["Court order names three accounts glorifying an attack"]
+    memes = key["Antisemitic meme format spreading in German-language groups"]
+    lookalike = key["Classifier gap: slurs spelled with look-alike characters"]
+
+    n.step("Owners acknowledge from the card")
+    desk.clock.advance(timedelta(minutes=4))
+    for k in (hate, charity, war, protest, court):
+        desk.click(desk.owner(k), k, "Ack")
+
+    n.step("Jonas takes the German meme ticket himself")
+    jonas = _member(cfg, "Jonas")
+    if desk.owner(memes) == jonas:
+        desk.click(_member(cfg, "Lucía"), memes, "Take")
+    else:
+        desk.click(jonas, memes, "Take")
+
+    n.step("The lead reassigns the look-alike slurs gap to Priya, with a reason")
+    desk.click(lead, lookalike, "Reassign")
+    _ok(
+        desk.user(lead).submit_view(
+            desk.fake.last_view(lead),
+            {
+                "New owner": _member(cfg, "Priya"),
+                "Reason": "Priya owns the classifier relationship with the product team",
+            },
+        ),
+        "reassign",
+    )
+    desk.settle()
+
+    n.step("Lucía needs more from the reporter: the SLA clock pauses")
+    asker = desk.owner(charity)
+    desk.click(asker, charity, "Ask reporter")
+    _ok(
+        desk.user(asker).submit_view(
+            desk.fake.last_view(asker),
+            {
+                "Question": "Do you have the charity's report reference? Still up?",
+            },
+        ),
+        "ask reporter",
+    )
+    desk.settle()
+    desk.clock.advance(timedelta(minutes=10))
+    reporter = "U07PARTN03"
+    desk.user(reporter).message_in_thread(
+        cfg.workspace.intake_channel,
+        desk.card(charity).ts,
+        "Reference CH-2291; yes, 40+ comments still visible this morning.",
+    )
+    desk.settle()
+
+    n.step("Decisions, with verdicts on the vendors' first calls")
+    desk.clock.advance(timedelta(minutes=40))
+    desk.resolve(
+        war,
+        {
+            "Decision": "Restricted (age-gated or geo-blocked)",
+            "Rationale": "Newsworthy war reporting, but graphic: age-gate and warn.",
+            "Was Northwind CX (Manila) right?": "No, it was wrong",
+            "If not, what went wrong": "Wrong policy",
+        },
+    )
+    desk.resolve(
+        protest,
+        {
+            "Decision": "No violation",
+            "Rationale": "Protest footage without graphic injury: restore it.",
+            "Was Tejo Trust Services (Lisbon) right?": "No, it was wrong",
+            "If not, what went wrong": "Over enforcement",
+        },
+    )
+    desk.resolve(
+        hate,
+        {
+            "Decision": "Account action (strike, suspension)",
+            "Rationale": "Coordinated brigading: 14 accounts suspended.",
+        },
+    )
+
+    n.step("Follow-ups: retrain the vendor, fix the process")
+    owner = desk.owner(war)
+    desk.followup(
+        war,
+        owner,
+        {
+            "Kind": "Vendor training",
+            "What needs doing": "Newsworthiness exception training for "
+            "Northwind's graphic-violence queue",
+            "Owner": owner,
+            "Due date": "2026-12-02",
+        },
+    )
+    desk.followup(
+        war,
+        owner,
+        {
+            "Kind": "Process",
+            "What needs doing": "Add a newsworthiness check to the vendor escalation form",
+            "Owner": owner,
+            "Due date": "2026-11-30",
+        },
+    )
+
+    n.step("App Home: what a specialist and a partner see")
+    for uid in (owner, "U07LEGAL01"):
+        _ok(desk.user(uid).app_home_opened(), "App Home")
+    desk.settle()
+    for uid in (owner, "U07LEGAL01"):
+        n.say(f"   {desk.names[uid]}'s App Home: {desk.home_summary(uid)}")
+
+    n.step("Time travel to Tuesday 09:00: reminders, an overdue follow-up, the daily digest")
+    desk.clock.set(datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC))
+    desk.settle(wait_for_digest=cfg.digests[0].channel if cfg.digests else None)
+
+
+def _member(cfg: AppConfig, first_name: str) -> str:
+    for pod in cfg.pods.values():
+        for m in pod.members:
+            if m.name.split()[0] == first_name:
+                return m.id
+    raise LookupError(first_name)
+
+
+def _button_starting(view: dict | None, prefix: str) -> str:
+    for block in (view or {}).get("blocks", []):
+        for el in [*block.get("elements", []), block.get("accessory") or {}]:
+            if isinstance(el, dict) and el.get("type") == "button":
+                text = str(el["text"]["text"])
+                if text.startswith(prefix):
+                    return text
+    raise RuntimeError(f"no button starting with {prefix!r}")
+
+
+def write_html(desk: Desk, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("chart-*.png"):  # from an earlier run
+        stale.unlink()
+    images: dict[str, str] = {}
+    for f in desk.fake.files:
+        if f.content:
+            name = f"chart-{f.id}.png"
+            (out / name).write_bytes(f.content)
+            images[f.id] = name
+    sections = []
+    channels = [("Intake channel", desk.cfg.workspace.intake_channel)]
+    channels += [(f"Digest: {d.name}", d.channel) for d in desk.cfg.digests[:1]]
+    for title, channel in channels:
+        msgs = "".join(
+            message_html(m, desk.names, desk.fake.thread(channel, m.ts), images)
+            for m in desk.fake.messages(channel)
+        )
+        sections.append(f"<h2>{title}</h2>{msgs or '<p>(nothing yet)</p>'}")
+    page = out / "index.html"
+    page.write_text(PAGE.format(sections="".join(sections)), encoding="utf-8")
+    (out / "transcript.txt").write_text("\n".join(desk.narrator.lines) + "\n", encoding="utf-8")
+    return page
+
+
+def run_demo(
+    *, out: Path, seed: int, database_url: str | None = None, config_path: str | None = None
+) -> int:
+    started = time.monotonic()
+    logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    cfg = load_config(config_path or REPO_CONFIG)
+    with tempfile.TemporaryDirectory(prefix="escbot-demo-") as tmp:
+        desk = Desk(cfg, database_url or f"sqlite:///{tmp}/demo.db", seed)
+        try:
+            play(desk)
+            page = write_html(desk, out)
+        finally:
+            desk.close()
+    print(f"\nWrote {page} and {out / 'transcript.txt'} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_demo(out=Path("demo-out"), seed=7))

@@ -1,0 +1,1 @@
+"""Slack-facing surface: HTTP server, payload checks, manifest, cards, App Home."""
