@@ -6,18 +6,11 @@ its own database, clock and Slack endpoint.
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import time as time_of_day
-from typing import Any
 
 from slack_bolt import App
-from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,88 +26,17 @@ from bot.delivery.timers import TimerRunner
 from bot.reporting import digests
 from bot.resolution import followups
 from bot.routing import chain
+from bot.services import Services
 from bot.settings import Settings
 from bot.slack import cards, home
+from bot.slack.identity import BotIdentity
 from bot.tickets import retention
-
-log = logging.getLogger(__name__)
 
 #: Threads running listeners. Bolt's default is 5, and a listener keeps its thread
 #: through its work after ack() (views.open, chat.postEphemeral): with Slack answering
 #: in 300 ms, five such calls made every other request's ack wait (p50 0.6 s at 10
 #: concurrent /escalate; see docs/performance.md).
 LISTENER_THREADS = 32
-
-
-class BotIdentity:
-    """Answers Bolt's authorize step from a cached ``auth.test``.
-
-    Bolt's default calls ``auth.test`` on the first request and answers 500
-    while Slack is unreachable; this one is warmed at start-up with retries and,
-    if Slack is still down, authorizes with the token we have anyway so that a
-    partner's escalation is taken (and its messages wait in the outbox).
-    """
-
-    def __init__(self, client: WebClient, token: str) -> None:
-        self.client, self.token = client, token
-        self.auth: dict[str, Any] | None = None
-        self._lock = threading.Lock()
-
-    def warm(self, attempts: int = 5, delay: float = 0.5) -> bool:
-        for attempt in range(attempts):
-            if self._fetch():
-                return True
-            time.sleep(delay * 2**attempt)
-        log.warning("auth.test failed %d times; serving with the token alone", attempts)
-        return False
-
-    def _fetch(self) -> bool:
-        try:
-            resp = self.client.auth_test(token=self.token)
-        except (SlackApiError, OSError) as err:
-            log.warning("auth.test failed: %s", err)
-            return False
-        with self._lock:
-            self.auth = dict(resp.data)  # type: ignore[arg-type]
-        return True
-
-    def authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        if self.auth is None:
-            self._fetch()
-        auth = self.auth or {}
-        return AuthorizeResult(
-            enterprise_id=enterprise_id,
-            team_id=auth.get("team_id", team_id),
-            bot_token=self.token,
-            bot_id=auth.get("bot_id"),
-            bot_user_id=auth.get("user_id"),
-        )
-
-
-@dataclass
-class Services:
-    """What listeners and background workers share: one per running app."""
-
-    settings: Settings
-    config: AppConfig
-    engine: Engine
-    sessions: sessionmaker[Session]
-    client: WebClient
-    renderer: Renderer
-    outbox: OutboxWorker
-    identity: BotIdentity
-    timers: TimerRunner
-    scheduler: Scheduler
-    metrics: Metrics
-    clock: Clock = field(default_factory=SystemClock)
-
-    def start_workers(self) -> None:
-        self.outbox.start()
-        self.scheduler.start()
-
-    def stop_workers(self) -> None:
-        self.scheduler.shutdown()
-        self.outbox.stop()
 
 
 def create_app(

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from slack_bolt import App
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.config import AppConfig
 from bot.core.clock import Clock
+from bot.services import Services
 from bot.settings import Settings
 from bot.slack.server import EscbotWSGI, Server
 from storage.db import make_engine, make_session_factory, upgrade

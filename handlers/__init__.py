@@ -9,7 +9,7 @@ from slack_bolt import App
 from handlers import actions, commands, events, fallback, middleware, shortcuts, views
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 
 def register_all(app: App, services: Services) -> None:

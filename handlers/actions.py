@@ -25,7 +25,7 @@ from storage.models import Ticket
 from storage.queries import ticket_by_key
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:

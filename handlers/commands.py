@@ -30,7 +30,7 @@ from storage.db import transaction
 from storage.queries import ticket_by_key
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

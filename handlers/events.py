@@ -18,7 +18,7 @@ from handlers.boundary import guarded
 from storage.db import transaction
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 #: message subtypes that are still a person writing (others: edits, joins, bots…)
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})

@@ -16,7 +16,7 @@ from slack_bolt import Ack, App
 from handlers.boundary import guarded, tell
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".*")

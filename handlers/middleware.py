@@ -18,7 +18,7 @@ from storage.db import transaction
 from storage.queries import claim_request
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from bot.intake import form as intake_form
 from handlers.boundary import guarded
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from storage.models import Ticket
 from storage.queries import claim_request, ticket_by_id
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:

@@ -40,7 +40,7 @@ from storage.db import transaction
 from storage.models import DigestRun, Ticket
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,26 @@
+"""The desk: what every domain entry point needs, and nothing of Slack.
+
+Built once by the app factory. Domain code takes a ``Desk`` (or its parts)
+instead of the composition root's ``Services``, so that no domain package
+depends on Bolt, slack_sdk or the outbox worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import AppConfig
+from bot.core.clock import Clock
+from bot.core.render import Renderer
+
+
+@dataclass(frozen=True)
+class Desk:
+    """One running escbot's database, configuration, templates and clock."""
+
+    sessions: sessionmaker[Session]
+    config: AppConfig
+    renderer: Renderer
+    clock: Clock

@@ -1,0 +1,55 @@
+"""``Services``: what listeners and background workers of one running app share.
+
+Its own module so that handlers can name it without importing the app factory
+(which imports the handlers); domain code takes the ``desk`` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import AppConfig
+from bot.core.clock import Clock, SystemClock
+from bot.core.desk import Desk
+from bot.core.metrics import Metrics
+from bot.core.render import Renderer
+from bot.delivery.outbox import OutboxWorker
+from bot.delivery.scheduler import Scheduler
+from bot.delivery.timers import TimerRunner
+from bot.settings import Settings
+from bot.slack.identity import BotIdentity
+
+
+@dataclass
+class Services:
+    """What listeners and background workers share: one per running app."""
+
+    settings: Settings
+    config: AppConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    client: WebClient
+    renderer: Renderer
+    outbox: OutboxWorker
+    identity: BotIdentity
+    timers: TimerRunner
+    scheduler: Scheduler
+    metrics: Metrics
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def desk(self) -> Desk:
+        """The Slack-free part, for domain entry points."""
+        return Desk(self.sessions, self.config, self.renderer, self.clock)
+
+    def start_workers(self) -> None:
+        self.outbox.start()
+        self.scheduler.start()
+
+    def stop_workers(self) -> None:
+        self.scheduler.shutdown()
+        self.outbox.stop()
