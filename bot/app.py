@@ -20,7 +20,7 @@ from bot.config import AppConfig
 from bot.core.clock import Clock, SystemClock
 from bot.core.metrics import Metrics
 from bot.core.render import Renderer
-from bot.delivery.outbox import OutboxWorker, Pacer, alert_admins
+from bot.delivery.outbox import OutboxWorker, Pacer, alert_admins, wake_after_commit
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
 from bot.reporting import digests
@@ -61,6 +61,7 @@ def create_app(
         pacer=Pacer(rate=settings.channel_rate),
         on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
+    wake_after_commit(sessions, worker.notify)
     identity = BotIdentity(client, settings.bot_token)
     timers = TimerRunner(sessions, clock)
     services = Services(

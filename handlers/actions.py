@@ -44,7 +44,6 @@ def register(app: App, services: Services) -> None:
             actor=user,
             now=now,
         )
-        services.outbox.notify()
 
     @app.action(_action("ticket_take"))
     @guarded
@@ -58,7 +57,6 @@ def register(app: App, services: Services) -> None:
             actor=user,
             now=now,
         )
-        services.outbox.notify()
 
     @app.action(_action("ticket_reassign"))
     @guarded
@@ -163,7 +161,6 @@ def _register_resolution(app: App, services: Services) -> None:
         with transaction(services.sessions) as session:
             fu = followups.done(session, cfg, renderer, int(action["value"]), actor=user, now=now)
             shown = followups.message_context(cfg, fu, session.get_one(Ticket, fu.ticket_id), now)
-        services.outbox.notify()
         if body.get("container", {}).get("type") == "message":  # the reminder DM
             view = renderer.render(
                 "followup_message", **shown, kind="done", audience="dm", actor=user
@@ -180,7 +177,6 @@ def _register_resolution(app: App, services: Services) -> None:
         with transaction(services.sessions) as session:
             fu = followups.snooze(session, cfg, int(action["value"]), actor=user, now=now)
             shown = followups.message_context(cfg, fu, session.get_one(Ticket, fu.ticket_id), now)
-        services.outbox.notify()
         if body.get("container", {}).get("type") == "message":
             view = renderer.render(
                 "followup_message", **shown, kind="snoozed", audience="dm", actor=user

@@ -42,7 +42,7 @@ def register(app: App, services: Services) -> None:
         ):
             return
         with transaction(services.sessions) as session:
-            resumed = resolution.on_thread_reply(
+            resolution.on_thread_reply(
                 session,
                 cfg,
                 renderer,
@@ -52,8 +52,6 @@ def register(app: App, services: Services) -> None:
                 text=event.get("text") or "",
                 now=services.clock.now(),
             )
-        if resumed is not None:
-            services.outbox.notify()
 
     @app.event("app_home_opened")
     @guarded
@@ -63,4 +61,3 @@ def register(app: App, services: Services) -> None:
             return
         with transaction(services.sessions) as session:
             outbox.enqueue_home(session, event["user"], services.clock.now())
-        services.outbox.notify()

@@ -66,7 +66,6 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors={ownership.TO_BLOCK: str(err)})
             return
         ack()
-        services.outbox.notify()
 
 
 # -- resolution and follow-ups -----------------------------------------------------------
@@ -92,7 +91,6 @@ def _register_resolution(app: App, services: Services) -> None:
             ack(response_action="errors", errors=err.errors)
             return
         ack()
-        services.outbox.notify()
 
     @app.view("resolve_modal")
     @guarded
@@ -178,7 +176,6 @@ def _register_intake(app: App, services: Services) -> None:
             ack(response_action="update", view=choice)
             return
         ack()
-        services.outbox.notify()
         if done.ticket is not None:
             ephemeral = intake_messages.reporter_ack(renderer, cfg, done.ticket)
             intake_messages.confirm(client, ephemeral, form.origin.channel, user)
@@ -194,7 +191,6 @@ def _register_intake(app: App, services: Services) -> None:
             done, origin = intake_form.decide(
                 s, cfg, renderer, view, action, reporter=user, now=now
             )
-        services.outbox.notify()
         client.views_update(view_id=view["id"], view=intake_form.done_view(renderer, cfg, done))
         if done.result is intake.Result.CREATED and done.ticket is not None:
             ephemeral = intake_messages.reporter_ack(renderer, cfg, done.ticket)

@@ -33,7 +33,6 @@ from tests.desk import (
 def open_and_post(escbot, fake_slack, config, **kw: Any) -> tuple[Ticket, Message]:  # type: ignore[no-untyped-def]
     services = escbot.services
     ticket = new_ticket(services.sessions, config, services.renderer, services.clock.now(), **kw)
-    services.outbox.notify()
     assert services.outbox.drain()
     return ticket, card_of(fake_slack, ticket)
 
@@ -69,7 +68,6 @@ def actions(escbot, ticket: Ticket, action: str) -> list[TicketEvent]:  # type: 
 
 
 def settle(escbot) -> None:  # type: ignore[no-untyped-def]
-    escbot.services.outbox.notify()
     assert escbot.services.outbox.drain()
 
 

@@ -39,7 +39,6 @@ def escalate(escbot, fake_slack, partner, summary: str) -> tuple[Ticket, Message
 
 
 def settle(escbot) -> None:  # type: ignore[no-untyped-def]
-    escbot.services.outbox.notify()
     assert escbot.services.outbox.drain()
 
 

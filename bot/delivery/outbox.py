@@ -105,6 +105,30 @@ def _enqueue(
     )
     if not queued:
         log.debug("outbox: %s already queued", dedup_key)
+        return
+    session.info[_QUEUED] = True
+
+
+_QUEUED = "outbox_queued"
+
+
+def wake_after_commit(sessions: sessionmaker[Session], wake: Callable[[], None]) -> None:
+    """Call ``wake`` after every commit of ``sessions`` that queued a message.
+
+    The one way the worker hears of new rows: no caller has to remember to
+    notify it, and a rolled-back change wakes nobody.
+    """
+
+    def committed(session: Session) -> None:
+        if session.info.pop(_QUEUED, False):
+            wake()
+
+    def rolled_back(session: Session, _previous: object) -> None:
+        if not session.in_transaction():  # the whole change is gone, not just a savepoint
+            session.info.pop(_QUEUED, None)
+
+    event.listen(sessions, "after_commit", committed)
+    event.listen(sessions, "after_soft_rollback", rolled_back)
 
 
 def enqueue_card(session: Session, ticket: Ticket, now: datetime) -> None:

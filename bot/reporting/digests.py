@@ -700,7 +700,6 @@ def run_due_digest(
         log.info("digest %s for %s was already posted", digest.name, period.label)
         return None
     log.info("digest %s for %s queued%s", digest.name, period.label, " (late)" if late else "")
-    services.outbox.notify()
     return run
 
 
