@@ -1,0 +1,179 @@
+"""Who may do what to a ticket: every such rule of escbot, in one place.
+
+Rules scope to the ticket's own pod (the pod owning its policy area): being in
+*some* pod is not enough to work on another pod's tickets. Every refusal is a
+:class:`Refused` with a message fit for the person who tried, and it is audited
+the same way by :func:`audited`, at most once per person, ticket and verb in
+:data:`AUDIT_WINDOW`, so a script clicking a refused button cannot flood the
+trail and push the real history out of ``/escalate status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import AppConfig
+from bot.core.errors import NotAllowed
+from bot.tickets.lifecycle import record
+from storage.db import transaction
+from storage.models import FollowUp, Ticket, TicketEvent
+from storage.queries import ticket_by_id
+
+#: A refused attempt is audited once per (ticket, actor, verb) in this window.
+AUDIT_WINDOW = timedelta(minutes=10)
+REFUSED = "refused"  # the audit action
+
+
+class Verb(StrEnum):
+    """What someone tries to do to a ticket; the value reads in "can … ESC-n"."""
+
+    ACK = "acknowledge"
+    TAKE = "take"
+    REASSIGN = "reassign"
+    RESOLVE = "resolve"
+    ASK = "ask the reporter about"
+    REOPEN = "reopen"
+    FOLLOW_UP = "add follow-ups to"
+    CHANGE_FOLLOW_UP = "change follow-ups of"
+    SEE = "see"
+
+
+class Refused(NotAllowed):
+    """``actor`` may not do ``verb`` to the ticket; ``str(err)`` tells them why."""
+
+    def __init__(self, message: str, verb: Verb, ticket_id: int | None) -> None:
+        super().__init__(message)
+        self.verb, self.ticket_id = verb, ticket_id
+
+    @property
+    def doing(self) -> str:
+        return self.verb.value
+
+
+def in_pod(cfg: AppConfig, ticket: Ticket, user: str) -> bool:
+    """An admin, or the lead or a member of the pod owning the ticket's policy area."""
+    if cfg.is_admin(user):
+        return True
+    pod = cfg.pod_for_area(ticket.policy_area)
+    return user == pod.lead or pod.member(user) is not None
+
+
+def on_desk(cfg: AppConfig, user: str) -> bool:
+    """Works on some pod's tickets (or is an admin): sees team lists and digest previews."""
+    return cfg.can_act(user)
+
+
+def check(
+    cfg: AppConfig,
+    ticket: Ticket,
+    user: str,
+    verb: Verb,
+    *,
+    watchers: Collection[str] = (),
+    followup: FollowUp | None = None,
+) -> None:
+    """Raise :class:`Refused` unless ``user`` may ``verb`` ``ticket``.
+
+    ``watchers`` matter for :attr:`Verb.SEE` only; ``followup`` for
+    :attr:`Verb.CHANGE_FOLLOW_UP` (its owner and creator may change it).
+    """
+    if in_pod(cfg, ticket, user):
+        mine = user in (ticket.assignee_id, _lead(cfg, ticket)) or cfg.is_admin(user)
+        if verb is Verb.ACK and not mine:
+            raise Refused(_not_yours(ticket, hint=True), verb, ticket.id)
+        return
+    pod = cfg.pod_for_area(ticket.policy_area).title
+    if verb is Verb.ACK:
+        if user == ticket.assignee_id:
+            return
+        raise Refused(_not_yours(ticket, hint=False), verb, ticket.id)
+    if verb is Verb.REOPEN and user == ticket.reporter_id:
+        return
+    if verb is Verb.SEE and (user in (ticket.reporter_id, ticket.assignee_id) or user in watchers):
+        return
+    if (
+        verb is Verb.CHANGE_FOLLOW_UP
+        and followup
+        and user in (followup.owner_id, followup.created_by)
+    ):
+        return
+    who = {
+        Verb.REOPEN: f"the reporter or members of the {pod} pod",
+        Verb.SEE: f"the reporter, the people following it and the {pod} pod",
+        Verb.CHANGE_FOLLOW_UP: f"its owner or members of the {pod} pod",
+    }.get(verb, f"members of the {pod} pod (and escbot admins)")
+    tail = "." if verb is Verb.SEE else "; nothing was changed."
+    raise Refused(f"Only {who} can {verb.value} {ticket.key}{tail}", verb, ticket.id)
+
+
+def allowed(cfg: AppConfig, ticket: Ticket, user: str, verb: Verb) -> bool:
+    """Whether to offer ``verb`` to ``user`` (a button, an App Home entry)."""
+    try:
+        check(cfg, ticket, user, verb)
+    except Refused:
+        return False
+    return True
+
+
+def check_desk(cfg: AppConfig, user: str, doing: str) -> None:
+    """Raise :class:`~bot.core.errors.NotAllowed` unless ``user`` works on the desk."""
+    if not on_desk(cfg, user):
+        raise NotAllowed(f"Only pod members (and escbot admins) can {doing}.")
+
+
+@contextmanager
+def audited(sessions: sessionmaker[Session], actor: str, now: datetime) -> Iterator[None]:
+    """Audit a :class:`Refused` escaping the block, then let it go on to the surface.
+
+    The refused change's own transaction has rolled back by then, so the audit
+    line is written in a transaction of its own.
+    """
+    try:
+        yield
+    except Refused as err:
+        if err.ticket_id is not None:
+            with transaction(sessions) as session:
+                audit(session, err, actor, now)
+        raise
+
+
+def audit(session: Session, err: Refused, actor: str, now: datetime) -> bool:
+    """Append the refusal to the ticket's trail unless one like it is recent; True if written."""
+    ticket = ticket_by_id(session, err.ticket_id, lock=True) if err.ticket_id else None
+    if ticket is None:
+        return False
+    recent = session.scalars(
+        select(TicketEvent.payload).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.action == REFUSED,
+            TicketEvent.actor_id == actor,
+            TicketEvent.at > now - AUDIT_WINDOW,
+        )
+    ).all()
+    if any(payload.get("doing") == err.doing for payload in recent):
+        return False
+    record(
+        session,
+        ticket,
+        REFUSED,
+        actor=actor,
+        now=now,
+        payload={"doing": err.doing, "why": str(err)},
+    )
+    return True
+
+
+def _lead(cfg: AppConfig, ticket: Ticket) -> str:
+    return cfg.pod_for_area(ticket.policy_area).lead
+
+
+def _not_yours(ticket: Ticket, *, hint: bool) -> str:
+    owner = f"<@{ticket.assignee_id}>'s" if ticket.assignee_id else "its owner's"
+    tip = " To make it yours, use *Take*." if hint else ""
+    return f"{ticket.key} is {owner} to acknowledge; nothing was changed.{tip}"
