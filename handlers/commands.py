@@ -118,7 +118,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 
 def register(app: App, services: Services) -> None:
-    cfg, renderer = services.config, services.renderer
+    desk = services.desk
 
     @app.command(COMMAND)
     @guarded
@@ -131,8 +131,6 @@ def register(app: App, services: Services) -> None:
             sub.run(Invocation(services, command, rest.strip(), respond, client))
             return
         started = time.perf_counter()
-        prefill = intake_form.Prefill.from_text(cfg, text)
-        origin = intake_form.Origin.of(command.get("channel_id"))
-        view = intake_form.modal(renderer, cfg, prefill, origin)
+        view = intake_form.command_modal(desk, text, command.get("channel_id"))
         client.views_open(trigger_id=command["trigger_id"], view=view)
         log.debug("intake modal opened in %.1f ms", (time.perf_counter() - started) * 1000)

@@ -25,7 +25,7 @@ def register(app: App, services: Services) -> None:
     # Imported here: bot.manifest imports handlers.commands, so a module-level import cycles.
     from bot.slack.manifest import MESSAGE_SHORTCUT
 
-    cfg, renderer = services.config, services.renderer
+    desk = services.desk
 
     @app.shortcut(MESSAGE_SHORTCUT)
     @guarded
@@ -33,9 +33,7 @@ def register(app: App, services: Services) -> None:
         ack()
         channel, message = shortcut["channel"]["id"], shortcut.get("message") or {}
         permalink = permalink_of(client, channel, shortcut.get("message_ts") or message.get("ts"))
-        prefill = intake_form.Prefill.from_message(message.get("text") or "", permalink)
-        origin = intake_form.Origin.of(channel, permalink)
-        view = intake_form.modal(renderer, cfg, prefill, origin)
+        view = intake_form.message_modal(desk, channel, message.get("text") or "", permalink)
         client.views_open(trigger_id=shortcut["trigger_id"], view=view)
 
 

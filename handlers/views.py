@@ -20,11 +20,10 @@ from bot.core import forms
 from bot.core.errors import DomainError, NotFound
 from bot.core.forms import FieldErrors
 from bot.intake import form as intake_form
-from bot.intake import messages as intake_messages
-from bot.intake import service as intake
 from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import ownership
+from bot.slack import answers
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.models import Ticket
@@ -158,27 +157,23 @@ def _register_resolution(app: App, services: Services) -> None:
 
 def _register_intake(app: App, services: Services) -> None:
     """The intake modal's submission and the buttons of its duplicate choice."""
-    cfg, renderer = services.config, services.renderer
+    desk = services.desk
 
     @app.view(intake_form.INTAKE_VIEW)
     @guarded
     def intake_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        user, now = body["user"]["id"], services.clock.now()
-        form = intake_form.read(cfg, view, now)
-        if form.draft is None:
-            ack(response_action="errors", errors=form.errors)
-            return
-        with transaction(services.sessions) as s:
-            done, choice = intake_form.submit(s, cfg, renderer, form, view, reporter=user, now=now)
-        if choice is not None:  # already escalated: offer "add to ESC-n"
-            ack(response_action="update", view=choice)
-            return
-        ack()
-        if done.ticket is not None:
-            ephemeral = intake_messages.reporter_ack(renderer, cfg, done.ticket)
-            intake_messages.confirm(client, ephemeral, form.origin.channel, user)
+        user = body["user"]["id"]
+        answer = intake_form.submit_view(desk, view, user)
+        if answer.errors:
+            ack(response_action="errors", errors=answer.errors)
+        elif answer.choice is not None:  # already escalated: offer "add to ESC-n"
+            ack(response_action="update", view=answer.choice)
+        else:
+            ack()
+            if answer.confirmation is not None:
+                answers.confirm(client, answer.confirmation, answer.channel, user)
 
     @app.action(intake_form.CHOICE_ACTIONS)
     @guarded
@@ -186,12 +181,8 @@ def _register_intake(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        user, now, view = body["user"]["id"], services.clock.now(), body["view"]
-        with transaction(services.sessions) as s:
-            done, origin = intake_form.decide(
-                s, cfg, renderer, view, action, reporter=user, now=now
-            )
-        client.views_update(view_id=view["id"], view=intake_form.done_view(renderer, cfg, done))
-        if done.result is intake.Result.CREATED and done.ticket is not None:
-            ephemeral = intake_messages.reporter_ack(renderer, cfg, done.ticket)
-            intake_messages.confirm(client, ephemeral, origin.channel, user)
+        user, view = body["user"]["id"], body["view"]
+        answer = intake_form.choose(desk, view, action, user)
+        client.views_update(view_id=view["id"], view=answer.view)
+        if answer.confirmation is not None:
+            answers.confirm(client, answer.confirmation, answer.channel, user)

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.blockkit import PRIVATE_METADATA, problems
+from bot.core.clock import FakeClock
+from bot.core.desk import Desk
 from bot.core.render import Renderer
 from bot.intake import form as intake_form
 from bot.intake import service as intake
@@ -132,6 +134,35 @@ def test_prefill_and_origin(config) -> None:  # type: ignore[no-untyped-def]
     assert Origin.decode(json.loads(Origin.of("C1", "https://p").encode())) == Origin(
         "C1", "https://p"
     )
+
+
+def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  # type: ignore[no-untyped-def]
+    desk = Desk(sessions, config, Renderer(config.team_tz), FakeClock(NOW))
+    opened = intake_form.command_modal(desk, "Hate raid", "C07PARTNERS")
+    assert json.loads(opened["private_metadata"]) == {"c": "C07PARTNERS"}
+    view = {**opened, "id": "V0FIRST"}
+    wrong = intake_form.submit_view(desk, submitted(view, {"Summary": ""}), "U1")
+    assert set(wrong.errors) == {"summary", "source_team"} and wrong.choice is None
+    values = {"Your team": "comms", "Content links or ids": "post:1"}
+    first = intake_form.submit_view(desk, submitted(view, values), "U1")
+    assert (first.errors, first.choice, first.channel) == ({}, None, "C07PARTNERS")
+    assert first.confirmation is not None and "ESC-1" in first.confirmation["text"]
+    shortcut = intake_form.message_modal(desk, "C9", "look", "https://fake.slack.com/p1")
+    second = {**shortcut, "id": "V0SECOND"}
+    choice = intake_form.submit_view(desk, submitted(second, {**values, "Summary": "Raid"}), "U2")
+    assert choice.confirmation is None and choice.choice is not None
+    assert choice.choice["callback_id"] == intake_form.CHOICE_VIEW
+    new = intake_form.choose(
+        desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new"}, "U2"
+    )
+    assert new.view["callback_id"] == intake_form.DONE_VIEW
+    assert new.channel == "C9" and new.confirmation is not None
+    assert "ESC-2" in new.confirmation["text"]
+    again = intake_form.choose(
+        desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new"}, "U2"
+    )
+    assert again.confirmation is None  # a double click: nothing new
+    assert again.view["callback_id"] == intake_form.DONE_VIEW
 
 
 def _big_draft() -> Draft:

@@ -10,6 +10,11 @@ When the content is already in an open ticket the modal becomes a choice
 (:func:`choice_view`): the submission waits in the view's private_metadata,
 or — when it does not fit Slack's 3000 characters — in ``pending_drafts``
 keyed by the view id, until a button decides it (:func:`decide`).
+
+Each listener calls one entry point here — :func:`command_modal`,
+:func:`message_modal`, :func:`submit_view`, :func:`choose` — with a
+:class:`~bot.core.desk.Desk` and what it read from the payload, and answers
+Slack with what it gets back (a view, :class:`Submitted` or :class:`Chosen`).
 """
 
 from __future__ import annotations
@@ -26,14 +31,17 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig, format_duration
 from bot.core import forms
 from bot.core.blockkit import PRIVATE_METADATA
+from bot.core.desk import Desk
 from bot.core.errors import DomainError
 from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.intake import content
+from bot.intake import messages as intake_messages
 from bot.intake import service as intake
 from bot.intake.service import Draft, Match, Outcome, Result
 from bot.slack.cards import CONTENT_BUDGET, link, mention, pack
 from bot.tickets.lifecycle import status_label
+from storage.db import transaction
 from storage.models import PendingDraft
 from storage.queries import request_result
 
@@ -97,6 +105,81 @@ class Submission:
     draft: Draft | None
     errors: dict[str, str] = field(default_factory=dict)
     origin: Origin = field(default_factory=Origin)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """How the listener answers a submitted modal: ``errors`` go under its fields,
+    ``choice`` replaces it, and ``confirmation`` — only when a ticket was opened —
+    is the instant ephemeral to show in ``channel``, where the modal was opened."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    choice: dict[str, Any] | None = None
+    confirmation: dict[str, Any] | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """How the listener answers a button of the duplicate choice: the modal's last
+    view, and the confirmation to show in ``channel`` when a ticket was opened."""
+
+    view: dict[str, Any]
+    confirmation: dict[str, Any] | None = None
+    channel: str | None = None
+
+
+# -- entry points: one per listener --------------------------------------------------------
+
+
+def command_modal(desk: Desk, text: str, channel: str | None) -> dict[str, Any]:
+    """The modal ``/escalate [text]`` opens in ``channel``, prefilled from the text."""
+    prefill = Prefill.from_text(desk.config, text)
+    return modal(desk.renderer, desk.config, prefill, Origin.of(channel))
+
+
+def message_modal(desk: Desk, channel: str, text: str, permalink: str | None) -> dict[str, Any]:
+    """The modal the message shortcut opens, prefilled from the message."""
+    prefill = Prefill.from_message(text, permalink)
+    return modal(desk.renderer, desk.config, prefill, Origin.of(channel, permalink))
+
+
+def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
+    """A submitted intake modal: its errors, the duplicate choice, or a ticket opened
+    (committed before the answer, so the confirmation names a ticket that exists)."""
+    now = desk.clock.now()
+    form = read(desk.config, view, now)
+    if form.draft is None:
+        return Submitted(errors=form.errors)
+    with transaction(desk.sessions) as session:
+        outcome, choice = submit(
+            session, desk.config, desk.renderer, form, view, reporter=reporter, now=now
+        )
+    if choice is not None:  # already escalated: offer "add to ESC-n"
+        return Submitted(choice=choice)
+    return Submitted(confirmation=_confirmation(desk, outcome), channel=form.origin.channel)
+
+
+def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: str) -> Chosen:
+    """A button of the duplicate choice: what the modal shows next, and the
+    confirmation when "open a new one" opened a ticket."""
+    now = desk.clock.now()
+    with transaction(desk.sessions) as session:
+        outcome, origin = decide(
+            session, desk.config, desk.renderer, view, action, reporter=reporter, now=now
+        )
+    return Chosen(
+        view=done_view(desk.renderer, desk.config, outcome),
+        confirmation=_confirmation(desk, outcome),
+        channel=origin.channel,
+    )
+
+
+def _confirmation(desk: Desk, outcome: Outcome) -> dict[str, Any] | None:
+    """The reporter's instant ephemeral, for a ticket just opened (not for one joined)."""
+    if outcome.result is not Result.CREATED or outcome.ticket is None:
+        return None
+    return intake_messages.reporter_ack(desk.renderer, desk.config, outcome.ticket)
 
 
 # -- the modal ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ slow. So the reporter gets two messages:
 
 - at once, an ephemeral where they ran ``/escalate`` (or the shortcut): key,
   owner, summary, "the card is in #intake" — best effort, as ``chat.postEphemeral``
-  fails in channels the bot can't see (:func:`confirm`);
+  fails in channels the bot can't see (posted by ``bot.slack.answers.confirm``);
 - durably, a DM queued in the ticket's own transaction, held by the outbox
   until the card is posted and then sent with the card's permalink
   (``outbox.enqueue_dm(after_card=True)``). It never gets lost, and it is the
@@ -16,11 +16,7 @@ slow. So the reporter gets two messages:
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import sla
 from bot.config import AppConfig
@@ -31,8 +27,6 @@ from storage.models import Ticket
 
 if TYPE_CHECKING:
     from bot.intake.service import Draft
-
-log = logging.getLogger(__name__)
 
 #: Sections of content links in the details message (each ≤ 3000 characters).
 DETAILS_SECTIONS = 40
@@ -137,18 +131,3 @@ def reporter_added(
         card_link=outbox.CARD_LINK,
         added_count=len(added),
     )
-
-
-def confirm(client: WebClient, payload: dict[str, Any], channel: str | None, user: str) -> bool:
-    """Show ``payload`` to ``user`` as an ephemeral in ``channel``; False if Slack refused
-    (the bot is not in that channel, a DM with someone else…). The caller's durable
-    DM is already queued, so a refusal loses nothing."""
-    if not channel:
-        return False
-    args = {k: v for k, v in payload.items() if k != "response_type"}
-    try:
-        client.chat_postEphemeral(channel=channel, user=user, **args)
-    except (SlackApiError, OSError) as err:
-        log.info("ephemeral to %s in %s not shown (%s); the DM will do", user, channel, err)
-        return False
-    return True
