@@ -27,7 +27,8 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bench import harness as h
-from bot.delivery.outbox import OutboxWorker, enqueue_message
+from bot.delivery.outbox import enqueue_message
+from bot.delivery.worker import OutboxWorker
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
 

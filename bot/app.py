@@ -20,9 +20,10 @@ from bot.config import AppConfig
 from bot.core.clock import Clock, SystemClock
 from bot.core.metrics import Metrics
 from bot.core.render import Renderer
-from bot.delivery.outbox import OutboxWorker, Pacer, alert_admins, wake_after_commit
+from bot.delivery.outbox import alert_admins, wake_after_commit
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
+from bot.delivery.worker import OutboxWorker, Pacer
 from bot.reporting import digests
 from bot.resolution import followups
 from bot.routing import chain

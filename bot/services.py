@@ -17,9 +17,9 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.desk import Desk
 from bot.core.metrics import Metrics
 from bot.core.render import Renderer
-from bot.delivery.outbox import OutboxWorker
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
+from bot.delivery.worker import OutboxWorker
 from bot.settings import Settings
 from bot.slack.identity import BotIdentity
 

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from bot.app import Services, create_app
 from bot.core.clock import FakeClock
 from bot.core.errors import NotAllowed, NotFound
-from bot.delivery.outbox import OutboxWorker, Pacer, enqueue_message, enqueue_upload
+from bot.delivery.outbox import enqueue_message, enqueue_upload
+from bot.delivery.worker import OutboxWorker, Pacer
 from bot.reporting import digests
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, transaction

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -11,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import outbox
-from bot.delivery.outbox import OutboxWorker, Pacer
+from bot.delivery.worker import METADATA_EVENT, OutboxWorker, Pacer
 from storage.db import transaction
 from storage.models import OutboxMessage, Ticket
 from tests.test_keys import create
@@ -208,9 +211,26 @@ def test_a_worker_that_died_mid_delivery_is_not_repeated(sessions, fake_slack) -
     client.chat_postMessage(
         channel="C1",
         text="posted before the crash",
-        metadata={"event_type": outbox.METADATA_EVENT, "event_payload": {"dedup": "crash:1"}},
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"dedup": "crash:1"}},
     )
     assert worker.run_once() == 0  # still leased by the dead worker
     wall.advance(timedelta(seconds=61))
     assert worker.drain(timeout=15)
     assert [m.text for m in fake_slack.messages("C1")] == ["posted before the crash"]
+
+
+def test_queueing_a_message_does_not_load_the_slack_client() -> None:
+    """Domain code queues through ``bot.delivery.outbox``; only the worker may need slack_sdk."""
+    code = (
+        "import sys, bot.delivery.outbox; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'slack_bolt'}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert proc.stdout.strip() == "[]"

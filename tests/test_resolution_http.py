@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.delivery.outbox import Pacer
+from bot.delivery.worker import Pacer
 from bot.sandbox.emulator.fake_slack import Message
 from storage.models import Ticket, TicketEvent
 from tests.desk import ADMIN, INTAKE, JONAS, LEAD, PARTNER

@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 
 from bot.config import AppConfig, PolicyArea, Severity, Vendor, load_config
-from bot.core.blockkit import problems
+from bot.core.blockkit import Button, problems
+from bot.core.mrkdwn import SEVERITY_ICONS
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn
 from bot.delivery import outbox
@@ -189,7 +190,7 @@ def followup(text: str, n: int, *, status: str = "open") -> FollowUp:
 
 
 def _card(i: Inputs) -> list[dict[str, Any]]:
-    long = cards.Button(text=i.text, action_id="long_button", value="x" * 2000)
+    long = Button(text=i.text, action_id="long_button", value="x" * 2000)
     buttons = [*cards.ticket_buttons(replace_status(i.ticket, "assigned")), long]
     resolved = cards.card_context(i.renderer, i.cfg, i.ticket, buttons)
     fus = [followups.message_context(i.cfg, followup(i.text, n), i.ticket, NOW) for n in range(10)]
@@ -377,7 +378,7 @@ def _home(i: Inputs) -> list[dict[str, Any]]:
         "backlog_total": 12,
         "at_risk": [row | {"clocks": ["time to acknowledge", "time to resolve"]}] * 40,
         "at_risk_more": 3,
-        "sev_icons": cards.SEVERITY_ICONS,
+        "sev_icons": SEVERITY_ICONS,
     }
     mine = {
         "t": i.ticket,
@@ -390,7 +391,7 @@ def _home(i: Inputs) -> list[dict[str, Any]]:
         "user": "U07LEGAL01",
         "mine": [mine] * 120,
         "mine_more": 7,
-        "sev_icons": cards.SEVERITY_ICONS,
+        "sev_icons": SEVERITY_ICONS,
     }
     return [pod, pod | {"ooo": None, "queue": [], "followups": [], "at_risk": []}, reporter]
 

@@ -2,13 +2,14 @@
 
 Slack rejects a message with ``invalid_blocks`` when one limit is passed, and
 that rejection would lose the message; templates truncate, and this module
-both fits block lists into their surface and validates the result.
+both fits block lists into their surface and validates the result. :class:`Button`
+is the shape every surface hands the templates for a button.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 SECTION_TEXT = 3000
@@ -33,6 +34,15 @@ PLACEHOLDER_TEXT = 150
 INPUT_VALUE = 3000
 URL_LENGTH = 3000
 ALT_TEXT = 2000
+
+
+class Button(TypedDict, total=False):
+    """A button on the card; ``text`` is truncated to Slack's 75 characters."""
+
+    text: str
+    action_id: str
+    value: str
+    style: str  # "primary" | "danger"
 
 
 def fit(blocks: list[dict[str, Any]], surface: str, more_label: str = "more") -> list[dict]:

@@ -33,13 +33,13 @@ from bot.core import forms
 from bot.core.blockkit import PRIVATE_METADATA
 from bot.core.desk import Desk
 from bot.core.errors import DomainError
+from bot.core.mrkdwn import CONTENT_BUDGET, link, mention, pack
 from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.intake import content
 from bot.intake import messages as intake_messages
 from bot.intake import service as intake
 from bot.intake.service import Draft, Match, Outcome, Result
-from bot.slack.cards import CONTENT_BUDGET, link, mention, pack
 from bot.tickets.lifecycle import status_label
 from storage.db import transaction
 from storage.models import PendingDraft

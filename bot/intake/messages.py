@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot import sla
 from bot.config import AppConfig
+from bot.core.mrkdwn import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
 from bot.core.render import Renderer
 from bot.delivery import outbox
-from bot.slack.cards import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
 from storage.models import Ticket
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from bot import sla
 from bot.config import AppConfig
 from bot.core.errors import NotAllowed, NotFound
+from bot.core.mrkdwn import SEVERITY_ICONS, channel, mention
 from bot.core.render import Renderer
 from bot.intake.service import REPORTED_AGAIN, watchers
-from bot.slack.cards import SEVERITY_ICONS, channel, mention
 from bot.tickets.lifecycle import OPEN_STATUSES, status_label
 from storage.models import Ticket, TicketEvent
 from storage.queries import open_tickets_for, parse_ticket_key, ticket_by_key

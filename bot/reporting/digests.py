@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Digest
 from bot.core.errors import NotAllowed, NotFound
+from bot.core.mrkdwn import link
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn, truncate
 from bot.delivery.outbox import enqueue_message, enqueue_upload
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
-from bot.slack.cards import link
 from storage.db import transaction
 from storage.models import DigestRun, Ticket
 

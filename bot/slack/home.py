@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
+from bot.core.mrkdwn import SEVERITY_ICONS
 from bot.core.render import Renderer
 from bot.resolution import followups
 from bot.resolution.service import outcome_context, reopen_allowed
-from bot.slack.cards import SEVERITY_ICONS
 from bot.tickets.lifecycle import OPEN_STATUSES, TRANSITIONS, Action, Status, status_label
 from storage.models import OutOfOffice, Ticket
 
