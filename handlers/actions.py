@@ -29,34 +29,19 @@ if TYPE_CHECKING:
 
 
 def register(app: App, services: Services) -> None:
-    cfg, renderer = services.config, services.renderer
     _register_resolution(app, services)
 
     @app.action(_action("ticket_ack"))
     @guarded
     def ticket_ack(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        (key, user), now = _clicked(body, action), services.clock.now()
-        ownership.run(
-            services.sessions,
-            key,
-            lambda s: ownership.acknowledge(s, cfg, renderer, key, actor=user, now=now),
-            actor=user,
-            now=now,
-        )
+        ownership.acknowledge_ticket(services.desk, *_clicked(body, action))
 
     @app.action(_action("ticket_take"))
     @guarded
     def ticket_take(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        (key, user), now = _clicked(body, action), services.clock.now()
-        ownership.run(
-            services.sessions,
-            key,
-            lambda s: ownership.take(s, cfg, renderer, key, actor=user, now=now),
-            actor=user,
-            now=now,
-        )
+        ownership.take_ticket(services.desk, *_clicked(body, action))
 
     @app.action(_action("ticket_reassign"))
     @guarded
@@ -64,16 +49,10 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        (key, user), now = _clicked(body, action), services.clock.now()
-        choices = ownership.run(
-            services.sessions,
-            key,
-            lambda s: ownership.reassign_choices(s, cfg, key, actor=user, now=now),
-            actor=user,
-            now=now,
-        )
+        choices = ownership.reassign_options(services.desk, *_clicked(body, action))
         client.views_open(
-            trigger_id=body["trigger_id"], view=renderer.render("reassign_modal", **choices)
+            trigger_id=body["trigger_id"],
+            view=services.renderer.render("reassign_modal", **choices),
         )
 
 

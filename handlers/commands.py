@@ -26,7 +26,6 @@ from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import absence
 from handlers.boundary import guarded
-from storage.db import transaction
 from storage.queries import ticket_by_key
 
 if TYPE_CHECKING:
@@ -77,10 +76,8 @@ def _mine(inv: Invocation) -> None:
 
 
 def _ooo(inv: Invocation) -> None:
-    svc = inv.services
-    with transaction(svc.sessions) as session:
-        done = absence.command(session, svc.config, inv.user, inv.args, svc.clock.now())
-    inv.respond(**svc.renderer.render("ooo_status", o=done))
+    done = absence.command(inv.services.desk, inv.user, inv.args)
+    inv.respond(**inv.services.renderer.render("ooo_status", o=done))
 
 
 def _digest(inv: Invocation) -> None:

@@ -34,30 +34,22 @@ if TYPE_CHECKING:
 
 
 def register(app: App, services: Services) -> None:
-    cfg, renderer = services.config, services.renderer
     _register_resolution(app, services)
     _register_intake(app, services)
 
     @app.view("ticket_reassign")
     @guarded
     def ticket_reassigned(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        key, user, now = (
-            str(view.get("private_metadata") or ""),
-            body["user"]["id"],
-            services.clock.now(),
-        )
         values = forms.values(view)
-        to, reason = values.get(ownership.TO_BLOCK), values.get(ownership.REASON_BLOCK)
-
-        def once(session: Session) -> None:
-            """A double submit of this modal reassigns once (``route again`` would move twice)."""
-            if claim_request(session, f"reassign:{view.get('id')}", now, {}):
-                ownership.reassign(
-                    session, cfg, renderer, key, actor=user, now=now, to=to, reason=reason
-                )
-
         try:
-            ownership.run(services.sessions, key, once, actor=user, now=now)
+            ownership.reassign_ticket(
+                services.desk,
+                str(view.get("private_metadata") or ""),
+                body["user"]["id"],
+                to=values.get(ownership.TO_BLOCK),
+                reason=values.get(ownership.REASON_BLOCK),
+                submission=str(view.get("id")),
+            )
         except FieldErrors as err:
             ack(response_action="errors", errors=err.errors)
             return

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
+from bot.core.clock import FakeClock
+from bot.core.desk import Desk
 from bot.core.render import Renderer
 from bot.intake.service import Draft, open_ticket
 from bot.tickets.lifecycle import record
@@ -23,6 +25,13 @@ PARTNER = "U07LEGAL01"  # a reporter from legal: not in any pod
 INTAKE = "C06H2KX8ESC"
 MORNING = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thu; Beatriz on call, off shift
 AFTERNOON = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Lucía and Beatriz both on shift
+
+
+def desk_at(
+    sessions: sessionmaker[Session], cfg: AppConfig, now: datetime, renderer: Renderer | None = None
+) -> Desk:
+    """A desk whose clock stands still at ``now``."""
+    return Desk(sessions, cfg, renderer or Renderer(cfg.team_tz), FakeClock(now))
 
 
 def new_ticket(

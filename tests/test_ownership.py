@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core.desk import Desk
 from bot.core.errors import NotAllowed, TransitionError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.routing import ownership, workload
+from bot.tickets.lifecycle import Change
 from storage.db import transaction
 from storage.models import Counter, OutboxMessage, Ticket, TicketEvent, Timer
 from storage.queries import ticket_by_key
@@ -27,6 +31,7 @@ from tests.desk import (
     PARTNER,
     PRIYA,
     WANJIRU,
+    desk_at,
     new_ticket,
     seed,
 )
@@ -138,10 +143,9 @@ def test_turns_rotate_across_tickets_opened_at_the_same_instant(
 # -- the buttons ----------------------------------------------------------------------------
 
 
-def act(sessions, op, key: str, actor: str, now: datetime = MORNING, **kw):  # type: ignore[no-untyped-def]
-    return ownership.run(
-        sessions, key, lambda s: op(s, actor=actor, now=now, **kw), actor=actor, now=now
-    )
+def reassign(desk: Desk, key: str, actor: str, **kw: Any) -> Change | None:
+    """The modal submitted once (each call its own submission)."""
+    return ownership.reassign_ticket(desk, key, actor, submission=uuid4().hex, **kw)
 
 
 def test_ack_is_for_the_owner_and_cancels_the_chain(
@@ -149,18 +153,16 @@ def test_ack_is_for_the_owner_and_cancels_the_chain(
 ) -> None:
     t = new_ticket(sessions, config, renderer, MORNING)  # sev2 es, 10:00: Lucía
     assert t.assignee_id == LUCIA
-
-    def ack(s, **kw):  # type: ignore[no-untyped-def]
-        return ownership.acknowledge(s, config, renderer, t.key, **kw)
+    desk = desk_at(sessions, config, MORNING, renderer)
 
     with pytest.raises(NotAllowed, match="use \\*Take\\*"):
-        act(sessions, ack, t.key, WANJIRU)
+        ownership.acknowledge_ticket(desk, t.key, WANJIRU)
     with pytest.raises(NotAllowed, match="is <@U05MAD1LFZ3>'s to acknowledge; nothing") as err:
-        act(sessions, ack, t.key, PARTNER)
+        ownership.acknowledge_ticket(desk, t.key, PARTNER)
     assert "Take" not in str(err.value)
-    act(sessions, ack, t.key, LUCIA)
+    ownership.acknowledge_ticket(desk, t.key, LUCIA)
     with pytest.raises(TransitionError, match="already acknowledged"):
-        act(sessions, ack, t.key, LUCIA)
+        ownership.acknowledge_ticket(desk, t.key, LUCIA)
     with sessions() as s:
         ticket = s.get_one(Ticket, t.id)
         assert (ticket.status, ticket.acked_at) == ("acknowledged", MORNING)
@@ -181,18 +183,16 @@ def test_ack_is_for_the_owner_and_cancels_the_chain(
 
 def test_take_is_for_the_pod_and_admins(sessions: sessionmaker[Session], config, renderer) -> None:
     t = new_ticket(sessions, config, renderer, MORNING)
-
-    def take(s, **kw):  # type: ignore[no-untyped-def]
-        return ownership.take(s, config, renderer, t.key, **kw)
+    desk = desk_at(sessions, config, MORNING, renderer)
 
     with pytest.raises(NotAllowed):
-        act(sessions, take, t.key, PARTNER)
+        ownership.take_ticket(desk, t.key, PARTNER)
     with sessions() as s:
         assert s.get_one(Ticket, t.id).assignee_id == LUCIA
-    act(sessions, take, t.key, PRIYA)
+    ownership.take_ticket(desk, t.key, PRIYA)
     with pytest.raises(TransitionError, match="You already own"):
-        act(sessions, take, t.key, PRIYA)
-    act(sessions, take, t.key, ADMIN)
+        ownership.take_ticket(desk, t.key, PRIYA)
+    ownership.take_ticket(desk, t.key, ADMIN)
     with sessions() as s:
         ticket = s.get_one(Ticket, t.id)
         assert (ticket.assignee_id, ticket.status) == (ADMIN, "acknowledged")
@@ -205,19 +205,17 @@ def test_reassign_validates_then_hands_over_with_reason(
     sessions: sessionmaker[Session], config, renderer
 ) -> None:
     t = new_ticket(sessions, config, renderer, MORNING)
-
-    def reassign(s, **kw):  # type: ignore[no-untyped-def]
-        return ownership.reassign(s, config, renderer, t.key, **kw)
+    desk = desk_at(sessions, config, MORNING, renderer)
 
     with pytest.raises(FieldErrors) as err:
-        act(sessions, reassign, t.key, LUCIA, to=WANJIRU, reason="  ")
+        reassign(desk, t.key, LUCIA, to=WANJIRU, reason="  ")
     assert set(err.value.errors) == {"reassign_reason"}
     with pytest.raises(FieldErrors) as err:
-        act(sessions, reassign, t.key, LUCIA, to=PARTNER, reason="x")
+        reassign(desk, t.key, LUCIA, to=PARTNER, reason="x")
     assert err.value.errors == {"reassign_to": "Pick a member of the Critical Harms pod."}
     with pytest.raises(FieldErrors, match="already with Lucía"):
-        act(sessions, reassign, t.key, LUCIA, to=LUCIA, reason="x")
-    act(sessions, reassign, t.key, LUCIA, to=WANJIRU, reason="Needs <@here> Swahili context")
+        reassign(desk, t.key, LUCIA, to=LUCIA, reason="x")
+    reassign(desk, t.key, LUCIA, to=WANJIRU, reason="Needs <@here> Swahili context")
     with sessions() as s:
         ticket = s.get_one(Ticket, t.id)
         assert (ticket.assignee_id, ticket.status) == (WANJIRU, "assigned")
@@ -240,11 +238,9 @@ def test_route_again_excludes_the_current_owner(
 ) -> None:
     t = new_ticket(sessions, config, renderer, MORNING, language=None)  # GV: Lucía or Wanjiru
     first = t.assignee_id
+    desk = desk_at(sessions, config, MORNING, renderer)
 
-    def reassign(s, **kw):  # type: ignore[no-untyped-def]
-        return ownership.reassign(s, config, renderer, t.key, **kw)
-
-    act(sessions, reassign, t.key, LEAD, to=ownership.ROUTE_AGAIN, reason="overloaded")
+    reassign(desk, t.key, LEAD, to=ownership.ROUTE_AGAIN, reason="overloaded")
     with sessions() as s:
         ticket = s.get_one(Ticket, t.id)
         assert ticket.assignee_id not in (first, LEAD)
@@ -252,21 +248,15 @@ def test_route_again_excludes_the_current_owner(
         second = ticket.assignee_id
         assert events(s, t.id, "assign")[-1].payload["routing"]["via"] == "least_loaded"
     # only two GV specialists on shift: routing again goes back to the first
-    act(sessions, reassign, t.key, LEAD, to=None, reason="again")
+    reassign(desk, t.key, LEAD, to=None, reason="again")
     with sessions() as s:
         assert s.get_one(Ticket, t.id).assignee_id == first != second
     night = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
     lone = new_ticket(sessions, config, renderer, night, area="violent_extremism", language=None)
     assert lone.assignee_id == LEAD
     with pytest.raises(FieldErrors, match=r"Nobody else can take it right now\. Nobody eligible"):
-        act(
-            sessions,
-            lambda s, **kw: ownership.reassign(s, config, renderer, lone.key, **kw),
-            lone.key,
-            LEAD,
-            now=night,
-            to=None,
-            reason="anyone?",
+        reassign(
+            desk_at(sessions, config, night, renderer), lone.key, LEAD, to=None, reason="anyone?"
         )
 
 
@@ -275,12 +265,7 @@ def test_reassign_choices_list_the_pod_and_check_who_asks(
 ) -> None:
     t = new_ticket(sessions, config, renderer, MORNING)
     with pytest.raises(NotAllowed):
-        act(
-            sessions,
-            lambda s, **kw: ownership.reassign_choices(s, config, t.key, **kw),
-            t.key,
-            PARTNER,
-        )
+        ownership.reassign_options(desk_at(sessions, config, MORNING, renderer), t.key, PARTNER)
     with sessions() as s:
         assert [e.payload["doing"] for e in events(s, t.id, "refused")] == ["reassign"]
         ctx = ownership.reassign_choices(s, config, t.key, actor=LUCIA, now=MORNING)
@@ -300,18 +285,14 @@ def test_double_acknowledge_in_parallel_makes_one_transition(
     import threading
 
     t = new_ticket(sessions, config, renderer, MORNING)
+    desk = desk_at(sessions, config, MORNING, renderer)
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
     def click() -> None:
         barrier.wait()
         try:
-            act(
-                sessions,
-                lambda s, **kw: ownership.acknowledge(s, config, renderer, t.key, **kw),
-                t.key,
-                LUCIA,
-            )
+            ownership.acknowledge_ticket(desk, t.key, LUCIA)
             outcomes.append("ok")
         except TransitionError:
             outcomes.append("refused")

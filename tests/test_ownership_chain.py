@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.clock import FakeClock
+from bot.core.desk import Desk
 from bot.core.render import Renderer
 from bot.delivery.timers import TimerRunner
 from bot.routing import chain, ownership
@@ -99,21 +100,9 @@ def test_ack_or_take_calls_the_chain_off(sessions: sessionmaker[Session], config
     acked = new_ticket(sessions, config, renderer, MORNING, severity="sev1")
     taken = new_ticket(sessions, config, renderer, MORNING, severity="sev1")
     clock.advance(timedelta(minutes=10))
-    now = clock.now()
-    ownership.run(
-        sessions,
-        acked.key,
-        lambda s: ownership.acknowledge(s, config, renderer, acked.key, actor=BEATRIZ, now=now),
-        actor=BEATRIZ,
-        now=now,
-    )
-    ownership.run(
-        sessions,
-        taken.key,
-        lambda s: ownership.take(s, config, renderer, taken.key, actor=LUCIA, now=now),
-        actor=LUCIA,
-        now=now,
-    )
+    desk = Desk(sessions, config, renderer, clock)
+    ownership.acknowledge_ticket(desk, acked.key, BEATRIZ)
+    ownership.take_ticket(desk, taken.key, LUCIA)
     clock.advance(timedelta(hours=2))
     run.run_due()
     assert owners(sessions, acked.id) == [(BEATRIZ, None)]
@@ -192,14 +181,13 @@ def test_a_ticket_handed_to_the_lead_does_not_move_down_the_chain(
     clock = FakeClock(MORNING)
     run = runner(sessions, config, renderer, clock)
     t = new_ticket(sessions, config, renderer, MORNING, severity="sev1")
-    ownership.run(
-        sessions,
+    ownership.reassign_ticket(
+        Desk(sessions, config, renderer, clock),
         t.key,
-        lambda s: ownership.reassign(
-            s, config, renderer, t.key, actor=BEATRIZ, now=MORNING, to=LEAD, reason="legal call"
-        ),
-        actor=BEATRIZ,
-        now=MORNING,
+        BEATRIZ,
+        to=LEAD,
+        reason="legal call",
+        submission="view-1",
     )
     clock.advance(timedelta(hours=2))
     run.run_due()

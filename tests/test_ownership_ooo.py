@@ -11,14 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.errors import DomainError, NotAllowed
 from bot.routing import absence, workload
-from storage.db import transaction
 from storage.models import OutOfOffice
-from tests.desk import BEATRIZ, LEAD, LUCIA, MORNING, PARTNER
+from tests.desk import BEATRIZ, LEAD, LUCIA, MORNING, PARTNER, desk_at
 
 
 def ooo(sessions: sessionmaker[Session], config, user: str, args: str, now=MORNING):  # type: ignore[no-untyped-def]
-    with transaction(sessions) as s:
-        return absence.command(s, config, user, args, now)
+    return absence.command(desk_at(sessions, config, now), user, args)
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,11 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig
 from bot.config.model import Member
+from bot.core.desk import Desk
 from bot.core.errors import DomainError, NotAllowed
 from bot.core.text import clean, one_line
+from storage.db import transaction
 from storage.models import OutOfOffice
 
 USAGE = "`/escalate ooo 2026-12-21 2027-01-04 Winter break` (dates YYYY-MM-DD, both included)"
@@ -47,26 +48,29 @@ class Outcome:
     cleared: int = 0
 
 
-def command(session: Session, cfg: AppConfig, user: str, args: str, now: datetime) -> Outcome:
-    """Run ``/escalate ooo <args>`` for ``user``."""
-    member = cfg.member(user)
+def command(desk: Desk, user: str, args: str) -> Outcome:
+    """Run ``/escalate ooo <args>`` for ``user``, in a transaction of its own."""
+    member = desk.config.member(user)
     if member is None:
         raise NotAllowed(
             "Out of office is for members of a pod: routing only ever picks them, "
             "so there is nothing to pause for you."
         )
-    words = args.split()
-    if not words or words[0].lower() in ("list", "ls"):
-        return Outcome("listed", entries(session, member, now), member.timezone)
-    if words[0].lower() == "clear":
-        cleared = clear(session, user, now)
-        return Outcome("cleared", entries(session, member, now), member.timezone, cleared)
-    first, last, note = parse(member, words, now)
-    start = datetime.combine(first, time(0), member.tz)
-    end = datetime.combine(last + timedelta(days=1), time(0), member.tz)
-    session.add(OutOfOffice(user_id=user, starts_at=start, ends_at=end, note=note, created_at=now))
-    session.flush()
-    return Outcome("set", entries(session, member, now), member.timezone)
+    now, words = desk.clock.now(), args.split()
+    with transaction(desk.sessions) as session:
+        if not words or words[0].lower() in ("list", "ls"):
+            return Outcome("listed", entries(session, member, now), member.timezone)
+        if words[0].lower() == "clear":
+            cleared = clear(session, user, now)
+            return Outcome("cleared", entries(session, member, now), member.timezone, cleared)
+        first, last, note = parse(member, words, now)
+        start = datetime.combine(first, time(0), member.tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), member.tz)
+        session.add(
+            OutOfOffice(user_id=user, starts_at=start, ends_at=end, note=note, created_at=now)
+        )
+        session.flush()
+        return Outcome("set", entries(session, member, now), member.timezone)
 
 
 def parse(member: Member, words: list[str], now: datetime) -> tuple[date, date, str]:

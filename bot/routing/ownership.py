@@ -1,15 +1,17 @@
 """Who owns a ticket: routing at intake, and the Ack / Take / Reassign buttons.
 
-Each operation locks the ticket row (``FOR UPDATE``; SQLite serialises writers
-anyway), checks who is asking, moves the ticket through ``bot.tickets.lifecycle`` (which
-refuses same-state repeats, so a double click makes one transition), and queues
-the card update, the thread line and the new owner's DM in the same
-transaction.
+The surfaces call one entry point each (:func:`acknowledge_ticket`,
+:func:`take_ticket`, :func:`reassign_options`, :func:`reassign_ticket`), which
+runs the operation in a transaction of its own. Each operation locks the ticket
+row (``FOR UPDATE``; SQLite serialises writers anyway), checks who is asking,
+moves the ticket through ``bot.tickets.lifecycle`` (which refuses same-state
+repeats, so a double click makes one transition), and queues the card update,
+the thread line and the new owner's DM in the same transaction.
 
-Who may do what: Ack — the owner, the pod lead, admins; Take and Reassign —
-members and the lead of the ticket's pod, admins. Anyone else is told why and
-nothing changes except an audit line (``refused``), written by :func:`run` in a
-transaction of its own because the refused one rolls back.
+Who may do what is ``bot.tickets.permissions``' to say: Ack — the owner, the
+pod lead, admins; Take and Reassign — members and the lead of the ticket's pod,
+admins. Anyone else is told why and nothing changes except a ``refused`` audit
+line (at most one per person, ticket and verb in a while).
 """
 
 from __future__ import annotations
@@ -18,36 +20,30 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
-from bot.core.errors import NotAllowed, NotFound, TransitionError
+from bot.core.desk import Desk
+from bot.core.errors import NotFound, TransitionError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.routing import chain, workload
 from bot.routing import notices as owner_notices
 from bot.routing.decide import ROUTER, Decision, Need, decide
-from bot.tickets.lifecycle import Action, Change, is_open, record, transition
+from bot.tickets import permissions
+from bot.tickets.lifecycle import Action, Change, is_open, transition
+from bot.tickets.permissions import Verb
 from storage.db import transaction
 from storage.models import Ticket
-from storage.queries import ticket_by_key
+from storage.queries import claim_request, ticket_by_key
 
 T = TypeVar("T")
 
-ACK, TAKE, REASSIGN = "acknowledge", "take", "reassign"
 ROUTE_AGAIN = "route_again"  # the reassign menu's "let routing choose" option
 TO_BLOCK, REASON_BLOCK = "reassign_to", "reassign_reason"
 REASON_MAX = 500
-
-
-class Refused(NotAllowed):
-    """The user may not do this to this ticket; ``doing`` names what they tried."""
-
-    def __init__(self, message: str, doing: str) -> None:
-        super().__init__(message)
-        self.doing = doing
 
 
 # -- routing a new ticket ----------------------------------------------------------
@@ -100,53 +96,67 @@ def _dm_kind(decision: Decision) -> str:
     return "lead" if decision.to_lead else "routed"
 
 
-# -- authorisation -------------------------------------------------------------------
+# -- entry points: one per surface action --------------------------------------------
 
 
-def authorise(cfg: AppConfig, ticket: Ticket, user: str, doing: str) -> None:
-    """Raise :class:`Refused` (with a message for ``user``) unless they may do ``doing``."""
-    if cfg.is_admin(user):
-        return
-    pod = cfg.pod_for_area(ticket.policy_area)
-    in_pod = user == pod.lead or pod.member(user) is not None
-    if doing == ACK:
-        if user in (ticket.assignee_id, pod.lead):
-            return
-        owner = f"<@{ticket.assignee_id}>'s" if ticket.assignee_id else "its owner's"
-        hint = " To make it yours, use *Take*." if in_pod else ""
-        raise Refused(f"{ticket.key} is {owner} to acknowledge; nothing was changed.{hint}", doing)
-    if in_pod:
-        return
-    raise Refused(
-        f"Only members of the {pod.title} pod (and escbot admins) can {doing} {ticket.key}; "
-        "nothing was changed.",
-        doing,
+def acknowledge_ticket(desk: Desk, key: str, actor: str) -> Change:
+    """The Ack button: :func:`acknowledge` in a transaction of its own."""
+    return _attempt(
+        desk,
+        actor,
+        lambda session, now: acknowledge(
+            session, desk.config, desk.renderer, key, actor=actor, now=now
+        ),
     )
 
 
-def run(
-    sessions: sessionmaker[Session],
-    key: str,
-    op: Callable[[Session], T],
-    *,
-    actor: str,
-    now: datetime,
-) -> T:
-    """Run ``op`` (one of the operations below, bound to ``key``) in its own transaction.
+def take_ticket(desk: Desk, key: str, actor: str) -> Change:
+    """The Take button: :func:`take` in a transaction of its own."""
+    return _attempt(
+        desk,
+        actor,
+        lambda session, now: take(session, desk.config, desk.renderer, key, actor=actor, now=now),
+    )
 
-    A :class:`Refused` rolls that transaction back; the refusal is then
-    audited in a second one and raised again for the surface to explain.
-    """
-    try:
-        with transaction(sessions) as session:
-            return op(session)
-    except Refused as err:
-        with transaction(sessions) as session:
-            ticket = ticket_by_key(session, key)
-            if ticket is not None:
-                payload = {"doing": err.doing, "why": str(err)}
-                record(session, ticket, "refused", actor=actor, now=now, payload=payload)
-        raise
+
+def reassign_options(desk: Desk, key: str, actor: str) -> dict[str, Any]:
+    """The Reassign button: what the modal offers (:func:`reassign_choices`), if ``actor`` may."""
+    return _attempt(
+        desk,
+        actor,
+        lambda session, now: reassign_choices(session, desk.config, key, actor=actor, now=now),
+    )
+
+
+def reassign_ticket(
+    desk: Desk,
+    key: str,
+    actor: str,
+    *,
+    to: str | None,
+    reason: str | None,
+    submission: str,
+) -> Change | None:
+    """The reassign modal submitted: :func:`reassign` once per ``submission`` (the
+    modal's id), since a double submit of "route again" would otherwise move it twice.
+    None when that submission was already taken."""
+
+    def once(session: Session, now: datetime) -> Change | None:
+        if not claim_request(session, f"reassign:{submission}", now, {}):
+            return None
+        return reassign(
+            session, desk.config, desk.renderer, key, actor=actor, now=now, to=to, reason=reason
+        )
+
+    return _attempt(desk, actor, once)
+
+
+def _attempt(desk: Desk, actor: str, op: Callable[[Session, datetime], T]) -> T:
+    """Run ``op`` in a transaction of its own; a refusal rolls it back, is audited
+    (``permissions.audited``) and goes on to the surface to explain."""
+    now = desk.clock.now()
+    with permissions.audited(desk.sessions, actor, now), transaction(desk.sessions) as session:
+        return op(session, now)
 
 
 def _locked(session: Session, key: str) -> Ticket:
@@ -170,7 +180,7 @@ def acknowledge(
 ) -> Change:
     """The owner has seen it: the TTA clock stops and the escalation chain is called off."""
     ticket = _locked(session, key)
-    authorise(cfg, ticket, actor, ACK)
+    permissions.check(cfg, ticket, actor, Verb.ACK)
     change = transition(session, ticket, Action.ACKNOWLEDGE, actor=actor, now=now)
     chain.cancel(session, ticket)
     sla.sync(session, cfg, ticket, now)
@@ -189,7 +199,7 @@ def take(
 ) -> Change:
     """``actor`` owns it from now on, acknowledged."""
     ticket = _locked(session, key)
-    authorise(cfg, ticket, actor, TAKE)
+    permissions.check(cfg, ticket, actor, Verb.TAKE)
     previous = ticket.assignee_id
     change = transition(
         session, ticket, Action.TAKE, actor=actor, now=now, payload={"from": previous}
@@ -218,7 +228,7 @@ def reassign(
     Bad input raises :class:`FieldErrors` keyed by the modal's block ids.
     """
     ticket = _locked(session, key)
-    authorise(cfg, ticket, actor, REASSIGN)
+    permissions.check(cfg, ticket, actor, Verb.REASSIGN)
     if not is_open(ticket.status):
         raise TransitionError(f"{ticket.key} is resolved; reopen it first.")
     why = clean(reason or "").strip()
@@ -270,7 +280,7 @@ def reassign_choices(
     ticket = ticket_by_key(session, key)
     if ticket is None:
         raise NotFound(f"There is no ticket {key}.")
-    authorise(cfg, ticket, actor, REASSIGN)
+    permissions.check(cfg, ticket, actor, Verb.REASSIGN)
     if not is_open(ticket.status):
         raise TransitionError(f"{ticket.key} is resolved; reopen it first.")
     pod = cfg.pod_for_area(ticket.policy_area)
