@@ -15,14 +15,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.core.errors import NotFound
-from bot.resolution import followups
-from bot.resolution import service as resolution
+from bot.resolution import entry as resolution
 from bot.routing import ownership
-from bot.tickets.lifecycle import Action, Status, target
 from handlers.boundary import guarded
-from storage.db import transaction
-from storage.models import Ticket
-from storage.queries import ticket_by_key
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -74,27 +69,14 @@ def _action(name: str) -> re.Pattern[str]:
 
 
 def _register_resolution(app: App, services: Services) -> None:
-    cfg, renderer = services.config, services.renderer
-
-    def ticket(action: dict[str, Any]) -> Ticket:
-        with services.sessions() as session:
-            found = ticket_by_key(session, action["value"])
-        if found is None:
-            raise NotFound(f"{action['value']} no longer exists.")
-        return found
-
     @app.action(_action("ticket_resolve"))
     @guarded
     def ticket_resolve(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        t = ticket(action)
-        resolution.require_pod(cfg, body["user"]["id"], "resolve tickets")
-        target(Action.RESOLVE, Status(t.status))
-        client.views_open(
-            trigger_id=body["trigger_id"], view=resolution.resolve_form(renderer, cfg, t)
-        )
+        view = resolution.resolve_modal(services.desk, action["value"], actor=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(_action("ticket_ask_reporter"))
     @guarded
@@ -102,10 +84,8 @@ def _register_resolution(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        t = ticket(action)
-        resolution.require_pod(cfg, body["user"]["id"], "ask the reporter")
-        target(Action.WAIT, Status(t.status))
-        client.views_open(trigger_id=body["trigger_id"], view=resolution.ask_form(renderer, t))
+        view = resolution.ask_modal(services.desk, action["value"], actor=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(_action("ticket_reopen"))
     @guarded
@@ -113,11 +93,8 @@ def _register_resolution(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        t = ticket(action)
-        resolution.check_reopen(cfg, renderer, t, body["user"]["id"], services.clock.now())
-        client.views_open(
-            trigger_id=body["trigger_id"], view=resolution.reopen_form(renderer, cfg, t)
-        )
+        view = resolution.reopen_modal(services.desk, action["value"], actor=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(_action("followup_add"))
     @guarded
@@ -125,9 +102,7 @@ def _register_resolution(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        t, user = ticket(action), body["user"]["id"]
-        resolution.require_pod(cfg, user, "add follow-ups")
-        view = followups.form(renderer, cfg, t, user, services.clock.now())
+        view = resolution.followup_modal(services.desk, action["value"], actor=body["user"]["id"])
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(_action("followup_done"))
@@ -136,14 +111,9 @@ def _register_resolution(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
     ) -> None:
         ack()
-        user, now = body["user"]["id"], services.clock.now()
-        with transaction(services.sessions) as session:
-            fu = followups.done(session, cfg, renderer, int(action["value"]), actor=user, now=now)
-            shown = followups.message_context(cfg, fu, session.get_one(Ticket, fu.ticket_id), now)
+        user = body["user"]["id"]
+        view = resolution.followup_done(services.desk, int(action["value"]), actor=user)
         if body.get("container", {}).get("type") == "message":  # the reminder DM
-            view = renderer.render(
-                "followup_message", **shown, kind="done", audience="dm", actor=user
-            )
             respond(replace_original=True, **view)
 
     @app.action(_action("followup_snooze"))
@@ -152,12 +122,7 @@ def _register_resolution(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
     ) -> None:
         ack()
-        user, now = body["user"]["id"], services.clock.now()
-        with transaction(services.sessions) as session:
-            fu = followups.snooze(session, cfg, int(action["value"]), actor=user, now=now)
-            shown = followups.message_context(cfg, fu, session.get_one(Ticket, fu.ticket_id), now)
+        user = body["user"]["id"]
+        view = resolution.followup_snooze(services.desk, int(action["value"]), actor=user)
         if body.get("container", {}).get("type") == "message":
-            view = renderer.render(
-                "followup_message", **shown, kind="snoozed", audience="dm", actor=user
-            )
             respond(replace_original=True, **view)

@@ -22,11 +22,9 @@ from bot.core.errors import NotFound
 from bot.intake import form as intake_form
 from bot.intake import tracking
 from bot.reporting import digests
-from bot.resolution import followups
-from bot.resolution import service as resolution
+from bot.resolution import entry as resolution
 from bot.routing import absence
 from handlers.boundary import guarded
-from storage.queries import ticket_by_key
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -64,9 +62,7 @@ def _help(inv: Invocation) -> None:
 
 
 def _status(inv: Invocation) -> None:
-    svc = inv.services
-    with svc.sessions() as session:
-        inv.respond(**tracking.status(session, svc.config, svc.renderer, inv.args, viewer=inv.user))
+    inv.respond(**tracking.status(inv.services.desk, inv.args, viewer=inv.user))
 
 
 def _mine(inv: Invocation) -> None:
@@ -86,21 +82,14 @@ def _digest(inv: Invocation) -> None:
 
 
 def _followup(inv: Invocation) -> None:
-    svc = inv.services
-    with svc.sessions() as session:
-        ticket = ticket_by_key(session, inv.args.split()[0]) if inv.args else None
-    if ticket is None:
+    if not inv.args:
         raise NotFound(f"Which ticket? Try `{COMMAND} followup ESC-12`.")
-    resolution.require_pod(svc.config, inv.user, "add follow-ups")
-    view = followups.form(svc.renderer, svc.config, ticket, inv.user, svc.clock.now())
+    view = resolution.followup_modal(inv.services.desk, inv.args.split()[0], actor=inv.user)
     inv.client.views_open(trigger_id=inv.command["trigger_id"], view=view)
 
 
 def _followups(inv: Invocation) -> None:
-    svc = inv.services
-    with svc.sessions() as session:
-        listing = followups.listing(session, svc.config, inv.user, svc.clock.now())
-        inv.respond(**svc.renderer.render("followups_list", **listing))
+    inv.respond(**resolution.followup_list(inv.services.desk, inv.user))
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {

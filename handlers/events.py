@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.delivery import outbox
-from bot.resolution import service as resolution
+from bot.resolution import entry as resolution
+from bot.slack import home
 from handlers.boundary import guarded
-from storage.db import transaction
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -25,15 +24,13 @@ HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
 def register(app: App, services: Services) -> None:
-    cfg, renderer = services.config, services.renderer
-
     @app.event("message")
     @guarded
     def message(ack: Ack, event: dict[str, Any]) -> None:
         ack()
-        thread_ts, user = event.get("thread_ts"), event.get("user")
+        channel, thread_ts, user = event.get("channel"), event.get("thread_ts"), event.get("user")
         if (
-            event.get("channel") != cfg.workspace.intake_channel
+            not channel
             or not thread_ts
             or thread_ts == event.get("ts")
             or not user
@@ -41,17 +38,13 @@ def register(app: App, services: Services) -> None:
             or event.get("subtype") not in HUMAN_SUBTYPES
         ):
             return
-        with transaction(services.sessions) as session:
-            resolution.on_thread_reply(
-                session,
-                cfg,
-                renderer,
-                channel=event["channel"],
-                thread_ts=thread_ts,
-                user=user,
-                text=event.get("text") or "",
-                now=services.clock.now(),
-            )
+        resolution.thread_reply(
+            services.desk,
+            channel=channel,
+            thread_ts=thread_ts,
+            user=user,
+            text=event.get("text") or "",
+        )
 
     @app.event("app_home_opened")
     @guarded
@@ -59,5 +52,4 @@ def register(app: App, services: Services) -> None:
         ack()
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        with transaction(services.sessions) as session:
-            outbox.enqueue_home(session, event["user"], services.clock.now())
+        home.opened(services.desk, event["user"])

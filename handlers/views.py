@@ -9,25 +9,20 @@ closes the modal and is explained through the handler boundary.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy.orm import Session
 
 from bot.core import forms
-from bot.core.errors import DomainError, NotFound
+from bot.core.desk import Desk
+from bot.core.errors import DomainError
 from bot.core.forms import FieldErrors
 from bot.intake import form as intake_form
-from bot.resolution import followups
-from bot.resolution import service as resolution
+from bot.resolution import entry as resolution
 from bot.routing import ownership
 from bot.slack import answers
 from handlers.boundary import guarded
-from storage.db import transaction
-from storage.models import Ticket
-from storage.queries import claim_request, ticket_by_id
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -61,23 +56,24 @@ def register(app: App, services: Services) -> None:
 
 # -- resolution and follow-ups -----------------------------------------------------------
 # Their modals carry the ticket id in private_metadata; a double submit of one
-# view is taken once (the view id is claimed with the change).
-
-Work = Callable[[Session, Ticket, dict[str, Any], str, datetime], object]
+# view is taken once (``bot.resolution.entry``).
 
 
 def _register_resolution(app: App, services: Services) -> None:
-    cfg, renderer = services.config, services.renderer
-
-    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], work: Work) -> None:
-        user, now, values = body["user"]["id"], services.clock.now(), forms.values(view)
+    def submit(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        entry: Callable[[Desk, resolution.Submitted], None],
+    ) -> None:
+        form = resolution.Submitted(
+            ticket_id=int(view["private_metadata"]),
+            view_id=str(view["id"]),
+            values=forms.values(view),
+            actor=body["user"]["id"],
+        )
         try:
-            with transaction(services.sessions) as session:
-                ticket = ticket_by_id(session, int(view["private_metadata"]), lock=True)
-                if ticket is None:
-                    raise NotFound("That ticket no longer exists.")
-                if claim_request(session, f"view:{view['id']}", now, {}):
-                    work(session, ticket, values, user, now)
+            entry(services.desk, form)
         except FieldErrors as err:
             ack(response_action="errors", errors=err.errors)
             return
@@ -86,65 +82,22 @@ def _register_resolution(app: App, services: Services) -> None:
     @app.view("resolve_modal")
     @guarded
     def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        submit(
-            ack,
-            body,
-            view,
-            lambda s, t, values, user, now: resolution.resolve(
-                s,
-                cfg,
-                renderer,
-                t,
-                resolution.read_resolve_form(cfg, t, values),
-                actor=user,
-                now=now,
-            ),
-        )
+        submit(ack, body, view, resolution.resolve)
 
     @app.view("ask_reporter_modal")
     @guarded
     def ask_reporter_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        submit(
-            ack,
-            body,
-            view,
-            lambda s, t, values, user, now: resolution.ask_reporter(
-                s, cfg, renderer, t, values.get("question"), actor=user, now=now
-            ),
-        )
+        submit(ack, body, view, resolution.ask_reporter)
 
     @app.view("reopen_modal")
     @guarded
     def reopen_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        submit(
-            ack,
-            body,
-            view,
-            lambda s, t, values, user, now: resolution.reopen(
-                s, cfg, renderer, t, values.get("reason"), actor=user, now=now
-            ),
-        )
+        submit(ack, body, view, resolution.reopen)
 
     @app.view("followup_modal")
     @guarded
     def followup_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        submit(
-            ack,
-            body,
-            view,
-            lambda s, t, values, user, now: followups.add(
-                s,
-                cfg,
-                renderer,
-                t,
-                kind=values.get("kind"),
-                description=values.get("description"),
-                owner=values.get("owner"),
-                due=forms.as_date(values.get("due")),
-                actor=user,
-                now=now,
-            ),
-        )
+        submit(ack, body, view, resolution.add_followup)
 
 
 def _register_intake(app: App, services: Services) -> None:

@@ -83,7 +83,8 @@ def test_add_checks_every_field(sessions, config) -> None:  # type: ignore[no-un
     with pytest.raises(FieldErrors):  # today, but the business day is over
         add(sessions, config, tid, due=date(2026, 11, 26), now=evening)
     add(sessions, config, tid, due=date(2026, 11, 26))  # today, before 18:00: fine
-    with pytest.raises(NotAllowed):
+    only = r"^Only members of the Critical Harms pod \(and escbot admins\) can add follow-ups to"
+    with pytest.raises(NotAllowed, match=only + " ESC-1; nothing was changed.$"):
         add(sessions, config, tid, actor=REPORTER)
 
 
@@ -188,7 +189,8 @@ def test_who_may_close_or_snooze(sessions, config) -> None:  # type: ignore[no-u
     r = Renderer(config.team_tz)
     tid = new_ticket(sessions, config)
     fid = add(sessions, config, tid, owner=REPORTER)  # owners need not be in the pod
-    with pytest.raises(NotAllowed), transaction(sessions) as s:
+    only = r"^Only its owner or members of the Critical Harms pod can change follow-ups of ESC-1;"
+    with pytest.raises(NotAllowed, match=only), transaction(sessions) as s:
         followups.snooze(s, config, fid, actor=STRANGER, now=T0)
     with transaction(sessions) as s:
         followups.snooze(s, config, fid, actor=REPORTER, now=T0)

@@ -247,13 +247,14 @@ def test_resolve_form_reads_back_what_it_offers(sessions, config) -> None:  # ty
 def test_only_the_pod_resolves_and_asks(sessions, config) -> None:  # type: ignore[no-untyped-def]
     r = Renderer(config.team_tz)
     tid = new_ticket(sessions, config)
-    with pytest.raises(NotAllowed, match="Only the pod"):
+    only_pod = r"^Only members of the Critical Harms pod \(and escbot admins\) can {} ESC-1; "
+    with pytest.raises(NotAllowed, match=only_pod.format("resolve") + "nothing was changed.$"):
         act(
             sessions,
             tid,
             lambda s, t: resolution.resolve(s, config, r, t, OUTCOME, actor=REPORTER, now=T0),
         )
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed, match=only_pod.format("ask the reporter about")):
         act(
             sessions,
             tid,
@@ -286,7 +287,10 @@ def test_reopen_rules(sessions, config) -> None:  # type: ignore[no-untyped-def]
     act(
         sessions, tid, lambda s, t: resolution.resolve(s, config, r, t, OUTCOME, actor=LEAD, now=T0)
     )
-    with pytest.raises(NotAllowed, match="Only the reporter or the pod"):
+    with pytest.raises(
+        NotAllowed,
+        match=r"^Only the reporter or members of the Critical Harms pod can reopen ESC-1; nothing",
+    ):
         act(
             sessions,
             tid,

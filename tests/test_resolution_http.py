@@ -212,7 +212,11 @@ def test_stale_and_forbidden_clicks_are_explained(escbot, fake_slack, user_facto
     partner = user_factory(PARTNER)
     ticket, msg = escalate(escbot, fake_slack, partner, "Hateful symbols in a profile banner")
     mark = fake_slack.mark()
-    assert "Only the pod" in told(fake_slack, partner, lambda: partner.click(msg, "Resolve"))
+    refused = told(fake_slack, partner, lambda: partner.click(msg, "Resolve"))
+    assert refused == (
+        f":information_source: Only members of the Critical Harms pod (and escbot admins) "
+        f"can resolve {ticket.key}; nothing was changed."
+    )
     assert not [c for c in fake_slack.calls[mark:] if c.method == "views.open"]
 
     admin = user_factory(ADMIN)

@@ -2,7 +2,8 @@
 
 A ticket can be about graphic or legally sensitive content, so its status is
 shown only to the people involved: the reporter, whoever reported it too
-(watchers), the owner, and the pod and admins.
+(watchers), the owner, and the ticket's own pod and admins
+(:mod:`bot.tickets.permissions`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
-from bot.core.errors import NotAllowed, NotFound
+from bot.core.desk import Desk
+from bot.core.errors import NotFound
 from bot.core.mrkdwn import SEVERITY_ICONS, channel, mention
 from bot.core.render import Renderer
 from bot.intake.service import REPORTED_AGAIN, watchers
+from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, status_label
+from bot.tickets.permissions import Verb
 from storage.models import Ticket, TicketEvent
 from storage.queries import open_tickets_for, parse_ticket_key, ticket_by_key
 
@@ -42,20 +46,19 @@ _EVENT_LABELS = {
 }
 
 
-def status(
-    session: Session, cfg: AppConfig, renderer: Renderer, key: str, *, viewer: str
-) -> dict[str, Any]:
-    """The ``/escalate status`` answer; NotFound / NotAllowed say why not."""
+def status(desk: Desk, key: str, *, viewer: str) -> dict[str, Any]:
+    """The ``/escalate status`` answer; NotFound / Refused (audited) say why not."""
     if parse_ticket_key(key) is None:
         raise NotFound("Which ticket? Try `/escalate status ESC-12`.")
-    ticket = ticket_by_key(session, key)
-    if ticket is None:
-        raise NotFound(f"There is no ticket {key.strip().upper()}.")
-    if not may_follow(session, cfg, ticket, viewer):
-        raise NotAllowed(
-            f"Only the reporter, the people following it and the pod can see {ticket.key}."
+    cfg = desk.config
+    with permissions.audited(desk.sessions, viewer, desk.clock.now()), desk.sessions() as s:
+        ticket = ticket_by_key(s, key)
+        if ticket is None:
+            raise NotFound(f"There is no ticket {key.strip().upper()}.")
+        permissions.check(cfg, ticket, viewer, Verb.SEE, watchers=watchers(s, ticket))
+        return desk.renderer.render(
+            "ticket_status", **status_context(s, cfg, desk.renderer, ticket)
         )
-    return renderer.render("ticket_status", **status_context(session, cfg, renderer, ticket))
 
 
 def status_context(
@@ -91,14 +94,6 @@ def event_line(renderer: Renderer, event: TicketEvent) -> str:
     if assignee and assignee != event.actor_id:
         line += f" to {mention(str(assignee))}"
     return line
-
-
-def may_follow(session: Session, cfg: AppConfig, ticket: Ticket, user: str) -> bool:
-    return (
-        user in (ticket.reporter_id, ticket.assignee_id)
-        or cfg.can_act(user)
-        or user in watchers(session, ticket)
-    )
 
 
 def mine(session: Session, cfg: AppConfig, renderer: Renderer, user: str) -> dict[str, Any]:

@@ -29,13 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Digest
-from bot.core.errors import NotAllowed, NotFound
+from bot.core.errors import NotFound
 from bot.core.mrkdwn import link
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn, truncate
 from bot.delivery.outbox import enqueue_message, enqueue_upload
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
+from bot.tickets import permissions
 from storage.db import transaction
 from storage.models import DigestRun, Ticket
 
@@ -793,8 +794,7 @@ def schedule_digests(scheduler: BaseScheduler, services: Services) -> None:
 def digest_preview(services: Services, name: str | None, user_id: str) -> dict[str, Any]:
     """``/escalate digest [name]``: the digest as it would post now, for the requester only."""
     cfg = services.config
-    if not cfg.can_act(user_id):
-        raise NotAllowed("Digest previews are for the pod, its leads and the escbot admins.")
+    permissions.check_desk(cfg, user_id, "preview digests")
     if not cfg.digests:
         raise NotFound("No digests are configured (see `digests` in app.yaml).")
     digest = cfg.digest(name) if name else cfg.digests[0]

@@ -20,13 +20,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
 from bot.config import AppConfig
-from bot.core.errors import DomainError, NotAllowed, NotFound
+from bot.core.errors import DomainError, NotFound
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean
 from bot.delivery import outbox, timers
-from bot.resolution.service import TEXT_MAX, require_pod
+from bot.resolution.service import TEXT_MAX
+from bot.tickets import permissions
 from bot.tickets.lifecycle import record
+from bot.tickets.permissions import Verb
 from storage.models import FollowUp, Ticket, Timer
 
 OPEN, DONE = "open", "done"
@@ -72,7 +74,7 @@ def add(
     now: datetime,
 ) -> FollowUp:
     """Add a follow-up to ``ticket``; its owner gets a DM and, later, the reminders."""
-    require_pod(cfg, actor, "add follow-ups")
+    permissions.check(cfg, ticket, actor, Verb.FOLLOW_UP)
     errors: dict[str, str] = {}
     if kind not in cfg.followups.kinds:
         errors["kind"] = "Pick the kind of gap."
@@ -286,11 +288,16 @@ def open_followups(session: Session, owner: str | None = None) -> list[FollowUp]
 def listing(
     session: Session, cfg: AppConfig, user: str, now: datetime, limit: int = 15
 ) -> dict[str, Any]:
-    """``/escalate followups``: mine and the team's open ones, each capped at ``limit``."""
+    """``/escalate followups``: mine and the team's open ones, each capped at ``limit``.
+
+    The team's are those on tickets of the user's own pods: another pod's
+    remediation work is theirs to see.
+    """
     mine = open_followups(session, user)
-    team = open_followups(session) if cfg.can_act(user) else []
-    shown = {f.ticket_id for f in mine[:limit] + team[:limit]}
-    tickets = {t.id: t for t in _tickets(session, shown)}
+    on_desk = permissions.on_desk(cfg, user)
+    team = open_followups(session) if on_desk else []
+    tickets = {t.id: t for t in _tickets(session, {f.ticket_id for f in mine + team})}
+    team = [f for f in team if permissions.allowed(cfg, tickets[f.ticket_id], user, Verb.SEE)]
 
     def rows(items: list[FollowUp]) -> list[dict[str, Any]]:
         return [message_context(cfg, f, tickets[f.ticket_id], now) for f in items[:limit]]
@@ -300,7 +307,7 @@ def listing(
         "mine_more": max(0, len(mine) - limit),
         "team": rows(team),
         "team_more": max(0, len(team) - limit),
-        "is_pod": cfg.can_act(user),
+        "is_pod": on_desk,
     }
 
 
@@ -317,9 +324,9 @@ def _load(session: Session, cfg: AppConfig, fu_id: int, actor: str) -> tuple[Fol
     ).one_or_none()
     if fu is None:
         raise NotFound("That follow-up no longer exists.")
-    if actor not in (fu.owner_id, fu.created_by) and not cfg.can_act(actor):
-        raise NotAllowed("Only its owner or the pod can change a follow-up.")
-    return fu, session.get_one(Ticket, fu.ticket_id)
+    ticket = session.get_one(Ticket, fu.ticket_id)
+    permissions.check(cfg, ticket, actor, Verb.CHANGE_FOLLOW_UP, followup=fu)
+    return fu, ticket
 
 
 def _schedule_next(session: Session, cfg: AppConfig, fu: FollowUp, now: datetime) -> None:

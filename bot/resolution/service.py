@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 from bot import sla
 from bot.config import AppConfig, format_duration
 from bot.core.blockkit import Button
-from bot.core.errors import DomainError, NotAllowed
+from bot.core.errors import DomainError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean
 from bot.delivery import outbox
+from bot.tickets import permissions
 from bot.tickets.lifecycle import TRANSITIONS, Action, Change, Status, target, transition
+from bot.tickets.permissions import Verb
 from storage.models import Ticket, TicketEvent
 
 RATIONALE_MAX = 3000
@@ -91,22 +93,17 @@ def reopen_form(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str,
 def check_reopen(
     cfg: AppConfig, renderer: Renderer, ticket: Ticket, user: str, now: datetime
 ) -> None:
-    """Who may reopen, and until when; raises a DomainError that says why not."""
-    if user != ticket.reporter_id and not cfg.can_act(user):
-        raise NotAllowed(f"Only the reporter or the pod can reopen {ticket.key}.")
+    """Who may reopen (:mod:`bot.tickets.permissions`), and until when; raises a
+    DomainError that says why not."""
+    permissions.check(cfg, ticket, user, Verb.REOPEN)
     target(Action.REOPEN, Status(ticket.status))  # a readable error if not resolved
-    window = cfg.resolution.reopen_window
-    if ticket.resolved_at is not None and now - ticket.resolved_at > window:
+    if not _reopenable_at(cfg, ticket, now):
+        assert ticket.resolved_at is not None
         raise DomainError(
             f"{ticket.key} was resolved on {renderer.when(ticket.resolved_at)}; tickets can be "
-            f"reopened for {format_duration(window)} after that. Please open a new escalation "
-            f"and mention {ticket.key} in it."
+            f"reopened for {format_duration(cfg.resolution.reopen_window)} after that. Please "
+            f"open a new escalation and mention {ticket.key} in it."
         )
-
-
-def require_pod(cfg: AppConfig, user: str, doing: str) -> None:
-    if not cfg.can_act(user):
-        raise NotAllowed(f"Only the pod (and escbot admins) can {doing}.")
 
 
 def check_outcome(cfg: AppConfig, ticket: Ticket, outcome: Outcome) -> Outcome:
@@ -149,7 +146,7 @@ def resolve(
     now: datetime,
 ) -> Change:
     """Record the decision and close the ticket; the reporter learns the outcome by DM."""
-    require_pod(cfg, actor, "resolve tickets")
+    permissions.check(cfg, ticket, actor, Verb.RESOLVE)
     outcome = check_outcome(cfg, ticket, outcome)
     change = transition(
         session,
@@ -216,7 +213,7 @@ def ask_reporter(
     now: datetime,
 ) -> Change:
     """Ask the reporter in the thread and pause the SLA clocks until they answer there."""
-    require_pod(cfg, actor, "ask the reporter")
+    permissions.check(cfg, ticket, actor, Verb.ASK)
     text = _required(question, "question", "Write the question for the reporter.")
     change = transition(
         session, ticket, Action.WAIT, actor=actor, now=now, payload={"question": text}
@@ -331,10 +328,14 @@ def reopen_allowed(cfg: AppConfig, ticket: Ticket, user: str, now: datetime) -> 
     """Offer Reopen (App Home) only where it would work."""
     return (
         ticket.status == Status.RESOLVED.value
-        and ticket.resolved_at is not None
-        and now - ticket.resolved_at <= cfg.resolution.reopen_window
-        and (user == ticket.reporter_id or cfg.can_act(user))
+        and _reopenable_at(cfg, ticket, now)
+        and permissions.allowed(cfg, ticket, user, Verb.REOPEN)
     )
+
+
+def _reopenable_at(cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
+    """Still inside ``resolution.reopen_window`` of the decision."""
+    return ticket.resolved_at is None or now - ticket.resolved_at <= cfg.resolution.reopen_window
 
 
 def card_buttons(ticket: Ticket) -> list[Button]:

@@ -19,11 +19,15 @@ from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
+from bot.core.desk import Desk
 from bot.core.mrkdwn import SEVERITY_ICONS
 from bot.core.render import Renderer
+from bot.delivery import outbox
 from bot.resolution import followups
 from bot.resolution.service import outcome_context, reopen_allowed
+from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, TRANSITIONS, Action, Status, status_label
+from storage.db import transaction
 from storage.models import OutOfOffice, Ticket
 
 QUEUE_MAX = 12  # two blocks each
@@ -33,11 +37,17 @@ MINE_MAX = 25
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
+def opened(desk: Desk, user: str) -> None:
+    """``user`` opened the Home tab: queue a fresh view (built at delivery, so it is current)."""
+    with transaction(desk.sessions) as session:
+        outbox.enqueue_home(session, user, desk.clock.now())
+
+
 def view(
     session: Session, cfg: AppConfig, renderer: Renderer, user: str, now: datetime
 ) -> dict[str, Any]:
     """The Home tab of ``user`` at ``now``, rendered (``templates/home.json.j2``)."""
-    if cfg.can_act(user):
+    if permissions.on_desk(cfg, user):
         return renderer.render("home", **pod_context(session, cfg, renderer, user, now))
     return renderer.render("home", **reporter_context(session, cfg, user, now))
 

@@ -1,0 +1,219 @@
+"""Resolution's entry points: one call per gesture on a card, a modal or a reminder DM.
+
+A listener parses the payload, calls one of these with the desk and answers.
+What every gesture needs around the unit of work of :mod:`bot.resolution.service`
+or :mod:`bot.resolution.followups` sits here once: the transaction, the ticket's
+row lock (two submits on one ticket take turns), the claim of a modal's view id
+(a double submit is taken once), "not found", and the audit of a refusal
+(:func:`bot.tickets.permissions.audited`), which outlives the rolled-back change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot.core.desk import Desk
+from bot.core.errors import NotFound
+from bot.core.forms import as_date
+from bot.resolution import followups, service
+from bot.tickets import permissions
+from bot.tickets.lifecycle import Action, Status, target
+from bot.tickets.permissions import Verb
+from storage.db import transaction
+from storage.models import FollowUp, Ticket
+from storage.queries import claim_request, ticket_by_id, ticket_by_key
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """One submitted modal of this module: the ticket it is about, the view and its values."""
+
+    ticket_id: int
+    view_id: str
+    values: dict[str, Any]  # ``bot.core.forms.values``
+    actor: str
+
+
+# -- buttons: the modal to open, if the clicker may go on ---------------------------------
+
+
+def resolve_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
+    def build(ticket: Ticket, now: datetime) -> dict[str, Any]:
+        permissions.check(desk.config, ticket, actor, Verb.RESOLVE)
+        target(Action.RESOLVE, Status(ticket.status))
+        return service.resolve_form(desk.renderer, desk.config, ticket)
+
+    return _reading(desk, key, actor, build)
+
+
+def ask_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
+    def build(ticket: Ticket, now: datetime) -> dict[str, Any]:
+        permissions.check(desk.config, ticket, actor, Verb.ASK)
+        target(Action.WAIT, Status(ticket.status))
+        return service.ask_form(desk.renderer, ticket)
+
+    return _reading(desk, key, actor, build)
+
+
+def reopen_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
+    def build(ticket: Ticket, now: datetime) -> dict[str, Any]:
+        service.check_reopen(desk.config, desk.renderer, ticket, actor, now)
+        return service.reopen_form(desk.renderer, desk.config, ticket)
+
+    return _reading(desk, key, actor, build)
+
+
+def followup_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
+    """The card's "Add follow-up" button and ``/escalate followup ESC-n``."""
+
+    def build(ticket: Ticket, now: datetime) -> dict[str, Any]:
+        permissions.check(desk.config, ticket, actor, Verb.FOLLOW_UP)
+        return followups.form(desk.renderer, desk.config, ticket, actor, now)
+
+    return _reading(desk, key, actor, build)
+
+
+# -- modal submissions ------------------------------------------------------------------
+
+
+def resolve(desk: Desk, form: Submitted) -> None:
+    cfg = desk.config
+
+    def work(session: Session, ticket: Ticket, now: datetime) -> None:
+        outcome = service.read_resolve_form(cfg, ticket, form.values)
+        service.resolve(session, cfg, desk.renderer, ticket, outcome, actor=form.actor, now=now)
+
+    _submitting(desk, form, work)
+
+
+def ask_reporter(desk: Desk, form: Submitted) -> None:
+    def work(session: Session, ticket: Ticket, now: datetime) -> None:
+        question = form.values.get("question")
+        service.ask_reporter(
+            session, desk.config, desk.renderer, ticket, question, actor=form.actor, now=now
+        )
+
+    _submitting(desk, form, work)
+
+
+def reopen(desk: Desk, form: Submitted) -> None:
+    def work(session: Session, ticket: Ticket, now: datetime) -> None:
+        reason = form.values.get("reason")
+        service.reopen(
+            session, desk.config, desk.renderer, ticket, reason, actor=form.actor, now=now
+        )
+
+    _submitting(desk, form, work)
+
+
+def add_followup(desk: Desk, form: Submitted) -> None:
+    def work(session: Session, ticket: Ticket, now: datetime) -> None:
+        followups.add(
+            session,
+            desk.config,
+            desk.renderer,
+            ticket,
+            kind=form.values.get("kind"),
+            description=form.values.get("description"),
+            owner=form.values.get("owner"),
+            due=as_date(form.values.get("due")),
+            actor=form.actor,
+            now=now,
+        )
+
+    _submitting(desk, form, work)
+
+
+# -- a follow-up's own buttons (reminder DM, App Home) -----------------------------------
+
+
+def followup_done(desk: Desk, followup_id: int, *, actor: str) -> dict[str, Any]:
+    """Close the follow-up; returns its reminder DM as it reads now."""
+
+    def work(session: Session, now: datetime) -> FollowUp:
+        return followups.done(
+            session, desk.config, desk.renderer, followup_id, actor=actor, now=now
+        )
+
+    return _changing_followup(desk, actor, work, "done")
+
+
+def followup_snooze(desk: Desk, followup_id: int, *, actor: str) -> dict[str, Any]:
+    """Remind again in a day; returns the reminder DM as it reads now."""
+
+    def work(session: Session, now: datetime) -> FollowUp:
+        return followups.snooze(session, desk.config, followup_id, actor=actor, now=now)
+
+    return _changing_followup(desk, actor, work, "snoozed")
+
+
+def followup_list(desk: Desk, user: str) -> dict[str, Any]:
+    """``/escalate followups``, rendered."""
+    with desk.sessions() as session:
+        listing = followups.listing(session, desk.config, user, desk.clock.now())
+        return desk.renderer.render("followups_list", **listing)
+
+
+# -- the card's thread ----------------------------------------------------------------
+
+
+def thread_reply(desk: Desk, *, channel: str, thread_ts: str, user: str, text: str) -> bool:
+    """A person's reply in a thread: True if it was the answer a waiting ticket needed.
+
+    Cards live in the intake channel only, so replies elsewhere are not even looked up.
+    """
+    if channel != desk.config.workspace.intake_channel:
+        return False
+    with transaction(desk.sessions) as session:
+        resumed = service.on_thread_reply(
+            session,
+            desk.config,
+            desk.renderer,
+            channel=channel,
+            thread_ts=thread_ts,
+            user=user,
+            text=text,
+            now=desk.clock.now(),
+        )
+        return resumed is not None
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _reading(desk: Desk, key: str, actor: str, build: Callable[[Ticket, datetime], T]) -> T:
+    now = desk.clock.now()
+    with permissions.audited(desk.sessions, actor, now), desk.sessions() as session:
+        ticket = ticket_by_key(session, key)
+        if ticket is None:
+            raise NotFound(f"There is no ticket {key}.")
+        return build(ticket, now)
+
+
+def _submitting(
+    desk: Desk, form: Submitted, work: Callable[[Session, Ticket, datetime], None]
+) -> None:
+    now = desk.clock.now()
+    with permissions.audited(desk.sessions, form.actor, now), transaction(desk.sessions) as s:
+        ticket = ticket_by_id(s, form.ticket_id, lock=True)
+        if ticket is None:
+            raise NotFound("That ticket no longer exists.")
+        if claim_request(s, f"view:{form.view_id}", now, {}):
+            work(s, ticket, now)
+
+
+def _changing_followup(
+    desk: Desk, actor: str, work: Callable[[Session, datetime], FollowUp], kind: str
+) -> dict[str, Any]:
+    cfg, now = desk.config, desk.clock.now()
+    with permissions.audited(desk.sessions, actor, now), transaction(desk.sessions) as session:
+        fu = work(session, now)
+        shown = followups.message_context(cfg, fu, session.get_one(Ticket, fu.ticket_id), now)
+    return desk.renderer.render("followup_message", **shown, kind=kind, audience="dm", actor=actor)
