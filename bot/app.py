@@ -92,8 +92,9 @@ def create_app(
     register_timer_handlers(timers, config, renderer)
     # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period
     # missed during downtime (or passed by a moved test clock). The database keeps it once.
-    digests.schedule_digests(services.scheduler.aps, services)
-    services.scheduler.every_tick(lambda: digests.catch_up(services, services.clock.now()))
+    desk = services.desk
+    digests.schedule_digests(services.scheduler.aps, desk)
+    services.scheduler.every_tick(lambda: digests.catch_up(desk, desk.clock.now()))
     services.scheduler.daily(
         lambda: retention.redact_all_due(sessions, config, services.clock.now()),
         time_of_day(3, 30),

@@ -85,7 +85,7 @@ def _ooo(inv: Invocation) -> None:
 
 def _digest(inv: Invocation) -> None:
     name = inv.args.split()[0] if inv.args else None
-    inv.respond(**digests.digest_preview(inv.services, name, inv.user))
+    inv.respond(**digests.digest_preview(inv.services.desk, name, inv.user))
 
 
 def _followup(inv: Invocation) -> None:
