@@ -25,6 +25,7 @@ from bot.reporting import digests
 from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import absence
+from bot.slack.ids import COMMAND
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.queries import ticket_by_key
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-COMMAND = "/escalate"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.intake import form as intake_form
+from bot.slack.ids import MESSAGE_SHORTCUT
 from handlers.boundary import guarded
 
 if TYPE_CHECKING:
@@ -22,9 +23,6 @@ PERMALINK_TIMEOUT = 1.0
 
 
 def register(app: App, services: Services) -> None:
-    # Imported here: bot.manifest imports handlers.commands, so a module-level import cycles.
-    from bot.slack.manifest import MESSAGE_SHORTCUT
-
     cfg, renderer = services.config, services.renderer
 
     @app.shortcut(MESSAGE_SHORTCUT)
