@@ -17,7 +17,7 @@ slow. So the reporter gets two messages:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -26,11 +26,9 @@ from bot import sla
 from bot.config import AppConfig
 from bot.core.render import Renderer
 from bot.delivery import outbox
+from bot.intake.draft import Draft
 from bot.slack.cards import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
 from storage.models import Ticket
-
-if TYPE_CHECKING:
-    from bot.intake.service import Draft
 
 log = logging.getLogger(__name__)
 
