@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from bot.config import AppConfig, PolicyArea, Severity, Vendor, load_config
-from bot.core.blockkit import problems
+from bot.core.blockkit import Button, problems
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn
 from bot.delivery import outbox
@@ -190,7 +190,7 @@ def followup(text: str, n: int, *, status: str = "open") -> FollowUp:
 
 
 def _card(i: Inputs) -> list[dict[str, Any]]:
-    long = cards.Button(text=i.text, action_id="long_button", value="x" * 2000)
+    long = Button(text=i.text, action_id="long_button", value="x" * 2000)
     buttons = [*cards.ticket_buttons(replace_status(i.ticket, "assigned")), long]
     resolved = cards.card_context(i.renderer, i.cfg, i.ticket, buttons)
     fus = [followups.message_context(i.cfg, followup(i.text, n), i.ticket, NOW) for n in range(10)]

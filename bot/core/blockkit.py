@@ -8,7 +8,7 @@ both fits block lists into their surface and validates the result.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 SECTION_TEXT = 3000
@@ -33,6 +33,15 @@ PLACEHOLDER_TEXT = 150
 INPUT_VALUE = 3000
 URL_LENGTH = 3000
 ALT_TEXT = 2000
+
+
+class Button(TypedDict, total=False):
+    """A button in an actions block; ``text`` is truncated to ``BUTTON_TEXT`` characters."""
+
+    text: str
+    action_id: str
+    value: str
+    style: str  # "primary" | "danger"
 
 
 def fit(blocks: list[dict[str, Any]], surface: str, more_label: str = "more") -> list[dict]:

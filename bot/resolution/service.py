@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig, format_duration
+from bot.core.blockkit import Button
 from bot.core.errors import DomainError, NotAllowed
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
@@ -24,9 +25,6 @@ from bot.core.text import clean
 from bot.delivery import outbox
 from bot.tickets.lifecycle import TRANSITIONS, Action, Change, Status, target, transition
 from storage.models import Ticket, TicketEvent
-
-if TYPE_CHECKING:
-    from bot.slack.cards import Button
 
 RATIONALE_MAX = 3000
 TEXT_MAX = 2000
@@ -340,7 +338,7 @@ def reopen_allowed(cfg: AppConfig, ticket: Ticket, user: str, now: datetime) -> 
 
 
 def card_buttons(ticket: Ticket) -> list[Button]:
-    """This module's buttons on the card, for the ticket's status (``bot.slack.cards.Button``).
+    """This module's buttons on the card, for the ticket's status.
 
     Follow-ups are often born after the decision, so "Add follow-up" stays on
     resolved cards, next to "Reopen".

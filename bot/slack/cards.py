@@ -2,17 +2,19 @@
 
 The card is rendered at delivery (the outbox calls :func:`card`), so every
 change to the ticket shows up in place. Its actions block is drawn from the
-``buttons`` list: a surface that adds a working action adds a :class:`Button`.
+``buttons`` list: a surface that adds a working action adds a
+:class:`~bot.core.blockkit.Button`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from bot import sla
 from bot.config import AppConfig
+from bot.core.blockkit import Button
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn, truncate
 from bot.resolution import followups
@@ -31,15 +33,6 @@ CONTENT_BUDGET = 2900
 LINK_LABEL = 100
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-
-
-class Button(TypedDict, total=False):
-    """A button on the card; ``text`` is truncated to Slack's 75 characters."""
-
-    text: str
-    action_id: str
-    value: str
-    style: str  # "primary" | "danger"
 
 
 def link(url: str, label: str | None = None) -> str:
