@@ -9,7 +9,7 @@ the outbox.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -18,14 +18,12 @@ from bot.core.errors import NotFound
 from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import ownership
+from bot.services import Services
 from bot.tickets.lifecycle import Action, Status, target
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.models import Ticket
 from storage.queries import ticket_by_key
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:

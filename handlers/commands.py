@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -25,13 +25,11 @@ from bot.reporting import digests
 from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import absence
+from bot.services import Services
 from bot.slack.ids import COMMAND
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.queries import ticket_by_key
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

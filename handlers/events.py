@@ -8,17 +8,15 @@ and ignored. Retries of an event already taken are dropped by the middleware.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.delivery import outbox
 from bot.resolution import service as resolution
+from bot.services import Services
 from handlers.boundary import guarded
 from storage.db import transaction
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 #: message subtypes that are still a person writing (others: edits, joins, bots…)
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})

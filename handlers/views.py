@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -25,13 +25,11 @@ from bot.intake import service as intake
 from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import ownership
+from bot.services import Services
 from handlers.boundary import guarded
 from storage.db import transaction
 from storage.models import Ticket
 from storage.queries import claim_request, ticket_by_id
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:
