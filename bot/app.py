@@ -90,16 +90,22 @@ def create_app(
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
     )
     handlers.register_all(app, services)
-    chain.register_timers(services)
-    sla.register_timers(services)
-    followups.register_timers(services)
+    register_timer_handlers(timers, config, renderer)
     # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period
     # missed during downtime (or passed by a moved test clock). The database keeps it once.
-    digests.schedule_digests(services.scheduler.aps, services)
-    services.scheduler.every_tick(lambda: digests.catch_up(services, services.clock.now()))
+    desk = services.desk
+    digests.schedule_digests(services.scheduler.aps, desk)
+    services.scheduler.every_tick(lambda: digests.catch_up(desk, desk.clock.now()))
     services.scheduler.daily(
         lambda: retention.redact_all_due(sessions, config, services.clock.now()),
         time_of_day(3, 30),
         "retention",
     )
     return app, services
+
+
+def register_timer_handlers(timers: TimerRunner, config: AppConfig, renderer: Renderer) -> None:
+    """Give each durable timer kind its handler: here, so no domain module needs the runner."""
+    timers.register(chain.KIND, chain.make_timer_handler(config, renderer))
+    timers.register(sla.TIMER_KIND, sla.make_timer_handler(config, renderer))
+    timers.register(followups.TIMER_KIND, followups.make_timer_handler(config, renderer))

@@ -393,8 +393,3 @@ def notify(
     ticket.version = (ticket.version or 0) + 1
     ticket.updated_at = now
     outbox.enqueue_card(session, ticket, now)
-
-
-def register_timers(services: Any) -> None:
-    """Called once from ``create_app``: the scheduler fires ``sla`` timers with this."""
-    services.timers.register(TIMER_KIND, make_timer_handler(services.config, services.renderer))

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slack_bolt import App
 
+from bot.services import Services
 from handlers import actions, commands, events, fallback, middleware, shortcuts, views
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 
 def register_all(app: App, services: Services) -> None:

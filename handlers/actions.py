@@ -9,7 +9,7 @@ the outbox.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -17,10 +17,8 @@ from slack_sdk import WebClient
 from bot.core.errors import NotFound
 from bot.resolution import entry as resolution
 from bot.routing import ownership
+from bot.services import Services
 from handlers.boundary import guarded
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -24,14 +24,11 @@ from bot.intake import tracking
 from bot.reporting import digests
 from bot.resolution import entry as resolution
 from bot.routing import absence
+from bot.services import Services
+from bot.slack.ids import COMMAND
 from handlers.boundary import guarded
 
-if TYPE_CHECKING:
-    from bot.services import Services
-
 log = logging.getLogger(__name__)
-
-COMMAND = "/escalate"
 
 
 @dataclass(frozen=True)
@@ -78,7 +75,7 @@ def _ooo(inv: Invocation) -> None:
 
 def _digest(inv: Invocation) -> None:
     name = inv.args.split()[0] if inv.args else None
-    inv.respond(**digests.digest_preview(inv.services, name, inv.user))
+    inv.respond(**digests.digest_preview(inv.services.desk, name, inv.user))
 
 
 def _followup(inv: Invocation) -> None:

@@ -8,16 +8,14 @@ and ignored. Retries of an event already taken are dropped by the middleware.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.resolution import entry as resolution
+from bot.services import Services
 from bot.slack import home
 from handlers.boundary import guarded
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 #: message subtypes that are still a person writing (others: edits, joins, bots…)
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})

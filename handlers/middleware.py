@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.core.logs import request_id_var
+from bot.services import Services
 from storage.db import transaction
 from storage.queries import claim_request
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.intake import form as intake_form
+from bot.services import Services
+from bot.slack.ids import MESSAGE_SHORTCUT
 from handlers.boundary import guarded
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +21,6 @@ PERMALINK_TIMEOUT = 1.0
 
 
 def register(app: App, services: Services) -> None:
-    # Imported here: bot.manifest imports handlers.commands, so a module-level import cycles.
-    from bot.slack.manifest import MESSAGE_SHORTCUT
-
     desk = services.desk
 
     @app.shortcut(MESSAGE_SHORTCUT)

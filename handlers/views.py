@@ -9,7 +9,7 @@ closes the modal and is explained through the handler boundary.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -21,11 +21,9 @@ from bot.core.forms import FieldErrors
 from bot.intake import form as intake_form
 from bot.resolution import entry as resolution
 from bot.routing import ownership
+from bot.services import Services
 from bot.slack import answers
 from handlers.boundary import guarded
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:

@@ -11,7 +11,8 @@ from bot.config import AppConfig
 from bot.core.clock import FakeClock
 from bot.core.desk import Desk
 from bot.core.render import Renderer
-from bot.intake.service import Draft, open_ticket
+from bot.intake.draft import Draft
+from bot.intake.service import open_ticket
 from bot.tickets.lifecycle import record
 from storage.db import transaction
 from storage.models import Ticket

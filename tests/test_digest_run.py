@@ -77,9 +77,9 @@ def test_digest_posts_once_with_its_chart_in_the_thread(
 ) -> None:
     [services] = replicas(1, FakeClock(utc(2026, 11, 30, 9, 30)))
     weekly = config.digest("weekly")  # chart: true
-    run = digests.run_due_digest(services, weekly, services.clock.now())
+    run = digests.run_due_digest(services.desk, weekly, services.clock.now())
     assert run is not None and (run.period_start, run.late) == (utc(2026, 11, 23), False)
-    assert digests.run_due_digest(services, weekly, services.clock.now()) is None
+    assert digests.run_due_digest(services.desk, weekly, services.clock.now()) is None
     assert services.outbox.drain()
     [post] = fake_slack.messages(KPI)
     assert post.blocks[0]["text"]["text"].startswith(":bar_chart: Weekly digest · week of Mon 23")
@@ -103,7 +103,7 @@ def test_two_replicas_at_the_scheduled_minute_post_once(
 
     def runner(services: Services) -> None:
         barrier.wait()
-        results.append(digests.run_due_digest(services, weekly, clock.now()))
+        results.append(digests.run_due_digest(services.desk, weekly, clock.now()))
 
     threads = [threading.Thread(target=runner, args=(s,)) for s in apps]
     for t in threads:
@@ -126,8 +126,8 @@ def test_the_unique_run_row_decides_when_both_replicas_passed_the_check(
     a, b = replicas(2, FakeClock(NOW))
     daily = config.digest("daily")
     monkeypatch.setattr(digests, "already_run", lambda *_: False)
-    assert digests.run_due_digest(a, daily, NOW) is not None
-    assert digests.run_due_digest(b, daily, NOW) is None
+    assert digests.run_due_digest(a.desk, daily, NOW) is not None
+    assert digests.run_due_digest(b.desk, daily, NOW) is None
     assert a.outbox.drain()
     assert len(fake_slack.messages(KPI)) == 1
     with sessions() as s:
@@ -143,11 +143,11 @@ def test_runner_started_after_a_missed_run_posts_it_once_marked_late(
     # Mon 23 Nov 09:30 is 3 days old (catch_up 1 d) and is left alone.
     clock = FakeClock(utc(2026, 11, 26, 15, 0))
     [services] = replicas(1, clock)
-    posted = digests.catch_up(services, clock.now())
+    posted = digests.catch_up(services.desk, clock.now())
     assert [(r.name, r.period_start, r.late) for r in posted] == [("daily", D, True)]
-    assert digests.catch_up(services, clock.now()) == []
+    assert digests.catch_up(services.desk, clock.now()) == []
     [other] = replicas(1, clock)  # another replica starting later
-    assert digests.catch_up(other, clock.now() + H) == []
+    assert digests.catch_up(other.desk, clock.now() + H) == []
     assert services.outbox.drain()
     [post] = fake_slack.messages(KPI)
     assert "Posted late (due Thu 26 Nov 09:00)" in str(post.blocks)
@@ -157,15 +157,19 @@ def test_runner_started_after_a_missed_run_posts_it_once_marked_late(
 def test_catch_up_skips_runs_older_than_their_window(replicas, history, sessions) -> None:
     clock = FakeClock(utc(2026, 11, 26, 21, 1))  # 12 h 01 m after the daily's 09:00
     [services] = replicas(1, clock)
-    assert digests.catch_up(services, clock.now()) == []
+    assert digests.catch_up(services.desk, clock.now()) == []
     clock.set(utc(2026, 11, 24, 8, 0))  # the weekly of Mon 23 09:30 is 22.5 h late: within 1 d
-    assert [(r.name, r.late) for r in digests.catch_up(services, clock.now())] == [("weekly", True)]
+    assert [(r.name, r.late) for r in digests.catch_up(services.desk, clock.now())] == [
+        ("weekly", True)
+    ]
 
 
 def test_catch_up_right_at_the_scheduled_time_is_not_late(replicas, history, sessions) -> None:
     clock = FakeClock(utc(2026, 11, 26, 9, 0, 30))
     [services] = replicas(1, clock)
-    assert [(r.name, r.late) for r in digests.catch_up(services, clock.now())] == [("daily", False)]
+    assert [(r.name, r.late) for r in digests.catch_up(services.desk, clock.now())] == [
+        ("daily", False)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -181,7 +185,7 @@ def test_scheduled_job_at_0900_local_on_either_side_of_dst(
     clock = FakeClock(fire + timedelta(seconds=2))
     [services] = replicas(1, clock)
     scheduler = BackgroundScheduler(timezone=UTC)
-    digests.schedule_digests(scheduler, services)
+    digests.schedule_digests(scheduler, services.desk)
     job = scheduler.get_job("digest:daily")
     assert str(job.trigger.timezone) == "Europe/Dublin"
     assert job.trigger.get_next_fire_time(None, fire - H) == fire  # 09:00 local
@@ -197,8 +201,8 @@ def test_scheduled_job_at_0900_local_on_either_side_of_dst(
 def test_schedule_digests_adds_one_cron_job_per_digest(replicas, config) -> None:
     [services] = replicas(1, FakeClock(NOW))
     scheduler = BackgroundScheduler(timezone=UTC)
-    digests.schedule_digests(scheduler, services)
-    digests.schedule_digests(scheduler, services)  # idempotent
+    digests.schedule_digests(scheduler, services.desk)
+    digests.schedule_digests(scheduler, services.desk)  # idempotent
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"digest:daily", "digest:weekly"}
     assert jobs["digest:weekly"].misfire_grace_time == 24 * 3600
@@ -264,10 +268,10 @@ def test_preview_is_private_and_records_nothing(
     replicas, history, sessions, config, fake_slack
 ) -> None:
     [services] = replicas(1, FakeClock(NOW))
-    payload = digests.digest_preview(services, None, LEAD)  # the first digest: daily
+    payload = digests.digest_preview(services.desk, None, LEAD)  # the first digest: daily
     assert payload["response_type"] == "ephemeral"
     assert "Daily digest · Wed 25 Nov 2026" in payload["blocks"][0]["text"]["text"]
-    assert digests.digest_preview(services, "weekly", LEAD)["blocks"]
+    assert digests.digest_preview(services.desk, "weekly", LEAD)["blocks"]
     assert runs(sessions) == []
     with sessions() as s:
         assert s.scalars(select(OutboxMessage)).all() == []
@@ -277,9 +281,9 @@ def test_preview_is_private_and_records_nothing(
 def test_preview_refuses_strangers_and_unknown_names(replicas, config) -> None:
     [services] = replicas(1, FakeClock(NOW))
     with pytest.raises(NotAllowed):
-        digests.digest_preview(services, "daily", "U07LEGAL01")
+        digests.digest_preview(services.desk, "daily", "U07LEGAL01")
     with pytest.raises(NotFound, match="`daily`, `weekly`"):
-        digests.digest_preview(services, "<!channel>", LEAD)
+        digests.digest_preview(services.desk, "<!channel>", LEAD)
 
 
 def test_slash_command_preview_over_http_posts_nothing(escbot, user_factory, fake_slack) -> None:
@@ -313,8 +317,8 @@ def test_one_failing_digest_does_not_hold_up_the_others(
         return real(session, cfg, digest, *args, **kw)
 
     monkeypatch.setattr(digests, "build_report", broken)
-    posted = digests.catch_up(services, clock.now())
+    posted = digests.catch_up(services.desk, clock.now())
     assert [(r.name, r.late) for r in posted] == [("weekly", False)]
     assert "digest daily due 2026-11-23T09:00:00+00:00 failed" in caplog.text
     monkeypatch.setattr(digests, "build_report", real)
-    assert [r.name for r in digests.catch_up(services, clock.now())] == ["daily"]  # next tick
+    assert [r.name for r in digests.catch_up(services.desk, clock.now())] == ["daily"]  # next tick

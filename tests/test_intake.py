@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.slack.manifest import MESSAGE_SHORTCUT
+from bot.slack.ids import MESSAGE_SHORTCUT
 from storage.models import ContentItem, Ticket
 from tests.intake_support import (
     HOSTILE,

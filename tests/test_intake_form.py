@@ -15,8 +15,9 @@ from bot.core.desk import Desk
 from bot.core.render import Renderer
 from bot.intake import form as intake_form
 from bot.intake import service as intake
+from bot.intake.draft import Draft
 from bot.intake.form import Origin, Prefill
-from bot.intake.service import Draft, Result
+from bot.intake.service import Result
 from bot.sandbox.emulator import view_state
 from storage.db import transaction
 from storage.models import PendingDraft, ProcessedRequest

@@ -31,7 +31,7 @@ def renderer(config) -> Renderer:  # type: ignore[no-untyped-def]
 
 
 def runner(sessions: sessionmaker[Session], config, renderer, clock: FakeClock) -> TimerRunner:  # type: ignore[no-untyped-def]
-    """What each app process builds at start (create_app → chain.register_timers)."""
+    """What each app process builds at start (create_app → register_timer_handlers)."""
     r = TimerRunner(sessions, clock)
     r.register(chain.KIND, chain.make_timer_handler(config, renderer))
     r.register("sla", lambda s, t, now: None)  # SLA notices are not under test here

@@ -14,7 +14,8 @@ from bot.core.clock import FakeClock
 from bot.core.errors import DomainError, NotAllowed, TransitionError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
-from bot.intake.service import Draft, open_ticket
+from bot.intake.draft import Draft
+from bot.intake.service import open_ticket
 from bot.resolution import service as resolution
 from bot.resolution.service import Outcome
 from bot.tickets.lifecycle import Action, transition

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.render import Renderer
-from bot.intake.service import Draft, open_ticket
+from bot.intake.draft import Draft
+from bot.intake.service import open_ticket
 from bot.tickets.retention import REDACTED, redact_all_due
 from storage.db import transaction
 from storage.models import ContentItem, Ticket, TicketEvent

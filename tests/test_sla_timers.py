@@ -6,19 +6,16 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import sla
+from bot.app import register_timer_handlers
 from bot.config import AppConfig
 from bot.core.clock import FakeClock
 from bot.core.render import Renderer
 from bot.delivery.timers import TimerRunner
-from bot.resolution import followups
 from bot.resolution import service as resolution
-from bot.routing import chain
 from storage.db import transaction
 from storage.models import OutboxMessage, SlaBreach, Ticket, TicketEvent, Timer
 from tests.test_resolution import LEAD, REPORTER, T0, ack, act, new_ticket
@@ -29,9 +26,7 @@ M = 60
 def runner(sessions: sessionmaker[Session], cfg: AppConfig, clock: FakeClock) -> TimerRunner:
     """A timer runner with every production handler, as ``create_app`` registers them."""
     timers = TimerRunner(sessions, clock)
-    services = SimpleNamespace(timers=timers, config=cfg, renderer=Renderer(cfg.team_tz))
-    for module in (sla, followups, chain):
-        module.register_timers(services)
+    register_timer_handlers(timers, cfg, Renderer(cfg.team_tz))
     return timers
 
 

@@ -36,8 +36,9 @@ from bot.core.text import mrkdwn
 from bot.delivery import outbox
 from bot.intake import form as intake_form
 from bot.intake import messages as intake_messages
+from bot.intake.draft import Draft
 from bot.intake.form import Origin, Prefill
-from bot.intake.service import Draft, Match
+from bot.intake.service import Match
 from bot.resolution import followups
 from bot.resolution import service as resolution
 from bot.routing import absence

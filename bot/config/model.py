@@ -409,9 +409,6 @@ class AppConfig(Model):
         """A member or the lead of any pod: a lead acts on tickets even when not routed any."""
         return any(user_id == p.lead or p.member(user_id) for p in self.pods.values())
 
-    def is_lead(self, user_id: str) -> bool:
-        return any(user_id == p.lead for p in self.pods.values())
-
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.workspace.admins
 

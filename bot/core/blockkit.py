@@ -37,7 +37,7 @@ ALT_TEXT = 2000
 
 
 class Button(TypedDict, total=False):
-    """A button on the card; ``text`` is truncated to Slack's 75 characters."""
+    """A button in an actions block; ``text`` is truncated to ``BUTTON_TEXT`` characters."""
 
     text: str
     action_id: str

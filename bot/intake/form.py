@@ -3,7 +3,7 @@
 ``/escalate [text]`` and the message shortcut open the same modal, prefilled
 (:class:`Prefill`); where it was opened from travels in the view's
 ``private_metadata`` (:class:`Origin`). :func:`read` turns a submission into a
-:class:`~bot.intake.service.Draft` or into errors shown under the offending fields
+:class:`~bot.intake.draft.Draft` or into errors shown under the offending fields
 (``response_action: errors``) — never an exception, never a silent close.
 
 When the content is already in an open ticket the modal becomes a choice
@@ -39,7 +39,8 @@ from bot.core.text import clean, one_line
 from bot.intake import content
 from bot.intake import messages as intake_messages
 from bot.intake import service as intake
-from bot.intake.service import Draft, Match, Outcome, Result
+from bot.intake.draft import Draft
+from bot.intake.service import Match, Outcome, Result
 from bot.tickets.lifecycle import status_label
 from storage.db import transaction
 from storage.models import PendingDraft

@@ -16,17 +16,15 @@ slow. So the reporter gets two messages:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import sla
 from bot.config import AppConfig
 from bot.core.mrkdwn import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
 from bot.core.render import Renderer
 from bot.delivery import outbox
+from bot.intake.draft import Draft
 from storage.models import Ticket
-
-if TYPE_CHECKING:
-    from bot.intake.service import Draft
 
 #: Sections of content links in the details message (each ≤ 3000 characters).
 DETAILS_SECTIONS = 40

@@ -13,7 +13,7 @@ makes it (``storage.queries.claim_request``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -29,6 +29,7 @@ from bot.core.text import clean
 from bot.delivery import outbox
 from bot.intake import messages as intake_messages
 from bot.intake.content import normalize
+from bot.intake.draft import Draft
 from bot.routing import ownership
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
 from storage.models import ContentItem, ProcessedRequest, Ticket, Watcher
@@ -36,42 +37,6 @@ from storage.queries import claim_request, next_number, request_result, ticket_b
 
 #: The audit action of a second report of a ticket's content (trends count these).
 REPORTED_AGAIN = "reported_again"
-
-
-@dataclass(frozen=True)
-class Draft:
-    """What a reporter asked for, already validated by the surface that took it."""
-
-    summary: str
-    policy_area: str
-    severity: str
-    details: str = ""
-    language: str | None = None
-    region: str | None = None
-    source_team: str | None = None
-    vendor: str | None = None
-    requested_action: str | None = None
-    deadline: datetime | None = None
-    content: tuple[str, ...] = field(default_factory=tuple)
-    source_channel: str | None = None
-    source_permalink: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["deadline"] = self.deadline.isoformat() if self.deadline else None
-        data["content"] = list(self.content)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Draft:
-        deadline = data.get("deadline")
-        return cls(
-            **{
-                **data,
-                "deadline": datetime.fromisoformat(deadline) if deadline else None,
-                "content": tuple(data.get("content") or ()),
-            }
-        )
 
 
 class Result(StrEnum):

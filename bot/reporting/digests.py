@@ -20,7 +20,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Digest
+from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.mrkdwn import link
 from bot.core.render import Renderer
@@ -39,9 +40,6 @@ from bot.reporting.chart import alt_text, render_chart
 from bot.tickets import permissions
 from storage.db import transaction
 from storage.models import DigestRun, Ticket
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -624,17 +622,6 @@ def present(
     return DigestOutput(report, payload, png, alt_text(report.daily, titles))
 
 
-def compute_digest(
-    services: Services, digest: Digest, period: Period | None = None, *, chart: bool = True
-) -> DigestOutput:
-    """One digest for ``period`` (default: the last complete one), posting nothing (demo, tools)."""
-    now = services.clock.now()
-    period = period or digest_period(services.config, digest, now)
-    with services.sessions() as session:
-        report = build_report(session, services.config, digest, period, now, chart=chart)
-    return present(services.config, services.renderer, report)
-
-
 # -- posting exactly once ----------------------------------------------------------------
 
 
@@ -650,7 +637,7 @@ def already_run(session: Session, name: str, period: Period) -> bool:
 
 
 def run_due_digest(
-    services: Services,
+    desk: Desk,
     digest: Digest,
     now: datetime,
     *,
@@ -663,13 +650,13 @@ def run_due_digest(
     this or another replica). The digest is composed outside the write
     transaction; the run row and the outbox rows then commit together.
     """
-    cfg = services.config
+    cfg = desk.config
     period = digest_period(cfg, digest, scheduled or now)
-    with services.sessions() as session:
+    with desk.sessions() as session:
         if already_run(session, digest.name, period):
             return None
         report = build_report(session, cfg, digest, period, now)
-    out = present(cfg, services.renderer, report, late=late, scheduled=scheduled)
+    out = present(cfg, desk.renderer, report, late=late, scheduled=scheduled)
     key = dedup_key(digest, period)
     run = DigestRun(
         name=digest.name,
@@ -681,7 +668,7 @@ def run_due_digest(
         posted_at=now,
     )
     try:
-        with transaction(services.sessions) as session:
+        with transaction(desk.sessions) as session:
             session.add(run)
             session.flush()  # the unique (name, period_start) decides who posts
             enqueue_message(session, digest.channel, out.payload, key, now)
@@ -736,7 +723,7 @@ def due_periods(cfg: AppConfig, digest: Digest, now: datetime) -> list[tuple[Per
     return found[::-1]
 
 
-def catch_up(services: Services, now: datetime) -> list[DigestRun]:
+def catch_up(desk: Desk, now: datetime) -> list[DigestRun]:
     """Post each period whose digest fell due within its ``catch_up`` window and isn't posted.
 
     Cheap when there is nothing to do (one indexed lookup per due period), so it
@@ -744,12 +731,10 @@ def catch_up(services: Services, now: datetime) -> list[DigestRun]:
     ``LATE_AFTER`` behind its due time is marked late.
     """
     posted = []
-    for digest in services.config.digests:
-        for _period, due in due_periods(services.config, digest, now):
+    for digest in desk.config.digests:
+        for _period, due in due_periods(desk.config, digest, now):
             try:
-                run = run_due_digest(
-                    services, digest, now, late=now - due > LATE_AFTER, scheduled=due
-                )
+                run = run_due_digest(desk, digest, now, late=now - due > LATE_AFTER, scheduled=due)
             except Exception:  # one broken digest must not hold up the others
                 log.exception("digest %s due %s failed", digest.name, due.isoformat())
                 continue
@@ -758,27 +743,27 @@ def catch_up(services: Services, now: datetime) -> list[DigestRun]:
     return posted
 
 
-def run_scheduled(services: Services, name: str) -> None:
+def run_scheduled(desk: Desk, name: str) -> None:
     """The APScheduler job: post the digest whose time has just come."""
-    digest = services.config.digest(name)
+    digest = desk.config.digest(name)
     if digest is None:
         return
-    now = services.clock.now()
-    period = digest_period(services.config, digest, now)
-    due = due_time(services.config, digest, period) or now
+    now = desk.clock.now()
+    period = digest_period(desk.config, digest, now)
+    due = due_time(desk.config, digest, period) or now
     try:
-        run_due_digest(services, digest, now, late=now - due > LATE_AFTER, scheduled=due)
+        run_due_digest(desk, digest, now, late=now - due > LATE_AFTER, scheduled=due)
     except Exception:  # the scheduler thread must live on; catch-up retries the period
         log.exception("digest %s failed", name)
 
 
-def schedule_digests(scheduler: BaseScheduler, services: Services) -> None:
+def schedule_digests(scheduler: BaseScheduler, desk: Desk) -> None:
     """One cron job per configured digest, in the digest's time zone (DST-safe)."""
-    for digest in services.config.digests:
+    for digest in desk.config.digests:
         scheduler.add_job(
             run_scheduled,
-            trigger=services.config.digest_trigger(digest),
-            args=(services, digest.name),
+            trigger=desk.config.digest_trigger(digest),
+            args=(desk, digest.name),
             id=f"digest:{digest.name}",
             name=f"digest {digest.name}",
             replace_existing=True,
@@ -791,9 +776,9 @@ def schedule_digests(scheduler: BaseScheduler, services: Services) -> None:
 # -- preview ---------------------------------------------------------------------------
 
 
-def digest_preview(services: Services, name: str | None, user_id: str) -> dict[str, Any]:
+def digest_preview(desk: Desk, name: str | None, user_id: str) -> dict[str, Any]:
     """``/escalate digest [name]``: the digest as it would post now, for the requester only."""
-    cfg = services.config
+    cfg = desk.config
     permissions.check_desk(cfg, user_id, "preview digests")
     if not cfg.digests:
         raise NotFound("No digests are configured (see `digests` in app.yaml).")
@@ -801,11 +786,11 @@ def digest_preview(services: Services, name: str | None, user_id: str) -> dict[s
     if digest is None:
         known = ", ".join(f"`{d.name}`" for d in cfg.digests)
         raise NotFound(f"There is no digest called `{mrkdwn(name)}`. Try one of: {known}.")
-    now = services.clock.now()
+    now = desk.clock.now()
     period = digest_period(cfg, digest, now)
-    with services.sessions() as session:
+    with desk.sessions() as session:
         report = build_report(session, cfg, digest, period, now, chart=False)
-    return present(cfg, services.renderer, report, preview=True).payload
+    return present(cfg, desk.renderer, report, preview=True).payload
 
 
 def dumps(report: Report) -> str:

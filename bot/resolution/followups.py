@@ -233,11 +233,6 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
     return fire
 
 
-def register_timers(services: Any) -> None:
-    """Called once from ``create_app``."""
-    services.timers.register(TIMER_KIND, make_timer_handler(services.config, services.renderer))
-
-
 # -- reading --------------------------------------------------------------------------
 
 

@@ -25,7 +25,6 @@ When it fires:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -87,11 +86,6 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
         escalate(session, cfg, renderer, ticket, level, now)
 
     return fire
-
-
-def register_timers(services: Any) -> None:
-    """Called once from ``create_app``: the scheduler fires ``chain`` timers with this."""
-    services.timers.register(KIND, make_timer_handler(services.config, services.renderer))
 
 
 def escalate(

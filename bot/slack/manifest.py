@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.commands import COMMAND
-
-MESSAGE_SHORTCUT = "escalate_message"
+from bot.slack.ids import COMMAND, MESSAGE_SHORTCUT
 
 BOT_SCOPES = [
     "commands",  # /escalate and the message shortcut
