@@ -7,16 +7,20 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
 
-from bot.config import ConfigError, config_summary, load_config
+from bot.config import AppConfig, ConfigError, config_summary, load_config
 from bot.core import logs
 from bot.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
-def _load_config_or_exit(path: str | None):  # type: ignore[no-untyped-def]
+
+def _load_config_or_exit(path: str | None) -> AppConfig:
     try:
         return load_config(path)
     except ConfigError as err:
@@ -113,7 +117,7 @@ def demo(out: Path, seed: int, database_url: str | None, config_path: str | None
     sys.exit(run_demo(out=out, seed=seed, database_url=database_url, config_path=config_path))
 
 
-def _sessions_or_exit(database_url: str | None):  # type: ignore[no-untyped-def]
+def _sessions_or_exit(database_url: str | None) -> sessionmaker[Session]:
     from sqlalchemy import inspect
 
     from storage.db import make_engine, make_session_factory

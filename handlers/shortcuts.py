@@ -17,7 +17,7 @@ from handlers.boundary import guarded
 log = logging.getLogger(__name__)
 
 #: chat.getPermalink must not eat the 3 s the trigger_id lives; past this, no prefill.
-PERMALINK_TIMEOUT = 1.0
+PERMALINK_TIMEOUT = 1  # seconds
 
 
 def register(app: App, services: Services) -> None:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from alembic import command
@@ -92,7 +93,7 @@ def _tune_sqlite(engine: Engine) -> None:
     turn = threading.Lock()  # one writer at a time in this process
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: _SQLiteConnection, _record: object) -> None:
         dbapi_conn.turn = turn
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
@@ -108,15 +109,15 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         conn.info[_BEGIN] = "IMMEDIATE"  # unless _reads_only says otherwise before it runs
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _begin_now(conn, cursor, *_args) -> None:  # type: ignore[no-untyped-def]
+    def _begin_now(conn: Connection, cursor: sqlite3.Cursor, *_args: object) -> None:
         mode = conn.info.pop(_BEGIN, None)
         if mode is None:
             return
-        dbapi_conn = conn.connection.dbapi_connection
+        dbapi_conn = cast(_SQLiteConnection, cursor.connection)  # the engine's factory
         if mode == "IMMEDIATE":
             # After the timeout (a turn never handed back), SQLite's own locking decides.
             dbapi_conn.writing = turn.acquire(timeout=BUSY_TIMEOUT)
@@ -128,7 +129,7 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
-    def _on_end(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_end(conn: Connection) -> None:
         conn.info.pop(_BEGIN, None)  # nothing ran: no BEGIN was needed
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -33,6 +34,9 @@ OPEN_STATUSES_SQL = (
 
 
 class Base(DeclarativeBase):
+    # Every model maps one Table; DeclarativeBase types it as any FromClause.
+    __table__: ClassVar[Table]
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import CursorResult, Executable, Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -81,6 +81,12 @@ def claim_request(session: Session, key: str, now: datetime, result: dict[str, A
     the same key inserts nothing.
     """
     return insert_new(session, ProcessedRequest.__table__, key=key, created_at=now, result=result)
+
+
+def rowcount(session: Session, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE matched: DML without RETURNING gives a CursorResult,
+    though ``Session.execute`` is typed as returning a plain Result."""
+    return cast(CursorResult, session.execute(statement)).rowcount
 
 
 def insert_new(session: Session, table: Table, **values: Any) -> bool:

@@ -19,8 +19,7 @@ from bot.config.durations import format_duration, parse_duration
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)
-SevName = Literal["sev0", "sev1", "sev2", "sev3"]
-SEVERITIES: tuple[str, ...] = get_args(SevName)
+SEVERITIES: tuple[str, ...] = ("sev0", "sev1", "sev2", "sev3")
 
 
 def did_you_mean(value: str, choices: Any) -> str:
@@ -77,6 +76,18 @@ def _not_empty(value: str) -> str:
 
 
 Text = Annotated[str, Strip, AfterValidator(_not_empty)]
+
+
+def _severity(value: Any) -> Any:
+    if value not in SEVERITIES:
+        names = ", ".join(map(repr, SEVERITIES[:-1])) + f" or {SEVERITIES[-1]!r}"
+        raise ValueError(f"must be one of {names} (got {value!r})")
+    return value
+
+
+# Plain str to the type checker, as tickets store the name as text and index the config with it;
+# only the four names pass validation.
+SevName = Annotated[str, BeforeValidator(_severity)]
 
 
 @lru_cache(maxsize=1)

@@ -56,7 +56,7 @@ from bot.config.fields import (
 )
 
 Section = Literal["volumes", "backlog", "turnaround", "sla", "vendors", "followups", "trends"]
-SECTIONS: tuple[str, ...] = get_args(Section)
+SECTIONS: tuple[Section, ...] = get_args(Section)
 Unique = AfterValidator(unique)
 
 
@@ -140,7 +140,7 @@ class Severity(Keyed):
 
 
 class Sla(Model):
-    at_risk_fraction: float = Field(0.75, gt=0, lt=1)
+    at_risk_fraction: float = Field(default=0.75, gt=0, lt=1)
 
 
 class Member(Model):
@@ -290,7 +290,7 @@ class Intake(Model):
     languages: dict[LanguageCode, Text] = Field(default_factory=lambda: {"en": "English"})
     source_teams: dict[Slug, Text] = {}
     content_id_patterns: dict[Slug, Regex] = {}
-    summary_max: int = Field(150, ge=20, le=150)
+    summary_max: int = Field(default=150, ge=20, le=150)
 
 
 class Digest(Model):

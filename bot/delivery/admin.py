@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import transaction
 from storage.models import OutboxMessage
+from storage.queries import rowcount
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ def listing(sessions: sessionmaker[Session], limit: int = 200) -> list[Row]:
 def retry_dead(sessions: sessionmaker[Session]) -> int:
     """Queue dead messages again (after their cause was fixed); returns how many."""
     with transaction(sessions) as s:
-        result = s.execute(
+        return rowcount(
+            s,
             update(OutboxMessage)
             .where(OutboxMessage.status == "dead")
-            .values(status="pending", next_attempt_at=None, lease_owner=None, lease_until=None)
+            .values(status="pending", next_attempt_at=None, lease_owner=None, lease_until=None),
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -172,7 +172,7 @@ def enqueue_home(session: Session, user_id: str, now: datetime) -> None:
     txn = session.get_transaction()
     queued = session.info.get("_homes")
     if queued is None or queued[0] is not txn:
-        queued = session.info["_homes"] = (txn, set())
+        queued = session.info["_homes"] = (txn, set[str]())
     if user_id in queued[1]:
         return
     queued[1].add(user_id)

@@ -26,9 +26,9 @@ class Scheduler:
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
         self.aps = BackgroundScheduler(timezone=tz, job_defaults=defaults)
         self.aps.add_job(self._tick, "interval", seconds=interval.total_seconds(), id="timers")
-        self._extra: list[Callable[[], None]] = []
+        self._extra: list[Callable[[], object]] = []
 
-    def daily(self, fn: Callable[[], None], at: time, job_id: str) -> None:
+    def daily(self, fn: Callable[[], object], at: time, job_id: str) -> None:
         """Run ``fn`` every day at ``at`` in the team's time zone (housekeeping)."""
         self.aps.add_job(
             self._guard(fn),
@@ -37,7 +37,7 @@ class Scheduler:
         )
 
     @staticmethod
-    def _guard(fn: Callable[[], None]) -> Callable[[], None]:
+    def _guard(fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
             try:
                 fn()
@@ -46,7 +46,7 @@ class Scheduler:
 
         return run
 
-    def every_tick(self, fn: Callable[[], None]) -> None:
+    def every_tick(self, fn: Callable[[], object]) -> None:
         """Also run ``fn`` on every timer tick (e.g. digest catch-up checks)."""
         self._extra.append(fn)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.clock import Clock
 from storage.models import Ticket, Timer
-from storage.queries import insert_new
+from storage.queries import insert_new, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,12 @@ def schedule(
 
 def cancel(session: Session, ticket_id: int, kinds: Iterable[str]) -> int:
     """Cancel a ticket's pending timers of ``kinds`` (e.g. on ack, resolve)."""
-    result = session.execute(
+    return rowcount(
+        session,
         update(Timer)
         .where(Timer.ticket_id == ticket_id, Timer.kind.in_(list(kinds)), Timer.status == PENDING)
-        .values(status=CANCELLED)
+        .values(status=CANCELLED),
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -91,7 +91,7 @@ REF_COLUMNS = (
 MOST_URGENT = (Ticket.severity, Ticket.created_at, Ticket.id)
 
 
-def refs_of(session: Session, stmt: Select[Any], total: int, limit: int = TOP) -> Refs:
+def refs_of(session: Session, stmt: Select[*tuple[Any, ...]], total: int, limit: int = TOP) -> Refs:
     if total == 0:
         return Refs(0)
     rows = session.execute(stmt.limit(limit)).all()
@@ -410,7 +410,7 @@ def vendor_quality(
         .group_by(Ticket.vendor)
     )
     counts = {v: tuple(int(x) for x in rest) for v, *rest in session.execute(stmt)}
-    errors: dict[str, list[tuple[str, int]]] = {}
+    errors: dict[str | None, list[tuple[str, int]]] = {}
     for vendor, category, n in session.execute(
         select(Ticket.vendor, Ticket.vendor_error_category, func.count())
         .where(reviewed, Ticket.vendor_correct.is_(False), cur.has(Ticket.resolved_at))
@@ -490,7 +490,10 @@ def followups(session: Session, cur: Window, now: datetime, limit: int = 8) -> F
         opened=_by_owner(session, cur.has(FollowUp.created_at)),
         done=_by_owner(session, cur.has(FollowUp.done_at)),  # set only when done
         overdue=_overdue_owners(session, *overdue),
-        overdue_items=tuple(OverdueFollowup(*r[:4], TicketRef(*r[4:])) for r in rows),
+        overdue_items=tuple(
+            OverdueFollowup(kind, text, owner, due, TicketRef(*ref))
+            for kind, text, owner, due, *ref in rows
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from bot.core.errors import DomainError, NotAllowed
 from bot.core.text import clean, one_line
 from storage.db import transaction
 from storage.models import OutOfOffice
+from storage.queries import rowcount
 
 USAGE = "`/escalate ooo 2026-12-21 2027-01-04 Winter break` (dates YYYY-MM-DD, both included)"
 DATE_LIKE = re.compile(r"^\d{1,4}-\d{1,2}-\d{1,2}$")
@@ -118,13 +119,15 @@ def entries(session: Session, member: Member, now: datetime) -> list[Entry]:
 
 def clear(session: Session, user: str, now: datetime) -> int:
     """End the current absence now and drop future ones; the past stays on record."""
-    ended = session.execute(
+    ended = rowcount(
+        session,
         update(OutOfOffice)
         .where(OutOfOffice.user_id == user)
         .where(OutOfOffice.starts_at <= now, OutOfOffice.ends_at > now)
-        .values(ends_at=now)
-    ).rowcount
-    dropped = session.execute(
-        delete(OutOfOffice).where(OutOfOffice.user_id == user, OutOfOffice.starts_at > now)
-    ).rowcount
-    return int(ended or 0) + int(dropped or 0)
+        .values(ends_at=now),
+    )
+    dropped = rowcount(
+        session,
+        delete(OutOfOffice).where(OutOfOffice.user_id == user, OutOfOffice.starts_at > now),
+    )
+    return ended + dropped

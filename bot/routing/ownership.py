@@ -285,7 +285,8 @@ def reassign_choices(
         raise TransitionError(f"{ticket.key} is resolved; reopen it first.")
     pod = cfg.pod_for_area(ticket.policy_area)
     snap = workload.snapshot(session, cfg, pod, now, turn=False)
-    on, off = [], []
+    on: list[dict[str, str]] = []
+    off: list[dict[str, str]] = []
     for m in pod.members:
         if m.id == ticket.assignee_id:
             continue

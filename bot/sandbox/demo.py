@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.config import AppConfig, load_config
 from bot.core.clock import FakeClock
@@ -160,7 +161,7 @@ ESCALATIONS: list[tuple[str, str, dict[str, object]]] = [
     ),
 ]
 #: The assault video again, reported by someone else with a different URL form.
-DUPLICATE = (
+DUPLICATE: tuple[str, str, dict[str, object]] = (
     "U07PARTN03",
     "Same street-assault video, now trending in Brazil",
     {
@@ -246,11 +247,15 @@ def _card_key(message: Message) -> str | None:
     return found.group(0) if found else None
 
 
+def _blocks(blocks: object) -> list[dict[str, Any]]:
+    """Blocks as a call carried them: a list, or JSON text when the call was form-encoded."""
+    parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+    return list(parsed) if isinstance(parsed, list) else []
+
+
 def _routing_reason(blocks: object) -> str | None:
     """The card's "routed to … because …" line."""
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    for b in blocks or []:  # type: ignore[union-attr]
+    for b in _blocks(blocks):
         for el in b.get("elements", []) if b.get("type") == "context" else []:
             if str(el.get("text", "")).startswith(":compass:"):
                 return str(el["text"])
@@ -258,9 +263,7 @@ def _routing_reason(blocks: object) -> str | None:
 
 
 def _header(blocks: object) -> str:
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    for b in blocks or []:  # type: ignore[union-attr]
+    for b in _blocks(blocks):
         if b.get("type") in ("header", "section") and "text" in b:
             return str(b["text"]["text"])
     return ""
@@ -357,11 +360,11 @@ class Desk:
         raise LookupError(key)
 
     def summary(self, key: str) -> str:
-        header = self.card(key).blocks[0]["text"]["text"]
+        header = _blocks(self.card(key).blocks)[0]["text"]["text"]
         return header.split(" · ", 1)[1]
 
     def owner(self, key: str) -> str:
-        for block in self.card(key).blocks:
+        for block in _blocks(self.card(key).blocks):
             for field_ in block.get("fields", []):
                 if field_["text"].startswith("*Owner*"):
                     found = re.search(r"<@([UW][A-Z0-9]+)>", field_["text"])
@@ -432,6 +435,8 @@ def play(desk: Desk) -> None:
     uid, summary, fields = DUPLICATE
     escalate(desk, uid, summary, fields)
     choice = desk.fake.last_view(uid)
+    if choice is None:
+        raise RuntimeError("escbot offered no choice for the duplicate")
     _ok(desk.user(uid).click(choice, _button_starting(choice, "Add to")), "add to the ticket")
     desk.settle()
 

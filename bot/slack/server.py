@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -52,13 +52,13 @@ class SlackEndpoint:
         try:
             bolt_request = BoltRequest(body=body, query=request.query_string, headers=headers)
         except Exception:
-            signed = self.verifier.is_valid_request(body, headers)
+            signed = self._signed(body, headers)
             status, error = (400, "malformed payload") if signed else (401, "invalid request")
             log.warning("refused a %s request: %s", "signed" if signed else "unsigned", error)
             return _respond(start_response, status, {"error": error})
         problem = malformed(bolt_request.body)
         if problem:
-            if not self.verifier.is_valid_request(body, headers):
+            if not self._signed(body, headers):
                 return _respond(start_response, 401, {"error": "invalid request"})
             log.warning("refused a signed but malformed request: %s", problem)
             return _respond(start_response, 400, {"error": f"malformed payload: {problem}"})
@@ -73,6 +73,11 @@ class SlackEndpoint:
         out = WsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)
         start_response(out.status, out.get_headers())
         return out.get_body()
+
+    def _signed(self, body: str, headers: Mapping[str, str | Sequence[str]]) -> bool:
+        """Bolt types header values as str or lists; from a WSGI environ they are all str."""
+        plain = {k: v for k, v in headers.items() if isinstance(v, str)}
+        return self.verifier.is_valid_request(body, plain)
 
 
 def _kind(body: dict[str, Any]) -> str:

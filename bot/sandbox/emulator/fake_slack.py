@@ -561,7 +561,7 @@ class FakeSlack:
             vid = self._home.get(user_id)
             return copy.deepcopy(self._views[vid]) if vid else None
 
-    def wait_until(self, condition: Callable[[], T], timeout: float = 5.0) -> T:
+    def wait_until(self, condition: Callable[[], T | None], timeout: float = 5.0) -> T:
         """Block until ``condition()`` is truthy (re-checked after every request); return it."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -733,7 +733,11 @@ class FakeSlack:
     def _add_message(self, msg: Message) -> None:
         self._messages.setdefault(msg.channel, []).append(msg)
         self._by_ts[(msg.channel, msg.ts)] = msg
-        parent = self._by_ts.get((msg.channel, msg.thread_ts)) if msg.is_reply else None
+        parent = (
+            self._by_ts.get((msg.channel, msg.thread_ts))
+            if msg.is_reply and msg.thread_ts
+            else None
+        )
         if parent is not None:
             parent.reply_count += 1
             parent.latest_reply = msg.ts
@@ -1295,9 +1299,11 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     out: dict[str, Any] = {}
-    for part in msg.iter_parts():  # type: ignore[attr-defined]
+    for part in msg.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            raise ValueError("multipart parts must be plain named fields")
         out[name] = payload if part.get_filename() else payload.decode("utf-8")
     return out
 
