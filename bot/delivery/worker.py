@@ -39,6 +39,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.metrics import Metrics
 from bot.delivery.outbox import AFTER_CARD, CARD, CARD_LINK, DM, HOME, THREAD, UPLOAD
 from storage.models import OutboxMessage, Ticket
+from storage.queries import rowcount
 
 log = logging.getLogger(__name__)
 
@@ -221,12 +222,13 @@ class OutboxWorker:
             values: dict[str, Any] = {"lease_owner": self.owner, "lease_until": now + self.lease}
             if previous is not None:
                 values["result"] = {UNCERTAIN: True}
-            claimed = s.execute(
+            claimed = rowcount(
+                s,
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
                 .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
-                .values(**values)
-            ).rowcount
+                .values(**values),
+            )
         return claimed == 1
 
     def _deliver(self, row_id: int) -> int:
