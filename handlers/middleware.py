@@ -15,8 +15,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.core.logs import request_id_var
 from bot.services import Services
-from storage.db import transaction
-from storage.queries import claim_request
+from storage.queries import claim_once
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +47,7 @@ def register(app: App, services: Services) -> None:
         event_id = body.get("event_id")
         if body.get("type") != "event_callback" or not event_id:
             return next()
-        with transaction(services.sessions) as session:
-            first = claim_request(session, f"event:{event_id}", services.clock.now(), {})
-        if not first:
+        if not claim_once(services.sessions, f"event:{event_id}", services.clock.now()):
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             log.info("event %s already handled; retry %s dropped", event_id, retry)
             return BoltResponse(status=200, body="")

@@ -9,8 +9,9 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from storage.db import transaction
 from storage.models import Counter, ProcessedRequest, Ticket
 
 TICKET_PREFIX = "ESC-"
@@ -81,6 +82,13 @@ def claim_request(session: Session, key: str, now: datetime, result: dict[str, A
     the same key inserts nothing.
     """
     return insert_new(session, ProcessedRequest.__table__, key=key, created_at=now, result=result)
+
+
+def claim_once(sessions: sessionmaker[Session], key: str, now: datetime) -> bool:
+    """:func:`claim_request` in a transaction of its own, for a request whose handling
+    comes later (an Events API delivery): False if the key was claimed before."""
+    with transaction(sessions) as session:
+        return claim_request(session, key, now, {})
 
 
 def rowcount(session: Session, statement: Executable) -> int:
