@@ -63,9 +63,7 @@ def _status(inv: Invocation) -> None:
 
 
 def _mine(inv: Invocation) -> None:
-    svc = inv.services
-    with svc.sessions() as session:
-        inv.respond(**tracking.mine(session, svc.config, svc.renderer, inv.user))
+    inv.respond(**tracking.mine(inv.services.desk, inv.user))
 
 
 def _ooo(inv: Invocation) -> None:

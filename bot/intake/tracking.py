@@ -96,9 +96,10 @@ def event_line(renderer: Renderer, event: TicketEvent) -> str:
     return line
 
 
-def mine(session: Session, cfg: AppConfig, renderer: Renderer, user: str) -> dict[str, Any]:
+def mine(desk: Desk, user: str) -> dict[str, Any]:
     """The ``/escalate mine`` answer: open tickets ``user`` reported or owns."""
-    return renderer.render("my_tickets", **mine_context(session, cfg, user))
+    with desk.sessions() as session:
+        return desk.renderer.render("my_tickets", **mine_context(session, desk.config, user))
 
 
 def mine_context(session: Session, cfg: AppConfig, user: str) -> dict[str, Any]:
