@@ -38,7 +38,9 @@ from sqlalchemy import Engine, event, text
 from bot.config import AppConfig, load_config
 from bot.config.model import SECTIONS
 from bot.core.render import Renderer
-from bot.reporting import digests
+from bot.reporting.periods import digest_period
+from bot.reporting.present import present
+from bot.reporting.report import build_report
 from storage.db import make_engine, make_session_factory, scratch_schema, upgrade
 from storage.models import Base
 
@@ -280,19 +282,17 @@ def measure(engine: Engine, cfg: AppConfig, repeat: int) -> dict[str, tuple[floa
     daily = cfg.digest("daily")
     assert daily is not None
     everything = daily.model_copy(update={"sections": SECTIONS, "chart": True})
-    period = digests.digest_period(cfg, daily, NOW)
+    period = digest_period(cfg, daily, NOW)
     renderer = Renderer(cfg.team_tz)
 
     def report(digest: Any) -> Any:
         with sessions() as s:
-            return digests.build_report(s, cfg, digest, period, NOW)
+            return build_report(s, cfg, digest, period, NOW)
 
     return {
         "daily (configured sections)": timed(lambda: report(daily), repeat),
         "all sections + chart data": timed(lambda: report(everything), repeat),
-        "all + message + PNG": timed(
-            lambda: digests.present(cfg, renderer, report(everything)), repeat
-        ),
+        "all + message + PNG": timed(lambda: present(cfg, renderer, report(everything)), repeat),
     }
 
 
@@ -318,7 +318,7 @@ def history_scans(engine: Engine, cfg: AppConfig) -> list[str]:
     event.listen(engine, "before_cursor_execute", capture)
     try:
         with make_session_factory(engine)() as s:
-            digests.build_report(s, cfg, digest, digests.digest_period(cfg, daily, NOW), NOW)
+            build_report(s, cfg, digest, digest_period(cfg, daily, NOW), NOW)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     dialect = engine.dialect.name
@@ -378,7 +378,7 @@ def main() -> None:
     cfg = load_config(REPO / "app.yaml")
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"# {platform.platform()} · {os.cpu_count()} CPUs · {mem:.0f} GiB · {args.db}")
-    day = digests.digest_period(cfg, cfg.digests[0], NOW).label
+    day = digest_period(cfg, cfg.digests[0], NOW).label
     print(f"# {args.rate} tickets/day; digest for {day}")
     print("| tickets | history | load s | measure | first ms | median ms |")
     print("| ---: | ---: | ---: | --- | ---: | ---: |")

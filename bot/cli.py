@@ -150,7 +150,9 @@ def digest(
     """
     from bot.core.clock import SystemClock
     from bot.core.render import Renderer
-    from bot.reporting import digests
+    from bot.reporting import report
+    from bot.reporting.periods import digest_period, period_containing
+    from bot.reporting.present import make_digest, payload_text
 
     cfg = _load_config_or_exit(config_path)
     spec = cfg.digest(name)
@@ -162,20 +164,18 @@ def digest(
     now = SystemClock().now()
     tz = cfg.digest_tz(spec)
     period = (
-        digests.period_containing(spec.period, day.date(), tz)
-        if day
-        else digests.digest_period(cfg, spec, now)
+        period_containing(spec.period, day.date(), tz) if day else digest_period(cfg, spec, now)
     )
     with sessions() as session:
-        out = digests.make_digest(
+        out = make_digest(
             session, cfg, Renderer(cfg.team_tz), spec, period, now, chart=chart is not None
         )
     if fmt == "json":
-        click.echo(digests.dumps(out.report))
+        click.echo(report.dumps(out.report))
     elif fmt == "blocks":
         click.echo(json.dumps(out.payload, indent=2, ensure_ascii=False))
     else:
-        click.echo(digests.payload_text(out.payload))
+        click.echo(payload_text(out.payload))
     if chart is not None and out.chart is not None:
         chart.write_bytes(out.chart)
         click.echo(f"chart written to {chart}", err=True)

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.core.blockkit import problems
 from bot.core.render import Renderer
-from bot.reporting import digests
+from bot.reporting import digests, present, report
 from bot.reporting.chart import alt_text, render_chart
-from bot.reporting.digests import Period, digest_period, period_before, period_containing
 from bot.reporting.kpi import Attainment, Daily
+from bot.reporting.periods import Period, digest_period, period_before, period_containing
 from storage.db import transaction
 from tests.kpi_data import DAY, KPI, NOW, D, H, History, M
 
@@ -146,7 +146,7 @@ def full_report(sessions, config):  # type: ignore[no-untyped-def]
     weekly = config.digest("weekly")  # every section
     period = period_containing("day", D.date(), DUBLIN)
     with sessions() as s:
-        return digests.make_digest(
+        return present.make_digest(
             s, config, Renderer(config.team_tz), weekly, period, NOW, chart=True
         )
 
@@ -167,7 +167,7 @@ def test_composed_digest_has_every_section_within_block_kit_limits(full_report) 
         "*Trends worth a look*",
     ):
         assert heading in text
-    plain = digests.payload_text(payload)
+    plain = present.payload_text(payload)
     assert plain.startswith(":bar_chart: Daily digest · Wed 25 Nov 2026")
     assert "New *7* (▲6)" in plain
     assert "*sev1* · ack 15m / 30m (n=6)" in plain  # 5…30 min: p50 = 3rd, p90 = 6th
@@ -197,7 +197,7 @@ def test_user_text_cannot_ping_or_forge_links(full_report) -> None:
 
 
 def test_report_json_has_numbers_and_derived_values(full_report) -> None:
-    data = json.loads(digests.dumps(full_report.report))
+    data = json.loads(report.dumps(full_report.report))
     assert data["period"]["first"] == "2026-11-25"
     assert data["tta"]["sev1"] == {"n": 6, "values": {"50": 900, "90": 1800}}
     [nw, tejo] = data["vendors"]
@@ -225,7 +225,7 @@ def test_sections_follow_the_configuration(sessions, config) -> None:
     daily = config.digest("daily")  # volumes, backlog, turnaround, sla, followups; a chart
     period = digest_period(config, daily, NOW)
     with sessions() as s:
-        out = digests.make_digest(s, config, Renderer(config.team_tz), daily, period, NOW)
+        out = present.make_digest(s, config, Renderer(config.team_tz), daily, period, NOW)
     text = json.dumps(out.payload)
     assert "Vendor quality" not in text and "Trends" not in text and "Spikes" not in text
     assert out.report.vendors is None and out.report.spikes is None
@@ -237,17 +237,17 @@ def test_late_and_preview_notes(sessions, config) -> None:
     daily = config.digest("daily")
     period = Period("day", D.date(), DUBLIN)
     with sessions() as s:
-        late = digests.make_digest(
+        late = present.make_digest(
             s, config, Renderer(DUBLIN), daily, period, NOW, late=True, scheduled=NOW - 6 * H
         )
-        preview = digests.make_digest(s, config, Renderer(DUBLIN), daily, period, NOW, preview=True)
+        preview = present.make_digest(s, config, Renderer(DUBLIN), daily, period, NOW, preview=True)
     assert "Posted late (due Thu 26 Nov 03:00)" in json.dumps(late.payload, ensure_ascii=False)
     assert preview.payload["response_type"] == "ephemeral"
     assert "nothing was posted" in json.dumps(preview.payload)
 
 
 def test_human_durations() -> None:
-    h = digests.human
+    h = present.human
     assert [h(None), h(0), h(59), h(60), h(3599), h(3600), h(3660), h(86400), h(90000)] == [
         "—",
         "0s",

@@ -20,6 +20,7 @@ from bot.core.errors import NotAllowed, NotFound
 from bot.delivery.outbox import enqueue_message, enqueue_upload
 from bot.delivery.worker import OutboxWorker, Pacer
 from bot.reporting import digests
+from bot.reporting.report import build_report
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import DigestRun, OutboxMessage
@@ -309,14 +310,14 @@ def test_one_failing_digest_does_not_hold_up_the_others(
 ) -> None:
     clock = FakeClock(utc(2026, 11, 23, 9, 31))  # Mon: the daily (09:00) and weekly (09:30)
     [services] = replicas(1, clock)
-    real = digests.build_report
+    real = build_report
 
     def broken(session, cfg, digest, *args, **kw):  # type: ignore[no-untyped-def]
         if digest.name == "daily":
             raise RuntimeError("boom")
         return real(session, cfg, digest, *args, **kw)
 
-    monkeypatch.setattr(digests, "build_report", broken)
+    monkeypatch.setattr(digests, "build_report", broken)  # where run_due_digest looks it up
     posted = digests.catch_up(services.desk, clock.now())
     assert [(r.name, r.late) for r in posted] == [("weekly", False)]
     assert "digest daily due 2026-11-23T09:00:00+00:00 failed" in caplog.text

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.reporting import kpi
-from bot.reporting.digests import chart_days, period_containing
 from bot.reporting.kpi import Attainment, Percentiles, Window, nearest_rank, wilson
+from bot.reporting.periods import period_containing
+from bot.reporting.report import chart_days
 from storage.db import transaction
 from storage.models import Ticket
 from tests.kpi_data import DAY, NOW, D, H, History, M

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.reporting import trends
-from bot.reporting.digests import period_containing
 from bot.reporting.kpi import Window
+from bot.reporting.periods import period_containing
 from bot.reporting.trends import poisson_sf
 from storage.db import transaction
 from tests.kpi_data import DAY, D, H, History

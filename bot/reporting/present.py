@@ -1,0 +1,407 @@
+"""Presenting a digest report: the Slack message (mrkdwn, user text escaped) and the chart.
+
+``present`` needs no database, so a scheduled run computes the report in a read
+session, closes it, and composes the message before its write transaction opens;
+``make_digest`` does both in one call (``escbot digest``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig, Digest
+from bot.core.mrkdwn import link
+from bot.core.render import Renderer
+from bot.core.text import mrkdwn, truncate
+from bot.reporting import kpi, trends
+from bot.reporting.chart import alt_text, render_chart
+from bot.reporting.periods import Period
+from bot.reporting.report import LIST_MAX, Report, build_report
+
+PERCENTILE_RULE = "Percentiles are nearest-rank (the value at rank ⌈p·n/100⌉)."
+TITLES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+
+
+def human(seconds: float | None) -> str:
+    """A duration the way a lead reads it: ``45s``, ``12m``, ``3h 05m``, ``2d 4h``."""
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    m = s // 60
+    if m < 60:
+        return f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h {m:02d}m" if m else f"{h}h"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h" if h else f"{d}d"
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _delta(cur: int, prev: int) -> str:
+    return f"▲{cur - prev}" if cur > prev else (f"▼{prev - cur}" if cur < prev else "±0")
+
+
+def _points(change: float | None) -> str:
+    if change is None:
+        return ""
+    pts = round(change * 100, 1)
+    size = f"{abs(pts):.1f}".removesuffix(".0")
+    return f" ▲{size} pts" if pts > 0 else (f" ▼{size} pts" if pts < 0 else " ±0 pts")
+
+
+def ticket_link(ref: kpi.TicketRef) -> str:
+    return link(ref.url, ref.key) if ref.url else mrkdwn(ref.key)
+
+
+def ticket_list(refs: kpi.Refs) -> str:
+    """``ESC-4, ESC-9, ESC-12 and 7 more`` with the first few linked to their cards."""
+    text = ", ".join(ticket_link(r) for r in refs.top)
+    return f"{text} and {refs.more} more" if refs.more else text
+
+
+def _owners(owners: tuple[tuple[str, int], ...]) -> str:
+    shown = ", ".join(f"<@{mrkdwn(o)}> {n}" for o, n in owners[:LIST_MAX])
+    rest = len(owners) - LIST_MAX
+    return f"{shown} and {rest} others" if rest > 0 else shown
+
+
+@dataclass
+class _View:
+    """Turns a :class:`Report` into the mrkdwn the template lays out; user text escaped."""
+
+    cfg: AppConfig
+    renderer: Renderer
+    report: Report
+
+    def label(self, dimension: str, value: str | None) -> str:
+        if value is None:
+            return "not set"
+        cfg = self.cfg
+        names: dict[str, Any] = {
+            "policy_area": {k: a.title for k, a in cfg.policy_areas.items()},
+            "source_team": cfg.intake.source_teams,
+            "vendor": {k: v.name for k, v in cfg.vendors.items()},
+            "language": cfg.intake.languages,
+            "region": cfg.intake.regions,
+        }
+        return mrkdwn(names.get(dimension, {}).get(value, value))
+
+    def when(self, at: datetime | None) -> str:
+        return self.renderer.when(at, "%a %d %b %H:%M")
+
+    def sections(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.report.sections:
+            section = getattr(self, f"_{name}")()
+            if section:
+                out.append({"fields": [], **section})
+        return out
+
+    def _volumes(self) -> dict[str, Any] | None:
+        v = self.report.volumes
+        if v is None:
+            return None
+        lines = [f"*Volumes* · vs the previous {self.report.period.noun}"]
+        for word, refs, prev in (
+            ("New", v.new, v.previous_new),
+            ("Resolved", v.resolved, v.previous_resolved),
+            ("Reopened", v.reopened, v.previous_reopened),
+        ):
+            line = f"{word} *{refs.total}* ({_delta(refs.total, prev)})"
+            lines.append(f"{line} — {ticket_list(refs)}" if refs.total else line)
+        titles = {
+            "policy_area": "Policy area",
+            "severity": "Severity",
+            "source_team": "Source team",
+            "vendor": "Vendor",
+            "language": "Language",
+        }
+        fields = []
+        for dim, splits in v.by.items():
+            rows = [s for s in splits if s.current or s.previous]
+            body = [
+                f"{self.label(dim, s.value)} {s.current} ({_delta(s.current, s.previous)})"
+                for s in rows[:LIST_MAX]
+            ]
+            if len(rows) > LIST_MAX:
+                body.append(f"…and {len(rows) - LIST_MAX} more")
+            fields.append(f"*{titles[dim]}*\n" + ("\n".join(body) or "none"))
+        return {"text": "\n".join(lines), "fields": fields}
+
+    def _backlog(self) -> dict[str, Any] | None:
+        b = self.report.backlog
+        if b is None:
+            return None
+        per_sev = " · ".join(f"{sev} {b.by_severity.get(sev, 0)}" for sev in self.cfg.severities)
+        lines = [
+            f"*Backlog* · open at {self.when(self.report.now)}",
+            f"*{b.total}* open: {per_sev}",
+        ]
+        if b.oldest:
+            lines.append("Oldest open:")
+            for r in b.oldest:
+                age = human((self.report.now - r.created_at).total_seconds())
+                summary = truncate(mrkdwn(r.summary), 80)
+                lines.append(f"• {ticket_link(r)} {r.severity} · {age} old · {summary}")
+        return {"text": "\n".join(lines)}
+
+    def _turnaround(self) -> dict[str, Any] | None:
+        r = self.report
+        if r.tta is None or r.ttr is None:
+            return None
+        lines = [
+            "*Turnaround* · SLA time (business hours and pauses excluded where the severity "
+            "says so), p50 / p90"
+        ]
+        for sev in self.cfg.severities:
+            parts = []
+            for word, cur, prev in (
+                ("ack", r.tta.get(sev), (r.previous_tta or {}).get(sev)),
+                ("resolve", r.ttr.get(sev), (r.previous_ttr or {}).get(sev)),
+            ):
+                if cur is None:
+                    parts.append(f"{word} —")
+                    continue
+                text = f"{word} {human(cur[50])} / {human(cur[90])} (n={cur.n})"
+                if prev is not None:
+                    text += f", before {human(prev[50])} / {human(prev[90])}"
+                parts.append(text)
+            lines.append(f"*{sev}* · " + " · ".join(parts))
+        return {"text": "\n".join(lines)}
+
+    def _sla(self) -> dict[str, Any] | None:
+        s = self.report.sla
+        if s is None:
+            return None
+        overall = s.overall
+        change = (
+            overall.rate - s.previous.rate
+            if overall.rate is not None and s.previous.rate is not None
+            else None
+        )
+        lines = [
+            f"*SLA attainment* · {_pct(overall.rate)} of {overall.measured} clocks met"
+            f"{_points(change)} (before {_pct(s.previous.rate)})"
+        ]
+        for sev in self.cfg.severities:
+            tta, ttr = s.tta.get(sev, kpi.Attainment()), s.ttr.get(sev, kpi.Attainment())
+            if tta.measured or ttr.measured:
+                lines.append(
+                    f"*{sev}* · ack {tta.met}/{tta.measured} ({_pct(tta.rate)})"
+                    f" · resolve {ttr.met}/{ttr.measured} ({_pct(ttr.rate)})"
+                )
+        if s.breach_total:
+            lines.append(f"*Breaches* ({s.breach_total}):")
+            for b in s.breaches:
+                clock = "ack" if b.clock == "tta" else "resolve"
+                lines.append(
+                    f"• {ticket_link(b.ticket)} {b.ticket.severity} {clock} · {self.when(b.at)}"
+                )
+            if s.breach_total > len(s.breaches):
+                lines.append(f"…and {s.breach_total - len(s.breaches)} more")
+        else:
+            lines.append("No breaches.")
+        return {"text": "\n".join(lines)}
+
+    def _vendors(self) -> dict[str, Any] | None:
+        vendors = self.report.vendors
+        if vendors is None:
+            return None
+        lines = ["*Vendor quality* · decisions upheld by specialists, 95% Wilson interval"]
+        for q in vendors:
+            name = self.label("vendor", q.vendor)
+            target = f" · target {q.target:.0%}" if q.target is not None else ""
+            if not q.n:
+                lines.append(f"*{name}* · no reviewed decisions{target}")
+                continue
+            low, high = q.interval or (0.0, 0.0)
+            flag = ":red_circle: " if q.clearly_below else (":warning: " if q.below_target else "")
+            line = (
+                f"{flag}*{name}* {_pct(q.score)} ({q.correct}/{q.n}, {low * 100:.0f}–{high:.0%})"
+                f"{_points(q.change)}{target}"
+            )
+            if q.wrong.total:
+                line += f" — wrong: {ticket_list(q.wrong)}"
+            if q.errors:
+                line += " · " + ", ".join(f"{mrkdwn(c)} {n}" for c, n in q.errors[:3])
+            lines.append(line)
+        if not vendors:
+            lines.append("No vendors configured.")
+        return {"text": "\n".join(lines)}
+
+    def _followups(self) -> dict[str, Any] | None:
+        f = self.report.followups
+        if f is None:
+            return None
+        total = kpi.Followups.total
+        lines = [
+            f"*Follow-ups* · opened {total(f.opened)} · done {total(f.done)}"
+            f" · overdue {total(f.overdue)}"
+        ]
+        for word, owners in (("Opened", f.opened), ("Done", f.done), ("Overdue", f.overdue)):
+            if owners:
+                lines.append(f"{word}: {_owners(owners)}")
+        kinds = self.cfg.followups.kinds
+        for item in f.overdue_items:
+            late = human((self.report.now - item.due_at).total_seconds())
+            kind = mrkdwn(kinds.get(item.kind, item.kind))
+            lines.append(
+                f"• {ticket_link(item.ticket)} {kind} · <@{mrkdwn(item.owner_id)}>"
+                f" · due {self.when(item.due_at)} ({late} overdue)"
+            )
+        return {"text": "\n".join(lines)}
+
+    def _trends(self) -> dict[str, Any] | None:
+        r = self.report
+        if r.spikes is None or r.repeats is None:
+            return None
+        names = {
+            "policy_area": "Policy area",
+            "region": "Region",
+            "language": "Language",
+            "source_team": "Source",
+        }
+        lines = ["*Trends worth a look*"]
+        for s in r.spikes[:LIST_MAX]:
+            p = "p < 0.0001" if s.p_value < 0.0001 else f"p = {s.p_value:.4f}"
+            value = self.label(s.dimension, s.value)
+            lines.append(
+                f":chart_with_upwards_trend: {names[s.dimension]} *{value}*: {s.count} tickets"
+                f" vs {s.expected:.1f} expected ({p}) — {ticket_list(s.tickets)}"
+            )
+        if len(r.spikes) > LIST_MAX:
+            lines.append(f"…and {len(r.spikes) - LIST_MAX} more spikes")
+        for rep in r.repeats.top:
+            content = truncate(mrkdwn(rep.normalized).replace("`", "'"), 120)
+            lines.append(
+                f":repeat: `{content}` in {rep.tickets.total} tickets within 28 days"
+                f" — {ticket_list(rep.tickets)}"
+            )
+        if r.repeats.total > len(r.repeats.top):
+            lines.append(f"…and {r.repeats.total - len(r.repeats.top)} more repeated items")
+        if len(lines) == 1:
+            lines.append("Nothing unusual: no spikes, no content escalated again and again.")
+        return {"text": "\n".join(lines)}
+
+
+def compose(
+    cfg: AppConfig,
+    renderer: Renderer,
+    report: Report,
+    *,
+    late: bool = False,
+    scheduled: datetime | None = None,
+    preview: bool = False,
+) -> dict[str, Any]:
+    """The Slack message for ``report`` (``templates/digest.json.j2``)."""
+    view = _View(cfg, renderer, report)
+    period = report.period
+    title = f"{TITLES[period.kind]} digest · {period.label}"
+    notes = [
+        f"{view.when(period.start)} – {view.when(period.end)}"
+        f" · compared with the previous {period.noun} · `{mrkdwn(report.name)}`"
+    ]
+    if late:
+        due = f" (due {view.when(scheduled)})" if scheduled else ""
+        notes.append(f":hourglass: Posted late{due}, after the app was down.")
+    if report.now < period.end:
+        notes.append(f":construction: This {period.noun} is not over yet: figures so far.")
+    if preview:
+        notes.append(":eyes: Preview, visible only to you: nothing was posted.")
+    footer = [PERCENTILE_RULE]
+    if "trends" in report.sections:
+        footer.append(trends.RULE)
+    footer.append(f"Times in {renderer.tz.key}.")
+    fallback = title
+    if report.volumes is not None:
+        v = report.volumes
+        fallback += f": {v.new.total} new, {v.resolved.total} resolved"
+    if report.backlog is not None:
+        fallback += f", {report.backlog.total} open"
+    return renderer.render(
+        "digest",
+        title=f":bar_chart: {title}",
+        notes=notes,
+        sections=view.sections(),
+        footer=" ".join(footer),
+        fallback=fallback,
+        preview=preview,
+    )
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """A Slack payload as plain text (``escbot digest --format text``)."""
+    out: list[str] = []
+    for block in payload.get("blocks", []):
+        kind = block.get("type")
+        if kind == "header":
+            out.append(block["text"]["text"])
+        elif kind == "divider":
+            out.append("")
+        elif kind == "context":
+            out.extend(e.get("text", "") for e in block["elements"])
+        elif kind == "section":
+            if "text" in block:
+                out.append(block["text"]["text"])
+            out.extend(block.get("fields", []) and [f["text"] for f in block["fields"]])
+    text = "\n".join(out)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@dataclass(frozen=True)
+class DigestOutput:
+    report: Report
+    payload: dict[str, Any]
+    chart: bytes | None = None
+    alt_text: str | None = None
+
+
+def make_digest(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    digest: Digest,
+    period: Period,
+    now: datetime,
+    *,
+    late: bool = False,
+    scheduled: datetime | None = None,
+    preview: bool = False,
+    chart: bool | None = None,
+) -> DigestOutput:
+    """Compute and render one digest: the report, the message, and the chart PNG if wanted."""
+    report = build_report(session, cfg, digest, period, now, chart=chart)
+    return present(cfg, renderer, report, late=late, scheduled=scheduled, preview=preview)
+
+
+def present(
+    cfg: AppConfig,
+    renderer: Renderer,
+    report: Report,
+    *,
+    late: bool = False,
+    scheduled: datetime | None = None,
+    preview: bool = False,
+) -> DigestOutput:
+    """The message and chart for a computed report (no database: callers close it first)."""
+    payload = compose(cfg, renderer, report, late=late, scheduled=scheduled, preview=preview)
+    if report.daily is None:
+        return DigestOutput(report, payload)
+    period = report.period
+    titles = {k: a.title for k, a in cfg.policy_areas.items()}
+    title = f"{TITLES[period.kind]} digest · {period.label}: tickets per day and SLA attainment"
+    highlight = (period.last - period.first).days + 1
+    png = render_chart(report.daily, titles, title, highlight=highlight)
+    return DigestOutput(report, payload, png, alt_text(report.daily, titles))
