@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, event, text
 
+from bench.harness import scratch_schema
 from bot.config import AppConfig, load_config
 from bot.config.model import SECTIONS
 from bot.core.render import Renderer
 from bot.reporting import digests
-from storage.db import make_engine, make_session_factory, scratch_schema, upgrade
+from storage.db import make_engine, make_session_factory, upgrade
 from storage.models import Base
 
 REPO = Path(__file__).resolve().parent.parent
