@@ -35,13 +35,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, event, text
 
+from bench.harness import scratch_schema
 from bot.config import AppConfig, load_config
 from bot.config.model import SECTIONS
 from bot.core.render import Renderer
 from bot.reporting.periods import digest_period
 from bot.reporting.present import present
 from bot.reporting.report import build_report
-from storage.db import make_engine, make_session_factory, scratch_schema, upgrade
+from storage.db import make_engine, make_session_factory, upgrade
 from storage.models import Base
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,19 +19,21 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from urllib.request import urlopen
 
 from sqlalchemy import create_engine, text
 
 from bot.config import AppConfig, load_config
 from bot.sandbox.emulator import FakeSlack, HttpResponse, SlackUser
-from storage.db import database_url, scratch_schema
+from storage.db import database_url
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "app.yaml"
@@ -109,6 +111,27 @@ def database(url: str | None, tmp: Path) -> Iterator[str]:
         raise SystemExit(f"--database-url: expected postgresql://…, got {url!r}")
     with scratch_schema(base, "bench") as scratch:
         yield scratch
+
+
+@contextmanager
+def scratch_schema(url: str, prefix: str) -> Iterator[str]:
+    """A URL to a new, empty PostgreSQL schema on the server at ``url``, dropped afterwards.
+
+    Tests and benchmarks get a schema each on one shared database instead of a
+    database each: creating a schema is cheap, and nothing is left behind.
+    """
+    base = database_url(url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @contextmanager

@@ -29,10 +29,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
+from bench.harness import scratch_schema
 from bot.config import AppConfig
 from bot.routing import workload
 from bot.routing.decide import Need, decide
-from storage.db import database_url, make_engine, make_session_factory, scratch_schema, upgrade
+from storage.db import database_url, make_engine, make_session_factory, upgrade
 from storage.models import OutOfOffice, Ticket, TicketEvent
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday afternoon in Europe

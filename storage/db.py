@@ -18,12 +18,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
-from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -151,27 +149,6 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
-
-
-@contextmanager
-def scratch_schema(url: str, prefix: str) -> Iterator[str]:
-    """A URL to a new, empty PostgreSQL schema on the server at ``url``, dropped afterwards.
-
-    Tests and benchmarks get a schema each on one shared database instead of a
-    database each: creating a schema is cheap, and nothing is left behind.
-    """
-    base = database_url(url)
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, select, text, update
+from sqlalchemy import CursorResult, Executable, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -118,7 +118,3 @@ def _insert_new(dialect: str, table: Table) -> Any:
 def request_result(session: Session, key: str) -> dict[str, Any] | None:
     row = session.get(ProcessedRequest, key)
     return None if row is None else row.result
-
-
-def schema_revision(session: Session) -> str | None:
-    return session.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from storage.db import scratch_schema
+from bench.harness import scratch_schema
 
 PG_URL = os.environ.get("ESCBOT_TEST_DATABASE_URL")
 

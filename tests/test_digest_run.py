@@ -25,6 +25,7 @@ from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import DigestRun, OutboxMessage
 from tests.kpi_data import KPI, NOW, D, H, History
+from tests.outbox_support import drain
 
 LEAD = "U04LQ2M8RTA"
 
@@ -81,7 +82,7 @@ def test_digest_posts_once_with_its_chart_in_the_thread(
     run = digests.run_due_digest(services.desk, weekly, services.clock.now())
     assert run is not None and (run.period_start, run.late) == (utc(2026, 11, 23), False)
     assert digests.run_due_digest(services.desk, weekly, services.clock.now()) is None
-    assert services.outbox.drain()
+    assert drain(services.outbox)
     [post] = fake_slack.messages(KPI)
     assert post.blocks[0]["text"]["text"].startswith(":bar_chart: Weekly digest · week of Mon 23")
     [reply] = fake_slack.thread(KPI, post.ts)
@@ -113,7 +114,7 @@ def test_two_replicas_at_the_scheduled_minute_post_once(
         t.join(30)
     assert len(results) == 2 and sum(r is not None for r in results) == 1
     for services in apps:
-        assert services.outbox.drain()
+        assert drain(services.outbox)
     assert len(fake_slack.messages(KPI)) == 1
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     assert len(fake_slack.files) == 1
@@ -129,7 +130,7 @@ def test_the_unique_run_row_decides_when_both_replicas_passed_the_check(
     monkeypatch.setattr(digests, "already_run", lambda *_: False)
     assert digests.run_due_digest(a.desk, daily, NOW) is not None
     assert digests.run_due_digest(b.desk, daily, NOW) is None
-    assert a.outbox.drain()
+    assert drain(a.outbox)
     assert len(fake_slack.messages(KPI)) == 1
     with sessions() as s:
         keys = s.scalars(select(OutboxMessage.dedup_key).order_by(OutboxMessage.id)).all()
@@ -149,7 +150,7 @@ def test_runner_started_after_a_missed_run_posts_it_once_marked_late(
     assert digests.catch_up(services.desk, clock.now()) == []
     [other] = replicas(1, clock)  # another replica starting later
     assert digests.catch_up(other.desk, clock.now() + H) == []
-    assert services.outbox.drain()
+    assert drain(services.outbox)
     [post] = fake_slack.messages(KPI)
     assert "Posted late (due Thu 26 Nov 09:00)" in str(post.blocks)
     assert runs(sessions) == [("daily", D, True)]
@@ -194,7 +195,7 @@ def test_scheduled_job_at_0900_local_on_either_side_of_dst(
     with sessions() as s:
         run = s.scalars(select(DigestRun)).one()
     assert (run.period_start, run.period_end, run.late) == (start, end, False)
-    assert services.outbox.drain()
+    assert drain(services.outbox)
     [post] = fake_slack.messages(KPI)
     assert label in post.blocks[0]["text"]["text"]
 
@@ -240,7 +241,7 @@ def queue_pair(sessions, channel: str = KPI) -> None:  # type: ignore[no-untyped
 def test_upload_waits_for_its_message_and_lands_in_its_thread(sessions, worker, fake_slack) -> None:
     queue_pair(sessions)
     fake_slack.fail("chat.postMessage", status=500)  # the digest message fails once
-    assert worker.drain(timeout=20)
+    assert drain(worker, timeout=20)
     [post] = fake_slack.messages(KPI)
     [f] = fake_slack.files
     assert (f.thread_ts, f.content, f.alt_txt, f.title) == (
@@ -256,7 +257,7 @@ def test_upload_waits_for_its_message_and_lands_in_its_thread(sessions, worker, 
 def test_upload_is_dropped_when_its_message_is_dead(sessions, worker, fake_slack) -> None:
     queue_pair(sessions, channel="C0NOTTHERE")
     fake_slack.fail("chat.postMessage", "channel_not_found")
-    assert worker.drain()
+    assert drain(worker)
     assert fake_slack.files == []
     with sessions() as s:
         assert [r.status for r in s.scalars(select(OutboxMessage))] == ["dead", "superseded"]
@@ -300,7 +301,7 @@ def test_slash_command_preview_over_http_posts_nothing(escbot, user_factory, fak
     assert lead.command("/escalate", text="digest hourly").status_code == 200
     unknown = fake_slack.wait_for("response_url", since=mark)
     assert "There is no digest called `hourly`" in unknown.args["text"]
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     assert fake_slack.messages(KPI) == []
     assert runs(escbot.services.sessions) == []
 

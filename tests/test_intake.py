@@ -29,6 +29,7 @@ from tests.intake_support import (
     open_modal,
     visible,
 )
+from tests.outbox_support import drain
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def test_partner_goes_from_escalate_to_card_thread_ephemeral_and_dm(
     assert (ephemeral.args["channel"], ephemeral.args["user"]) == (PARTNERS, PARTNER)
     assert "ESC-1" in ephemeral.args["text"] and "owner" in json.dumps(ephemeral.args["blocks"])
 
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     posted = card(fake_slack, "ESC-1")
     text = json.dumps(posted.blocks)
     for expected in ("Coordinated hate campaign", "Hateful activities", "sev1", "<@U07LEGAL01>"):
@@ -196,7 +197,7 @@ def test_message_shortcut_prefills_details_and_permalink_and_records_the_source(
     assert (ticket.source_channel, ticket.source_permalink) == (PARTNERS, permalink)
     ephemeral = fake_slack.wait_for("chat.postEphemeral")
     assert ephemeral.args["channel"] == PARTNERS
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     assert permalink in json.dumps(card(fake_slack, "ESC-1").blocks)
 
 
@@ -233,7 +234,7 @@ def test_same_submission_twice_makes_one_ticket(escbot, fake_slack, user_factory
         t.join()
     assert answers == [200, 200, 200]
     assert [t.key for t in tickets(escbot)] == ["ESC-1"]
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     assert len(fake_slack.messages(INTAKE)) == 1
     assert len(fake_slack.calls_to("chat.postEphemeral")) == 1
 
@@ -267,7 +268,7 @@ def test_hostile_summary_is_literal_text_and_pings_nobody(escbot, fake_slack, us
         text="x",
     )
     assert resp.status_code == 200 and resp.content == b""
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     posted = card(fake_slack, "ESC-1")
     thread = fake_slack.thread(INTAKE, posted.ts)
     ephemerals = fake_slack.ephemerals(PARTNER)
@@ -302,7 +303,7 @@ def test_sensitive_ticket_never_unfurls_and_carries_a_content_warning(
         },
     )
     assert resp.status_code == 200
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     posted = card(fake_slack, "ESC-1")
     assert (posted.unfurl_links, posted.unfurl_media) == (False, False)
     assert "Content warning" in json.dumps(posted.blocks)
@@ -324,7 +325,7 @@ def test_ephemeral_refused_the_dm_still_brings_key_owner_and_link(
     fake_slack.fail("chat.postEphemeral", "channel_not_found")
     resp = escalate(partner, fake_slack, channel="G0PRIVATE1")
     assert resp.status_code == 200 and resp.content == b""
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     posted = card(fake_slack, "ESC-1")
     [dm] = fake_slack.dms(PARTNER)[-1:]
     assert "ESC-1" in dm.text and "owner" in json.dumps(dm.blocks)
@@ -335,7 +336,7 @@ def test_reporter_dm_waits_for_the_card(escbot, fake_slack, user_factory) -> Non
     partner = user_factory(PARTNER)
     fake_slack.fail("chat.postMessage", status=503, times=1)  # the card's first attempt
     assert escalate(partner, fake_slack).status_code == 200
-    assert escbot.services.outbox.drain(timeout=20)
+    assert drain(escbot.services.outbox, timeout=20)
     posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
     card_at = next(i for i, c in enumerate(posts) if c.args["channel"] == INTAKE)
     dm_at = next(i for i, c in enumerate(posts) if c.args["channel"].startswith("D"))

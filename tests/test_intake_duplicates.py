@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.intake.service import REPORTED_AGAIN
 from storage.models import ContentItem, PendingDraft, Ticket, TicketEvent, Watcher
 from tests.intake_support import INTAKE, OTHER_PARTNER, PARTNER, PARTNERS, card, escalate
+from tests.outbox_support import drain
 
 FIRST = "https://www.example.com/p/1?utm_source=share\npost:42"
 SAME_AND_MORE = "HTTPS://example.com/p/1/#comments\nhttps://example.com/p/2"
@@ -19,7 +20,7 @@ SAME_AND_MORE = "HTTPS://example.com/p/1/#comments\nhttps://example.com/p/2"
 def first_ticket(escbot, fake_slack, user_factory) -> None:  # type: ignore[no-untyped-def]
     resp = escalate(user_factory(PARTNER), fake_slack, {"Content links or ids": FIRST})
     assert resp.status_code == 200 and resp.content == b""
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
 
 
 def offered(escbot, fake_slack, user_factory, content: str = SAME_AND_MORE, **values: Any):  # type: ignore[no-untyped-def]
@@ -69,7 +70,7 @@ def test_add_to_the_ticket_links_the_reporter_adds_content_and_tells_everyone(
     done = fake_slack.last_view(OTHER_PARTNER)
     assert done is not None
     assert "Added to *ESC-1*" in json.dumps(done["blocks"]) and "1 new item" in json.dumps(done)
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
 
     assert keys(escbot) == ["ESC-1"]
     with escbot.services.sessions() as s:
@@ -109,7 +110,7 @@ def test_open_a_new_ticket_anyway_opens_one(escbot, fake_slack, user_factory) ->
     assert done is not None and "*ESC-2* opened" in json.dumps(done["blocks"])
     ephemeral = fake_slack.wait_for("chat.postEphemeral", since=mark)
     assert ephemeral.args["user"] == OTHER_PARTNER and ephemeral.args["channel"] == PARTNERS
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     assert keys(escbot) == ["ESC-1", "ESC-2"]
     posted = card(fake_slack, "ESC-2")
     assert "https://example.com/p/2" in json.dumps(posted.blocks)
@@ -124,7 +125,7 @@ def test_double_clicks_and_both_buttons_have_one_outcome(escbot, fake_slack, use
         assert other.click(view, "Add to ESC-1").status_code == 200
     assert other.click(view, "Open a new ticket anyway").status_code == 200
     fake_slack.wait_for("views.update", count=4)
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     assert keys(escbot) == ["ESC-1"]
     with escbot.services.sessions() as s:
         events = s.scalars(select(TicketEvent).where(TicketEvent.action == REPORTED_AGAIN)).all()
@@ -147,7 +148,7 @@ def test_a_big_submission_waits_in_the_database_and_still_works(
         assert s.scalars(select(PendingDraft.view_id)).all() == [view["id"]]
     assert other.click(view, "Add to ESC-1").status_code == 200
     fake_slack.wait_for("views.update")
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     with escbot.services.sessions() as s:
         assert s.scalars(select(PendingDraft)).all() == []
         assert len(s.scalars(select(ContentItem)).all()) == 2 + 80
@@ -163,7 +164,7 @@ def test_the_same_reporter_again_adds_content_without_following_twice(
     view = fake_slack.last_view(PARTNER)
     assert partner.click(view, "Add to ESC-1").status_code == 200
     fake_slack.wait_for("views.update")
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     with escbot.services.sessions() as s:
         assert s.scalars(select(Watcher)).all() == []
         [event] = s.scalars(select(TicketEvent).where(TicketEvent.action == REPORTED_AGAIN)).all()

@@ -17,6 +17,7 @@ from bot.delivery import outbox
 from bot.delivery.worker import METADATA_EVENT, OutboxWorker, Pacer
 from storage.db import transaction
 from storage.models import OutboxMessage, Ticket
+from tests.outbox_support import drain
 from tests.test_keys import create
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def test_same_dedup_key_is_stored_once(sessions, worker, fake_slack) -> None:  #
     with transaction(sessions) as s:
         for _ in range(3):
             outbox.enqueue_message(s, "C1", {"text": "hello"}, "greet:1", NOW)
-    assert worker.drain()
+    assert drain(worker)
     assert [c.args["text"] for c in fake_slack.calls_to("chat.postMessage")] == ["hello"]
 
 
@@ -53,7 +54,7 @@ def test_messages_of_a_channel_keep_their_order_through_rate_limits(
             outbox.enqueue_message(s, "C1", {"text": f"m{i}"}, f"m:{i}", NOW)
     fake_slack.fail("chat.postMessage", retry_after=1, times=2)  # 429 twice
     started = time.monotonic()
-    assert worker.drain(timeout=15)
+    assert drain(worker, timeout=15)
     assert time.monotonic() - started >= 1.0  # Retry-After honoured
     assert [m.text for m in fake_slack.messages("C1")] == [f"m{i}" for i in range(5)]
     assert all(r.status == "sent" for r in rows(sessions))
@@ -69,7 +70,7 @@ def test_server_errors_are_retried_and_permanent_errors_go_dead(
         outbox.enqueue_message(s, "C404", {"text": "nowhere"}, "b", NOW)
     fake_slack.fail("chat.postMessage", status=503, times=1)
     fake_slack.fail("chat.postMessage", error="channel_not_found", times=1)
-    assert worker.drain(timeout=15)
+    assert drain(worker, timeout=15)
     by_key = {r.dedup_key: r for r in rows(sessions)}
     statuses = sorted((r.status, r.last_error) for r in by_key.values())
     assert [s for s, _ in statuses] == ["dead", "sent"]
@@ -82,14 +83,14 @@ def test_card_updates_coalesce_to_the_latest_state(sessions, worker, fake_slack)
         ticket = s.get_one(Ticket, 1)
         ticket.card_channel = "C1"
         outbox.enqueue_card(s, ticket, NOW)
-    assert worker.drain()
+    assert drain(worker)
     with transaction(sessions) as s:
         ticket = s.get_one(Ticket, 1)
         for status in ("assigned", "acknowledged", "resolved"):
             ticket.status = status
             ticket.version += 1
             outbox.enqueue_card(s, ticket, NOW)
-    assert worker.drain()
+    assert drain(worker)
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     updates = fake_slack.calls_to("chat.update")
     assert [u.args["text"] for u in updates] == ["ESC-1 resolved v4"]
@@ -99,7 +100,7 @@ def test_card_updates_coalesce_to_the_latest_state(sessions, worker, fake_slack)
 def test_dm_opens_a_conversation_first(sessions, worker, fake_slack) -> None:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
         outbox.enqueue_dm(s, "U0ANA", {"text": "you have a ticket"}, "dm:1", NOW)
-    assert worker.drain()
+    assert drain(worker)
     assert [m.text for m in fake_slack.dms("U0ANA")] == ["you have a ticket"]
 
 
@@ -128,7 +129,7 @@ def test_a_ten_minute_outage_loses_nothing_and_keeps_channel_order(sessions, fak
     assert all(r.status == "pending" and r.attempts > 0 for r in rows(sessions)[:3])
     fake_slack.outage(False)
     wall.advance(timedelta(minutes=6))  # past the longest backoff
-    assert worker.drain(timeout=30)
+    assert drain(worker, timeout=30)
     for n, channel in enumerate(channels):
         texts = [m.text for m in fake_slack.messages(channel)]
         assert texts == [f"m{i}" for i in range(n, 30, 3)]
@@ -152,7 +153,7 @@ def test_dead_messages_alert_admins_and_can_be_retried(sessions, fake_slack, con
     with transaction(sessions) as s:
         outbox.enqueue_message(s, "C0ARCHIVED", {"text": "hello"}, "x:1", NOW)
     fake_slack.fail("chat.postMessage", error="is_archived", times=1)
-    assert worker.drain()
+    assert drain(worker)
     for admin in config.workspace.admins:
         assert "is_archived" in fake_slack.dms(admin)[0].text
     url = str(sessions.kw["bind"].url.render_as_string(hide_password=False))
@@ -160,7 +161,7 @@ def test_dead_messages_alert_admins_and_can_be_retried(sessions, fake_slack, con
     assert "dead" in listing.output and "is_archived" in listing.output
     retried = CliRunner().invoke(main, ["outbox", "--retry-dead", "--database-url", url])
     assert "1 dead message(s) queued again" in retried.output
-    assert worker.drain()
+    assert drain(worker)
     assert [m.text for m in fake_slack.messages("C0ARCHIVED")] == ["hello"]
 
 
@@ -180,7 +181,7 @@ def test_a_post_whose_answer_was_lost_is_not_posted_again(sessions, fake_slack) 
     with transaction(sessions) as s:  # retry now rather than after the backoff
         for row in s.scalars(select(OutboxMessage)):
             row.next_attempt_at = None
-    assert worker.drain(timeout=15)
+    assert drain(worker, timeout=15)
     assert [m.text for m in fake_slack.messages("C1")] == ["exactly once"]
     assert [m.text for m in fake_slack.dms("U0ANA")] == ["dm once"]
     assert all(r.status == "sent" for r in rows(sessions))
@@ -215,7 +216,7 @@ def test_a_worker_that_died_mid_delivery_is_not_repeated(sessions, fake_slack) -
     )
     assert worker.run_once() == 0  # still leased by the dead worker
     wall.advance(timedelta(seconds=61))
-    assert worker.drain(timeout=15)
+    assert drain(worker, timeout=15)
     assert [m.text for m in fake_slack.messages("C1")] == ["posted before the crash"]
 
 

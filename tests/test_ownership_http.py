@@ -28,12 +28,13 @@ from tests.desk import (
     new_ticket,
     seed,
 )
+from tests.outbox_support import drain
 
 
 def open_and_post(escbot, fake_slack, config, **kw: Any) -> tuple[Ticket, Message]:  # type: ignore[no-untyped-def]
     services = escbot.services
     ticket = new_ticket(services.sessions, config, services.renderer, services.clock.now(), **kw)
-    assert services.outbox.drain()
+    assert drain(services.outbox)
     return ticket, card_of(fake_slack, ticket)
 
 
@@ -68,7 +69,7 @@ def actions(escbot, ticket: Ticket, action: str) -> list[TicketEvent]:  # type: 
 
 
 def settle(escbot) -> None:  # type: ignore[no-untyped-def]
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
 
 
 def test_spanish_graphic_violence_goes_to_the_speaker_on_shift_with_fewest_open(

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 
 from storage.models import ProcessedRequest, Ticket
+from tests.outbox_support import drain
 
 PARTNER = "U07LEGAL01"
 FORM = "application/x-www-form-urlencoded"
@@ -116,7 +117,7 @@ def test_json_logs_carry_request_id_and_ticket_key_but_not_contents(
         form = {"Policy area": "hateful_activities", "Severity": "sev2", "Your team": "legal"}
         user.submit_view(fake_slack.last_view(PARTNER), form)
         logging.getLogger("bot.test").info("after the escalation")
-        escbot.services.outbox.drain()
+        drain(escbot.services.outbox)
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)

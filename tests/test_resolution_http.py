@@ -14,6 +14,7 @@ from bot.delivery.worker import Pacer
 from bot.sandbox.emulator.fake_slack import Message
 from storage.models import Ticket, TicketEvent
 from tests.desk import ADMIN, INTAKE, JONAS, LEAD, PARTNER
+from tests.outbox_support import drain
 
 VENDOR = "Northwind CX (Manila)"
 
@@ -39,7 +40,7 @@ def escalate(escbot, fake_slack, partner, summary: str) -> tuple[Ticket, Message
 
 
 def settle(escbot) -> None:  # type: ignore[no-untyped-def]
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
 
 
 def card(fake_slack, ticket: Ticket) -> Message:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import urllib.request
 from sqlalchemy import select
 
 from storage.models import Ticket, TicketEvent
+from tests.outbox_support import drain
 
 INTAKE = "C06H2KX8ESC"
 PARTNER = "U07LEGAL01"
@@ -40,7 +41,7 @@ def test_escalate_text_opens_ticket_posts_card_and_answers_reporter(
     reply = fake_slack.wait_for("chat.postEphemeral")
     assert "ESC-1" in json.dumps(reply.args) and reply.args["user"] == PARTNER
 
-    assert escbot.services.outbox.drain()
+    assert drain(escbot.services.outbox)
     [card] = fake_slack.messages(INTAKE)
     header = card.blocks[0]["text"]["text"]
     assert "ESC-1" in header and "Coordinated hate campaign" in header

@@ -531,7 +531,9 @@ BUILDERS: dict[str, Builder] = {
 
 _CONFIG = load_config(REPO / "app.yaml")
 _RENDERER = Renderer(_CONFIG.team_tz)
-TEMPLATES = _RENDERER.template_names()
+TEMPLATES = sorted(
+    n.removesuffix(".json.j2") for n in _RENDERER.env.list_templates() if n.endswith(".json.j2")
+)
 
 
 def surface(payload: dict[str, Any]) -> str:

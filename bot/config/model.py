@@ -102,9 +102,6 @@ class Calendar(Hours):
 
     holidays: tuple[date, ...] = ()
 
-    def is_open(self, when: datetime, tz: tzinfo) -> bool:
-        return when.astimezone(tz).date() not in self.holidays and self.covers(when, tz)
-
 
 class Workspace(Model):
     team_id: TeamId | None = None
@@ -393,10 +390,6 @@ class AppConfig(Model):
     def member(self, user_id: str) -> Member | None:
         return next((m for p in self.pods.values() if (m := p.member(user_id))), None)
 
-    def pod_of(self, user_id: str) -> Pod | None:
-        """The pod ``user_id`` is a member of (member ids are unique across pods)."""
-        return next((p for p in self.pods.values() if p.member(user_id)), None)
-
     def pod_for_area(self, area: str) -> Pod:
         """The pod owning policy area ``area``; ``KeyError`` if there is no such area."""
         return self.pods[self.policy_areas[area].pod]
@@ -423,10 +416,6 @@ class AppConfig(Model):
             return None
         tz = ZoneInfo(rotation.timezone) if rotation.timezone else self.team_tz
         return rotation.oncall_at(when, tz, offset)
-
-    def is_business_time(self, when: datetime) -> bool:
-        """Inside the team calendar (days, hours, not a holiday) in the team's time zone."""
-        return self.workspace.calendar.is_open(when, self.team_tz)
 
     def digest(self, name: str) -> Digest | None:
         return next((d for d in self.digests if d.name == name), None)

@@ -67,8 +67,3 @@ class Renderer:
         if "blocks" in payload:
             payload["blocks"] = fit(payload["blocks"], surface)
         return payload
-
-    def template_names(self) -> list[str]:
-        return sorted(
-            n.removesuffix(".json.j2") for n in self.env.list_templates() if n.endswith(".json.j2")
-        )

@@ -172,15 +172,6 @@ class OutboxWorker:
                 or 0
             )
 
-    def drain(self, timeout: float = 10.0) -> bool:
-        """Deliver until nothing is pending or ``timeout`` passes (tests, CLI, demo)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.run_once() and not self.pending():
-                return True
-            time.sleep(0.02)
-        return self.pending() == 0
-
     def _due_heads(self) -> list[int]:
         now = self.clock.now()
         with self.sessions() as s:
