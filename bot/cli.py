@@ -214,10 +214,6 @@ def export(
     click.echo(f"exported {count} tickets" + (f" to {out}" if out else ""), err=True)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @main.command("outbox")
 @click.option("--retry-dead", is_flag=True, help="Queue dead messages for delivery again.")
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
