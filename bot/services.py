@@ -7,6 +7,7 @@ Its own module so that handlers can name it without importing the app factory
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -41,9 +42,9 @@ class Services:
     metrics: Metrics
     clock: Clock = field(default_factory=SystemClock)
 
-    @property
+    @cached_property
     def desk(self) -> Desk:
-        """The Slack-free part, for domain entry points."""
+        """The Slack-free part, for domain entry points: built once, on first use."""
         return Desk(self.sessions, self.config, self.renderer, self.clock)
 
     def start_workers(self) -> None:

@@ -20,11 +20,11 @@ from bot.core.errors import NotFound
 from bot.core.mrkdwn import SEVERITY_ICONS, channel, mention
 from bot.core.render import Renderer
 from bot.intake.service import REPORTED_AGAIN, watchers
-from bot.tickets import permissions
+from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, status_label
 from bot.tickets.permissions import Verb
 from storage.models import Ticket, TicketEvent
-from storage.queries import open_tickets_for, parse_ticket_key, ticket_by_key
+from storage.queries import open_tickets_for, parse_ticket_key
 
 RECENT_EVENTS = 5
 
@@ -52,9 +52,7 @@ def status(desk: Desk, key: str, *, viewer: str) -> dict[str, Any]:
         raise NotFound("Which ticket? Try `/escalate status ESC-12`.")
     cfg = desk.config
     with permissions.audited(desk.sessions, viewer, desk.clock.now()), desk.sessions() as s:
-        ticket = ticket_by_key(s, key)
-        if ticket is None:
-            raise NotFound(f"There is no ticket {key.strip().upper()}.")
+        ticket = lookup.by_key(s, key)
         permissions.check(cfg, ticket, viewer, Verb.SEE, watchers=watchers(s, ticket))
         return desk.renderer.render(
             "ticket_status", **status_context(s, cfg, desk.renderer, ticket)

@@ -21,12 +21,12 @@ from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.forms import as_date
 from bot.resolution import followups, service
-from bot.tickets import permissions
+from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import Action, Status, target
 from bot.tickets.permissions import Verb
 from storage.db import transaction
 from storage.models import FollowUp, Ticket
-from storage.queries import claim_request, ticket_by_id, ticket_by_key
+from storage.queries import claim_request, ticket_by_id
 
 T = TypeVar("T")
 
@@ -191,17 +191,13 @@ def thread_reply(desk: Desk, *, channel: str, thread_ts: str, user: str, text: s
 def _reading(desk: Desk, key: str, actor: str, build: Callable[[Ticket, datetime], T]) -> T:
     now = desk.clock.now()
     with permissions.audited(desk.sessions, actor, now), desk.sessions() as session:
-        ticket = ticket_by_key(session, key)
-        if ticket is None:
-            raise NotFound(f"There is no ticket {key}.")
-        return build(ticket, now)
+        return build(lookup.by_key(session, key), now)
 
 
 def _submitting(
     desk: Desk, form: Submitted, work: Callable[[Session, Ticket, datetime], None]
 ) -> None:
-    now = desk.clock.now()
-    with permissions.audited(desk.sessions, form.actor, now), transaction(desk.sessions) as s:
+    with permissions.attempt(desk, form.actor) as (s, now):
         ticket = ticket_by_id(s, form.ticket_id, lock=True)
         if ticket is None:
             raise NotFound("That ticket no longer exists.")
@@ -212,8 +208,9 @@ def _submitting(
 def _changing_followup(
     desk: Desk, actor: str, work: Callable[[Session, datetime], FollowUp], kind: str
 ) -> dict[str, Any]:
-    cfg, now = desk.config, desk.clock.now()
-    with permissions.audited(desk.sessions, actor, now), transaction(desk.sessions) as session:
+    with permissions.attempt(desk, actor) as (session, now):
         fu = work(session, now)
-        shown = followups.message_context(cfg, fu, session.get_one(Ticket, fu.ticket_id), now)
+        shown = followups.message_context(
+            desk.config, fu, session.get_one(Ticket, fu.ticket_id), now
+        )
     return desk.renderer.render("followup_message", **shown, kind=kind, audience="dm", actor=actor)

@@ -16,30 +16,27 @@ line (at most one per person, ticket and verb in a while).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
 from bot.core.desk import Desk
-from bot.core.errors import NotFound, TransitionError
+from bot.core.errors import TransitionError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.routing import chain, workload
 from bot.routing import notices as owner_notices
 from bot.routing.decide import ROUTER, Decision, Need, decide
-from bot.tickets import permissions
+from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import Action, Change, is_open, transition
 from bot.tickets.permissions import Verb
-from storage.db import transaction
 from storage.models import Ticket
-from storage.queries import claim_request, ticket_by_key
-
-T = TypeVar("T")
+from storage.queries import claim_request
 
 ROUTE_AGAIN = "route_again"  # the reassign menu's "let routing choose" option
 TO_BLOCK, REASON_BLOCK = "reassign_to", "reassign_reason"
@@ -101,31 +98,20 @@ def _dm_kind(decision: Decision) -> str:
 
 def acknowledge_ticket(desk: Desk, key: str, actor: str) -> Change:
     """The Ack button: :func:`acknowledge` in a transaction of its own."""
-    return _attempt(
-        desk,
-        actor,
-        lambda session, now: acknowledge(
-            session, desk.config, desk.renderer, key, actor=actor, now=now
-        ),
-    )
+    with permissions.attempt(desk, actor) as (session, now):
+        return acknowledge(session, desk.config, desk.renderer, key, actor=actor, now=now)
 
 
 def take_ticket(desk: Desk, key: str, actor: str) -> Change:
     """The Take button: :func:`take` in a transaction of its own."""
-    return _attempt(
-        desk,
-        actor,
-        lambda session, now: take(session, desk.config, desk.renderer, key, actor=actor, now=now),
-    )
+    with permissions.attempt(desk, actor) as (session, now):
+        return take(session, desk.config, desk.renderer, key, actor=actor, now=now)
 
 
 def reassign_options(desk: Desk, key: str, actor: str) -> dict[str, Any]:
     """The Reassign button: what the modal offers (:func:`reassign_choices`), if ``actor`` may."""
-    return _attempt(
-        desk,
-        actor,
-        lambda session, now: reassign_choices(session, desk.config, key, actor=actor, now=now),
-    )
+    with permissions.attempt(desk, actor) as (session, now):
+        return reassign_choices(session, desk.config, key, actor=actor, now=now)
 
 
 def reassign_ticket(
@@ -140,30 +126,12 @@ def reassign_ticket(
     """The reassign modal submitted: :func:`reassign` once per ``submission`` (the
     modal's id), since a double submit of "route again" would otherwise move it twice.
     None when that submission was already taken."""
-
-    def once(session: Session, now: datetime) -> Change | None:
+    with permissions.attempt(desk, actor) as (session, now):
         if not claim_request(session, f"reassign:{submission}", now, {}):
             return None
         return reassign(
             session, desk.config, desk.renderer, key, actor=actor, now=now, to=to, reason=reason
         )
-
-    return _attempt(desk, actor, once)
-
-
-def _attempt(desk: Desk, actor: str, op: Callable[[Session, datetime], T]) -> T:
-    """Run ``op`` in a transaction of its own; a refusal rolls it back, is audited
-    (``permissions.audited``) and goes on to the surface to explain."""
-    now = desk.clock.now()
-    with permissions.audited(desk.sessions, actor, now), transaction(desk.sessions) as session:
-        return op(session, now)
-
-
-def _locked(session: Session, key: str) -> Ticket:
-    ticket = ticket_by_key(session, key, lock=True)
-    if ticket is None:
-        raise NotFound(f"There is no ticket {key}.")
-    return ticket
 
 
 # -- the buttons ---------------------------------------------------------------------
@@ -179,7 +147,7 @@ def acknowledge(
     now: datetime,
 ) -> Change:
     """The owner has seen it: the TTA clock stops and the escalation chain is called off."""
-    ticket = _locked(session, key)
+    ticket = lookup.by_key(session, key, lock=True)
     permissions.check(cfg, ticket, actor, Verb.ACK)
     change = transition(session, ticket, Action.ACKNOWLEDGE, actor=actor, now=now)
     chain.cancel(session, ticket)
@@ -198,7 +166,7 @@ def take(
     now: datetime,
 ) -> Change:
     """``actor`` owns it from now on, acknowledged."""
-    ticket = _locked(session, key)
+    ticket = lookup.by_key(session, key, lock=True)
     permissions.check(cfg, ticket, actor, Verb.TAKE)
     previous = ticket.assignee_id
     change = transition(
@@ -227,7 +195,7 @@ def reassign(
 
     Bad input raises :class:`FieldErrors` keyed by the modal's block ids.
     """
-    ticket = _locked(session, key)
+    ticket = lookup.by_key(session, key, lock=True)
     permissions.check(cfg, ticket, actor, Verb.REASSIGN)
     if not is_open(ticket.status):
         raise TransitionError(f"{ticket.key} is resolved; reopen it first.")
@@ -277,9 +245,7 @@ def reassign_choices(
     The menu offers "route again", then the pod on shift, off shift and the lead,
     each with their open tickets, so the person reassigning sees who can take it.
     """
-    ticket = ticket_by_key(session, key)
-    if ticket is None:
-        raise NotFound(f"There is no ticket {key}.")
+    ticket = lookup.by_key(session, key)
     permissions.check(cfg, ticket, actor, Verb.REASSIGN)
     if not is_open(ticket.status):
         raise TransitionError(f"{ticket.key} is resolved; reopen it first.")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
+from bot.core.desk import Desk
 from bot.core.errors import NotAllowed
 from bot.tickets.lifecycle import record
 from storage.db import transaction
@@ -56,14 +57,6 @@ class Refused(NotAllowed):
         return self.verb.value
 
 
-def in_pod(cfg: AppConfig, ticket: Ticket, user: str) -> bool:
-    """An admin, or the lead or a member of the pod owning the ticket's policy area."""
-    if cfg.is_admin(user):
-        return True
-    pod = cfg.pod_for_area(ticket.policy_area)
-    return user == pod.lead or pod.member(user) is not None
-
-
 def on_desk(cfg: AppConfig, user: str) -> bool:
     """Works on some pod's tickets (or is an admin): sees team lists and digest previews."""
     return cfg.can_act(user)
@@ -83,12 +76,12 @@ def check(
     ``watchers`` matter for :attr:`Verb.SEE` only; ``followup`` for
     :attr:`Verb.CHANGE_FOLLOW_UP` (its owner and creator may change it).
     """
-    if in_pod(cfg, ticket, user):
-        mine = user in (ticket.assignee_id, _lead(cfg, ticket)) or cfg.is_admin(user)
-        if verb is Verb.ACK and not mine:
+    pod = cfg.pod_for_area(ticket.policy_area)
+    admin = cfg.is_admin(user)
+    if admin or user == pod.lead or pod.member(user) is not None:  # in the ticket's pod
+        if verb is Verb.ACK and not (admin or user in (ticket.assignee_id, pod.lead)):
             raise Refused(_not_yours(ticket, hint=True), verb, ticket.id)
         return
-    pod = cfg.pod_for_area(ticket.policy_area).title
     if verb is Verb.ACK:
         if user == ticket.assignee_id:
             return
@@ -103,11 +96,12 @@ def check(
         and user in (followup.owner_id, followup.created_by)
     ):
         return
+    title = pod.title
     who = {
-        Verb.REOPEN: f"the reporter or members of the {pod} pod",
-        Verb.SEE: f"the reporter, the people following it and the {pod} pod",
-        Verb.CHANGE_FOLLOW_UP: f"its owner or members of the {pod} pod",
-    }.get(verb, f"members of the {pod} pod (and escbot admins)")
+        Verb.REOPEN: f"the reporter or members of the {title} pod",
+        Verb.SEE: f"the reporter, the people following it and the {title} pod",
+        Verb.CHANGE_FOLLOW_UP: f"its owner or members of the {title} pod",
+    }.get(verb, f"members of the {title} pod (and escbot admins)")
     tail = "." if verb is Verb.SEE else "; nothing was changed."
     raise Refused(f"Only {who} can {verb.value} {ticket.key}{tail}", verb, ticket.id)
 
@@ -139,15 +133,24 @@ def audited(sessions: sessionmaker[Session], actor: str, now: datetime) -> Itera
     except Refused as err:
         if err.ticket_id is not None:
             with transaction(sessions) as session:
-                audit(session, err, actor, now)
+                _audit(session, err, err.ticket_id, actor, now)
         raise
 
 
-def audit(session: Session, err: Refused, actor: str, now: datetime) -> bool:
-    """Append the refusal to the ticket's trail unless one like it is recent; True if written."""
-    ticket = ticket_by_id(session, err.ticket_id, lock=True) if err.ticket_id else None
+@contextmanager
+def attempt(desk: Desk, actor: str) -> Iterator[tuple[Session, datetime]]:
+    """One gesture's own transaction and its time; a :class:`Refused` rolls the
+    transaction back and is then :func:`audited`."""
+    now = desk.clock.now()
+    with audited(desk.sessions, actor, now), transaction(desk.sessions) as session:
+        yield session, now
+
+
+def _audit(session: Session, err: Refused, ticket_id: int, actor: str, now: datetime) -> None:
+    """Append the refusal to the ticket's trail unless one like it is recent."""
+    ticket = ticket_by_id(session, ticket_id, lock=True)
     if ticket is None:
-        return False
+        return
     recent = session.scalars(
         select(TicketEvent.payload).where(
             TicketEvent.ticket_id == ticket.id,
@@ -157,7 +160,7 @@ def audit(session: Session, err: Refused, actor: str, now: datetime) -> bool:
         )
     ).all()
     if any(payload.get("doing") == err.doing for payload in recent):
-        return False
+        return
     record(
         session,
         ticket,
@@ -166,11 +169,6 @@ def audit(session: Session, err: Refused, actor: str, now: datetime) -> bool:
         now=now,
         payload={"doing": err.doing, "why": str(err)},
     )
-    return True
-
-
-def _lead(cfg: AppConfig, ticket: Ticket) -> str:
-    return cfg.pod_for_area(ticket.policy_area).lead
 
 
 def _not_yours(ticket: Ticket, *, hint: bool) -> str:
