@@ -37,6 +37,7 @@ HOME = "home"  # a user's App Home (views.publish), rendered at delivery: the la
 CARD_LINK = "https://escbot.invalid/card-permalink"
 #: Set in the payload of a DM queued ``after_card``; the worker takes it out.
 AFTER_CARD = "_after_card"
+_QUEUED = "outbox_queued"  # session.info mark: this transaction queued a message
 
 
 def _enqueue(
@@ -67,9 +68,6 @@ def _enqueue(
         log.debug("outbox: %s already queued", dedup_key)
         return
     session.info[_QUEUED] = True
-
-
-_QUEUED = "outbox_queued"
 
 
 def wake_after_commit(sessions: sessionmaker[Session], wake: Callable[[], None]) -> None:
