@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
+from bot.config.loader import load_config_text
 from bot.core.clock import FakeClock
 from bot.core.desk import Desk
 from bot.core.render import Renderer
@@ -26,6 +29,43 @@ PARTNER = "U07LEGAL01"  # a reporter from legal: not in any pod
 INTAKE = "C06H2KX8ESC"
 MORNING = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thu; Beatriz on call, off shift
 AFTERNOON = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Lucía and Beatriz both on shift
+#: The second pod of :func:`two_pods`; none of its people is in Critical Harms.
+FRAUD_LEAD, FRAUDSTER, FRAUD_ANALYST = "U06FRLEAD1", "U06FRAUD01", "U06FRAUD02"
+EXAMPLE = Path(__file__).resolve().parent.parent / "app.yaml"
+
+
+def two_pods() -> AppConfig:
+    """The example app.yaml plus a Trust and Fraud pod owning a ``scams`` policy area."""
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["policy_areas"]["scams"] = {
+        "title": "Scams and fraud",
+        "pod": "trust_fraud",
+        "policy_sections": ["SF-1 Financial scams"],
+        "description": "Scams, fake giveaways and investment fraud.",
+    }
+    weekdays = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
+    data["pods"]["trust_fraud"] = {
+        "title": "Trust and Fraud",
+        "lead": FRAUD_LEAD,
+        "members": [
+            {
+                "id": FRAUDSTER,
+                "name": "Ola Nordmann",
+                "skills": ["scams"],
+                "languages": ["en", "no"],
+                "timezone": "Europe/Oslo",
+                "hours": weekdays,
+            },
+            {
+                "id": FRAUD_ANALYST,
+                "name": "Noor Quinn",
+                "skills": ["scams"],
+                "languages": ["en"],
+                "timezone": "UTC",
+            },
+        ],
+    }
+    return load_config_text(yaml.safe_dump(data), "app.yaml (two pods)")
 
 
 def desk_at(

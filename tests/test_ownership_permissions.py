@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
-from bot.config.loader import load_config_text
 from bot.core.clock import FakeClock
 from bot.core.desk import Desk
 from bot.core.errors import NotAllowed
@@ -26,30 +22,23 @@ from bot.core.render import Renderer
 from bot.routing import ownership
 from bot.tickets.permissions import AUDIT_WINDOW
 from storage.models import Ticket, TicketEvent
-from tests.desk import LUCIA, MORNING, PARTNER, WANJIRU, desk_at, new_ticket
-
-# A second pod, Integrity, owning spam; neither of its people is in Critical Harms.
-OMAR, NOOR, INTEGRITY_LEAD = "U08DUB1OMR1", "U08DUB2NOR2", "U08DUB0LDR0"
-EXAMPLE = Path(__file__).resolve().parent.parent / "app.yaml"
+from tests.desk import (
+    FRAUD_ANALYST,
+    FRAUD_LEAD,
+    FRAUDSTER,
+    LUCIA,
+    MORNING,
+    PARTNER,
+    WANJIRU,
+    desk_at,
+    new_ticket,
+)
+from tests.desk import two_pods as make_two_pods
 
 
 @pytest.fixture(scope="module")
 def two_pods() -> AppConfig:
-    """The example app.yaml plus an Integrity pod owning a ``spam`` policy area."""
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    data["policy_areas"]["spam"] = {"title": "Spam", "pod": "integrity"}
-    data["pods"]["integrity"] = {
-        "title": "Integrity",
-        "lead": INTEGRITY_LEAD,
-        "members": [
-            {"id": user, "name": name, "skills": ["spam"], "languages": ["en"], "timezone": tz}
-            for user, name, tz in (
-                (OMAR, "Omar Haddad", "Europe/Dublin"),
-                (NOOR, "Noor Quinn", "UTC"),
-            )
-        ],
-    }
-    return load_config_text(yaml.safe_dump(data), "two-pods.yaml")
+    return make_two_pods()
 
 
 def refusals(sessions: sessionmaker[Session], ticket_id: int) -> list[tuple[str, str]]:
@@ -93,7 +82,7 @@ def test_a_refused_take_clicked_30_times_is_audited_once_per_window(
     assert owner(sessions, t.id) == LUCIA
 
 
-@pytest.mark.parametrize("outsider", [OMAR, INTEGRITY_LEAD])
+@pytest.mark.parametrize("outsider", [FRAUDSTER, FRAUD_LEAD])
 def test_another_pods_people_cannot_take_or_reassign_critical_harms_tickets(
     sessions: sessionmaker[Session], two_pods: AppConfig, outsider: str
 ) -> None:
@@ -121,11 +110,11 @@ def test_each_pod_works_its_own_tickets(
 ) -> None:
     desk = desk_at(sessions, two_pods, MORNING)
     t = new_ticket(
-        sessions, two_pods, desk.renderer, MORNING, area="spam", language="en", summary="Spam"
+        sessions, two_pods, desk.renderer, MORNING, area="scams", language="en", summary="Scam"
     )
     first = t.assignee_id
-    assert first in (OMAR, NOOR)
-    other = NOOR if first == OMAR else OMAR
+    assert first in (FRAUDSTER, FRAUD_ANALYST)
+    other = FRAUD_ANALYST if first == FRAUDSTER else FRAUDSTER
     ownership.take_ticket(desk, t.key, other)
     assert owner(sessions, t.id) == other
     options = ownership.reassign_options(desk, t.key, other)
@@ -134,6 +123,6 @@ def test_each_pod_works_its_own_tickets(
         desk, t.key, other, to=first, reason="back to you", submission="view-1"
     )
     assert owner(sessions, t.id) == first
-    with pytest.raises(NotAllowed, match="Only members of the Integrity pod"):
+    with pytest.raises(NotAllowed, match="Only members of the Trust and Fraud pod"):
         ownership.take_ticket(desk, t.key, LUCIA)
     assert refusals(sessions, t.id) == [(LUCIA, "take")]

@@ -14,50 +14,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import AppConfig, load_config_text
+from bot.config import AppConfig
 from bot.core.clock import FakeClock
 from bot.core.desk import Desk
-from bot.core.render import Renderer
 from bot.intake import tracking
 from bot.resolution import entry, followups
 from bot.tickets.permissions import AUDIT_WINDOW, REFUSED, Refused
 from storage.db import transaction
 from storage.models import FollowUp, Ticket, TicketEvent
-from tests.conftest import REPO
+from tests.desk import FRAUD_LEAD, FRAUDSTER, desk_at, two_pods
 from tests.test_resolution import LEAD, LUCIA, REPORTER, T0, new_ticket
 
-FRAUD_LEAD, FRAUDSTER = "U06FRLEAD1", "U06FRAUD01"  # the lead and a member of the second pod
 CH = "Critical Harms"
-
-_SECOND_AREA = """\
-  scams:
-    title: Scams and fraud
-    pod: trust_fraud
-    policy_sections: ["SF-1 Financial scams"]
-    description: Scams, fake giveaways and investment fraud.
-
-"""
-_SECOND_POD = """\
-  trust_fraud:
-    title: Trust and Fraud
-    lead: U06FRLEAD1
-    members:
-      - id: U06FRAUD01
-        name: Ola Nordmann
-        skills: [scams]
-        languages: [en, "no"]
-        timezone: Europe/Oslo
-        hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
-
-"""
-
-
-def two_pods() -> AppConfig:
-    """The example app.yaml with a second pod, Trust and Fraud, owning one policy area."""
-    text = (REPO / "app.yaml").read_text(encoding="utf-8")
-    text = text.replace("# Severities and their", _SECOND_AREA + "# Severities and their", 1)
-    text = text.replace("\nrouting:", "\n" + _SECOND_POD + "routing:", 1)
-    return load_config_text(text, "app.yaml (two pods)")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +35,7 @@ def config() -> AppConfig:  # the escbot fixture serves this one too
 
 @pytest.fixture
 def desk(sessions: sessionmaker[Session], config: AppConfig) -> Desk:
-    return Desk(sessions, config, Renderer(config.team_tz), FakeClock(T0))
+    return desk_at(sessions, config, T0)
 
 
 _views = count()
