@@ -97,6 +97,9 @@ def run() -> None:
         runtime.serve_forever()
     except KeyboardInterrupt:
         pass
+    except SettingsError as err:  # e.g. SLACK_APP_TOKEN refused by Slack
+        click.echo(f"escbot: {err}", err=True)
+        sys.exit(2)
     finally:
         runtime.shutdown()
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app
 from bot.config import AppConfig
 from bot.core.clock import Clock
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.slack.server import EscbotWSGI, Server
 from storage.db import make_engine, make_session_factory, upgrade
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,7 @@ class Runtime:
     app: App
     services: Services
     server: Server
+    socket_mode: SocketModeHandler | None = None
 
     @classmethod
     def build(cls, settings: Settings, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
@@ -51,6 +57,8 @@ class Runtime:
         self.services.identity.warm(attempts=3, delay=0.1)
         self.services.start_workers()
         self.server.start()
+        if self.services.settings.app_token:
+            self._connect_socket_mode()
         return self
 
     def serve_forever(self) -> None:
@@ -60,18 +68,55 @@ class Runtime:
         threading.Thread(target=self.services.identity.warm, name="warm", daemon=True).start()
         self.services.start_workers()
         if self.services.settings.app_token:
-            self._start_socket_mode()
+            self._connect_socket_mode()
         log.info("escbot listening on %s", self.server.url)
         self.server.serve_forever()
 
-    def _start_socket_mode(self) -> None:
+    def _connect_socket_mode(self) -> None:
+        """Open the Socket Mode connection through ``apps.connections.open`` at SLACK_API_URL.
+
+        slack_sdk's builtin client runs its own threads and reconnects by itself: on Slack's
+        ``disconnect`` message, on a closed connection, and (every ping interval) when pings
+        go unanswered. Each envelope is dispatched to the same Bolt app as HTTP requests, so
+        event ids and view ids are claimed once whichever connection delivered them.
+        """
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        handler = SocketModeHandler(self.app, self.services.settings.app_token)
-        threading.Thread(target=handler.start, name="socket-mode", daemon=True).start()
-        log.info("Socket Mode connected; HTTP still serves /healthz and /metrics")
+        settings = self.services.settings
+        handler = SocketModeHandler(
+            self.app,
+            settings.app_token,
+            logger=log.getChild("socket_mode"),
+            ping_interval=settings.socket_ping_interval,
+        )
+        handler.client.on_close_listeners.append(
+            lambda code, reason: log.warning(
+                "Socket Mode connection closed by Slack (%s %s); reconnecting", code, reason
+            )
+        )
+        try:
+            handler.connect()
+        except SlackApiError as err:
+            handler.close()
+            error = err.response.get("error")
+            raise SettingsError(
+                f"SLACK_APP_TOKEN was refused by apps.connections.open ({error}): it must be "
+                "an app-level token (xapp-…) with the connections:write scope"
+            ) from None
+        self.socket_mode = handler
+        if handler.client.is_connected():
+            log.info(
+                "Socket Mode connected (session %s); HTTP still serves /healthz and /metrics",
+                handler.client.session_id(),
+            )
+        else:
+            retry = handler.client.ping_interval
+            log.warning("Socket Mode connection failed; retrying every %ss", retry)
 
     def shutdown(self) -> None:
+        if self.socket_mode is not None:  # first: no new envelope while the rest stops
+            self.socket_mode.close()
+            self.socket_mode = None
         self.server.stop()
         self.services.stop_workers()
         self.services.engine.dispose()

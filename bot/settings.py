@@ -26,6 +26,8 @@ class Settings:
     threads: int = 8
     timer_interval: timedelta = timedelta(seconds=5)
     channel_rate: float = 1.0  # messages per second per channel (Slack's documented limit)
+    #: Socket Mode: seconds between pings and between reconnect attempts (Bolt's default).
+    socket_ping_interval: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -64,8 +64,16 @@ def clock():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
-    """escbot serving HTTP on 127.0.0.1 (random port) with the example app.yaml."""
+def app_token() -> str | None:
+    """None: escbot takes Slack's requests over HTTP. Override it in a module (or parametrize
+    it) with an ``xapp-`` token to run that module's escbot, and its users, in Socket Mode."""
+    return None
+
+
+@pytest.fixture
+def escbot(db_url, config, fake_slack, clock, app_token):  # type: ignore[no-untyped-def]
+    """escbot serving HTTP on 127.0.0.1 (random port) with the example app.yaml; in Socket
+    Mode against the fake's WebSocket endpoint too when ``app_token`` is set."""
     from datetime import timedelta
 
     from bot.runtime import Runtime
@@ -84,7 +92,11 @@ def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
         # Slack's one message a second per channel is the outbox's own test (test_outbox);
         # here it would only make each card update wait.
         channel_rate=1000.0,
+        app_token=app_token,
+        socket_ping_interval=2.0,  # reconnect soon after a test's network cut
     )
+    if app_token:
+        fake_slack.enable_socket_mode(app_token)
     runtime = Runtime.build(settings, config, clock=clock).start()
     yield runtime
     runtime.shutdown()
@@ -92,10 +104,12 @@ def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def user_factory(escbot, fake_slack):  # type: ignore[no-untyped-def]
-    """``user_factory("U0ANA")`` → a SlackUser sending signed requests as that user."""
+    """``user_factory("U0ANA")`` → a SlackUser sending signed requests as that user (as
+    Socket Mode envelopes when escbot runs in Socket Mode)."""
     from bot.sandbox.emulator import SlackUser
 
     def make(user_id: str, **kw):  # type: ignore[no-untyped-def]
+        kw.setdefault("transport", "socket" if escbot.services.settings.app_token else "http")
         return SlackUser(escbot.events_url, SIGNING_SECRET, user_id=user_id, fake=fake_slack, **kw)
 
     return make

@@ -20,6 +20,7 @@ import json
 import math
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock
+from bot.sandbox.emulator.socket_mode import ACK_TIMEOUT, SocketModeServer
 
 T = TypeVar("T")
 
@@ -237,6 +239,8 @@ class FakeSlack:
         self._last_us = 0
         self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
+        self._socket: SocketModeServer | None = None
+        self._app_tokens: dict[str, tuple[str, ...]] = {}
         self.add_user(bot_user_id, "escbot", is_bot=True)
         self.reset()
 
@@ -256,6 +260,9 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.stop()
+            self._socket = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -434,6 +441,52 @@ class FakeSlack:
             else:
                 self._store_view(spec, user=user_id, previous=view_id)
             self._cond.notify_all()
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    def enable_socket_mode(
+        self,
+        app_token: str = "xapp-1-A0ESCBOT-1-fake",
+        *,
+        scopes: tuple[str, ...] = ("connections:write",),
+        ssl_context: ssl.SSLContext | None = None,
+        ack_timeout: float = ACK_TIMEOUT,
+    ) -> SocketModeServer:
+        """Turn Socket Mode on for the app: ``apps.connections.open`` accepts ``app_token``.
+
+        With ``ssl_context`` the URLs are ``wss://`` served over TLS, else ``ws://``.
+        """
+        with self._lock:
+            self._app_tokens[app_token] = scopes
+            if self._socket is None:
+                self._socket = SocketModeServer(
+                    self.app_id, self.host, ssl_context=ssl_context, ack_timeout=ack_timeout
+                ).start()
+            return self._socket
+
+    @property
+    def socket(self) -> SocketModeServer:
+        """The Socket Mode endpoint (``enable_socket_mode`` first)."""
+        if self._socket is None:
+            raise RuntimeError("Socket Mode is off: call enable_socket_mode()")
+        return self._socket
+
+    def drop_socket(self) -> None:
+        """Close the app's Socket Mode connections without warning; it may reconnect."""
+        self.socket.drop()
+
+    def _open_socket(self, token: str | None) -> dict[str, Any]:
+        """``apps.connections.open``: only an app-level token with ``connections:write``."""
+        if not token:
+            raise SlackError("not_authed")
+        if token.startswith("xox"):
+            raise SlackError("not_allowed_token_type")
+        scopes = self._app_tokens.get(token)
+        if scopes is None or self._socket is None:
+            raise SlackError("invalid_auth")
+        if "connections:write" not in scopes:
+            raise SlackError("missing_scope", needed="connections:write", provided=",".join(scopes))
+        return {"url": self._socket.open_url()}
 
     # ------------------------------------------------------------------ faults
 
@@ -621,6 +674,8 @@ class FakeSlack:
             except ValueError:
                 return self._serve(method, {}, lambda _: _raise("invalid_json"), auth=False)
             token = _bearer(headers.get("authorization")) or args.pop("token", None)
+            if method == "apps.connections.open":  # app-level tokens only: not _serve's check
+                return self._serve(method, args, lambda _: self._open_socket(token), auth=False)
             answer = self._serve(method, args, lambda a: self._api(method, a), token=token)
             with self._lock:
                 if answer[0] == 200 and self._lost.get(method, 0) > 0:

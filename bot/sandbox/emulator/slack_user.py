@@ -8,6 +8,10 @@ Signatures use wall time, because Bolt checks ``X-Slack-Request-Timestamp`` agai
 ``time.time()``; the optional ``clock`` only drives payload times (action_ts, event ts).
 HTTP goes through the stdlib (``requests`` is not a dependency of escbot); answers come back
 as ``HttpResponse``, which offers the ``HttpResponse`` subset tests use.
+
+``transport="socket"`` sends the same requests as Socket Mode envelopes through the fake's
+WebSocket endpoint instead (``FakeSlack.enable_socket_mode``), and turns the app's ack into
+the same ``HttpResponse``, so one journey runs over both transports.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dtime
-from typing import Any, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
@@ -79,8 +83,12 @@ class SlackUser:
         fake: FakeSlack | None = None,
         clock: Clock | None = None,
         timeout: float = 10.0,
+        transport: Literal["http", "socket"] = "http",
     ) -> None:
         """``team_id`` defaults to the fake's workspace (else ``T0ESCBOT``)."""
+        if transport == "socket" and fake is None:
+            raise ValueError("transport='socket' needs the fake whose Socket Mode the app uses")
+        self.transport = transport
         self.app_url = app_url
         self.signing_secret = signing_secret
         self.user_id = user_id
@@ -101,7 +109,12 @@ class SlackUser:
     # ------------------------------------------------------------------ transport
 
     def send(self, body: str, content_type: str, **opts: Unpack[SendOptions]) -> HttpResponse:
-        """POST ``body`` signed like Slack: HMAC-SHA256 of ``v0:{timestamp}:{body}``."""
+        """POST ``body`` signed like Slack: HMAC-SHA256 of ``v0:{timestamp}:{body}``.
+
+        Over Socket Mode the body becomes an envelope instead (no signature there).
+        """
+        if self.transport == "socket":
+            return self._send_envelope(body, content_type, **opts)
         ts = str(int(time.time()) - (600 if opts.get("stale") else 0))
         secret = self.signing_secret + ("-wrong" if opts.get("bad_signature") else "")
         signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
@@ -127,6 +140,27 @@ class SlackUser:
         if resp.will_close:
             conn.close()
         return HttpResponse(resp.status, resp.headers, content)
+
+    def _send_envelope(
+        self, body: str, content_type: str, **opts: Unpack[SendOptions]
+    ) -> HttpResponse:
+        """The request as a Socket Mode envelope; the ack as the HTTP answer it stands for.
+
+        Status 200 with the ack's payload as body; 202 for an event Slack will deliver again
+        later; 503 when no connection was open; 504 when no ack came within 3 s.
+        """
+        if opts.get("bad_signature") or opts.get("stale"):
+            raise ValueError("Socket Mode envelopes are not signed: nothing to tamper with")
+        assert self.fake is not None  # checked in __init__
+        with self._lock:
+            self._last = (body, content_type)
+        answer = self.fake.socket.request(
+            body, content_type, retry_attempt=opts.get("retry_num", 0)
+        )
+        headers = http.client.HTTPMessage()
+        headers["Content-Type"] = "application/json"
+        content = b"" if answer.payload is None else json.dumps(answer.payload).encode()
+        return HttpResponse(answer.status, headers, content)
 
     @property
     def last_sent(self) -> tuple[str, str] | None:
