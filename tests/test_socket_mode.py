@@ -61,6 +61,11 @@ class BareApp:
             ack()
             self.seen.append(("action", body["actions"][0]["value"]))
 
+        @app.shortcut("hi")
+        def hi(ack: Any, shortcut: dict[str, Any]) -> None:
+            ack()
+            self.seen.append(("shortcut", shortcut["callback_id"]))
+
         @app.event("message")
         def message(event: dict[str, Any], request: Any) -> None:
             retry = request.headers.get("x-slack-retry-num", [None])[0]
@@ -126,12 +131,15 @@ def test_bare_bolt_app_answers_every_envelope_type(fake, bare) -> None:
     assert resp.json() == {"response_action": "errors", "errors": {"name": "Say who you are"}}
 
     assert user.click(button_message(), "Go").status_code == 200
+    assert user.global_shortcut("hi").status_code == 200
     assert user.message(CHANNEL, "hi all").status_code == 200
-    wait(lambda: len(bare.seen) == 4)
-    assert bare.kinds("action") == ["v1"] and bare.kinds("message") == [("hi all", "0")]
+    wait(lambda: len(bare.seen) == 5)
+    assert bare.kinds("action") == ["v1"] and bare.kinds("shortcut") == ["hi"]
+    assert bare.kinds("message") == [("hi all", "0")]  # Bolt passes retry_attempt 0 on
 
     sent = fake.socket.deliveries
-    assert [d.type for d in sent] == ["slash_commands", "interactive", "interactive", "events_api"]
+    assert [d.type for d in sent] == ["slash_commands"] + ["interactive"] * 3 + ["events_api"]
+    assert [d.accepts_response_payload for d in sent] == [True, True, False, False, False]
     assert all(d.latency is not None and d.latency < 3 for d in sent)
     assert fake.socket.failures == []
     opened = [c for c in fake.calls_to("apps.connections.open") if c.ok]

@@ -73,6 +73,7 @@ class Delivery:
     acked: float | None = None
     ack_payload: dict[str, Any] | None = None
     lost: bool = False  # the ack was dropped by ``lose_acks``
+    accepts_response_payload: bool = False
 
     @property
     def latency(self) -> float | None:
@@ -302,6 +303,7 @@ class SocketModeServer:
             if conn is None:
                 return Answer(503, envelope_id=envelope_id)
             delivery = Delivery(envelope_id, kind, payload, attempt, conn.id, time.monotonic())
+            delivery.accepts_response_payload = accepts
             flight = self._in_flight[envelope_id] = _InFlight(delivery)
             self.deliveries.append(delivery)
         try:
