@@ -17,7 +17,7 @@ from bot.config import AppConfig
 from bot.core.clock import Clock
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack.server import EscbotWSGI, Server
+from bot.slack.server import EscbotWSGI, MetricsWSGI, Server
 from storage.db import make_engine, make_session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class Runtime:
     app: App
     services: Services
     server: Server
+    metrics_server: Server | None = None  # ESCBOT_METRICS_ADDR: /metrics away from Slack's port
 
     @classmethod
     def build(cls, settings: Settings, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
@@ -35,8 +36,14 @@ class Runtime:
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
-        server = Server(EscbotWSGI(app, services), settings.host, settings.port, settings.threads)
-        return cls(app, services, server)
+        server = Server(
+            EscbotWSGI(app, services), settings.host, settings.port, settings.threads, settings.http
+        )
+        metrics_server = None
+        if settings.metrics_addr:
+            host, port = settings.metrics_addr
+            metrics_server = Server(MetricsWSGI(services), host, port, threads=2)
+        return cls(app, services, server, metrics_server)
 
     @property
     def url(self) -> str:
@@ -51,6 +58,8 @@ class Runtime:
         self.services.identity.warm(attempts=3, delay=0.1)
         self.services.start_workers()
         self.server.start()
+        if self.metrics_server:
+            self.metrics_server.start()
         return self
 
     def serve_forever(self) -> None:
@@ -61,6 +70,9 @@ class Runtime:
         self.services.start_workers()
         if self.services.settings.app_token:
             self._start_socket_mode()
+        if self.metrics_server:
+            self.metrics_server.start()
+            log.info("metrics on %s/metrics", self.metrics_server.url)
         log.info("escbot listening on %s", self.server.url)
         self.server.serve_forever()
 
@@ -73,5 +85,7 @@ class Runtime:
 
     def shutdown(self) -> None:
         self.server.stop()
+        if self.metrics_server:
+            self.metrics_server.stop()
         self.services.stop_workers()
         self.services.engine.dispose()
