@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 from bot.app import LISTENER_THREADS
 from bot.core.metrics import Metrics
 from bot.intake.form import INTAKE_VIEW
+from bot.settings import Settings
 from bot.slack.server import EscbotWSGI, Server
 
 
@@ -65,9 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     app = bare_app(secret, os.environ.get("SLACK_BOT_TOKEN", "xoxb-bare"), api_url)
     # EscbotWSGI reads the signing secret and metrics from escbot's services; the bare
     # app has no database, so only /slack/events and /metrics are meaningful here.
-    services = SimpleNamespace(
-        metrics=Metrics(), settings=SimpleNamespace(signing_secret=secret), engine=None
-    )
+    settings = Settings(bot_token="xoxb-bare", signing_secret=secret)
+    services = SimpleNamespace(metrics=Metrics(), settings=settings, engine=None)
     Server(EscbotWSGI(app, services), "127.0.0.1", args.port, args.threads).serve_forever()
 
 

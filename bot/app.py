@@ -97,7 +97,7 @@ def create_app(
     digests.schedule_digests(services.scheduler.aps, desk)
     services.scheduler.every_tick(lambda: digests.catch_up(desk, desk.clock.now()))
     services.scheduler.daily(
-        lambda: retention.redact_all_due(sessions, config, services.clock.now()),
+        lambda: retention.run_daily(sessions, config, services.clock.now()),
         time_of_day(3, 30),
         "retention",
     )

@@ -19,7 +19,7 @@ from bot.config import AppConfig
 from bot.core.clock import Clock
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from bot.slack.server import EscbotWSGI, Server
+from bot.slack.server import EscbotWSGI, MetricsWSGI, Server
 from storage.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class Runtime:
     services: Services
     server: Server
     socket_mode: SocketModeHandler | None = None
+    metrics_server: Server | None = None  # ESCBOT_METRICS_ADDR: /metrics away from Slack's port
 
     @classmethod
     def build(cls, settings: Settings, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
@@ -41,8 +42,14 @@ class Runtime:
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
-        server = Server(EscbotWSGI(app, services), settings.host, settings.port, settings.threads)
-        return cls(app, services, server)
+        server = Server(
+            EscbotWSGI(app, services), settings.host, settings.port, settings.threads, settings.http
+        )
+        metrics_server = None
+        if settings.metrics_addr:
+            host, port = settings.metrics_addr
+            metrics_server = Server(MetricsWSGI(services), host, port, threads=2)
+        return cls(app, services, server, metrics_server)
 
     @property
     def url(self) -> str:
@@ -59,6 +66,8 @@ class Runtime:
         self.server.start()
         if self.services.settings.app_token:
             self._connect_socket_mode()
+        if self.metrics_server:
+            self.metrics_server.start()
         return self
 
     def serve_forever(self) -> None:
@@ -69,6 +78,9 @@ class Runtime:
         self.services.start_workers()
         if self.services.settings.app_token:
             self._connect_socket_mode()
+        if self.metrics_server:
+            self.metrics_server.start()
+            log.info("metrics on %s/metrics", self.metrics_server.url)
         log.info("escbot listening on %s", self.server.url)
         self.server.serve_forever()
 
@@ -118,5 +130,7 @@ class Runtime:
             self.socket_mode.close()
             self.socket_mode = None
         self.server.stop()
+        if self.metrics_server:
+            self.metrics_server.stop()
         self.services.stop_workers()
         self.services.engine.dispose()

@@ -303,9 +303,33 @@ class Digest(Model):
 
 class Retention(Model):
     """How long partners' words stay: details and content links are redacted after
-    ``redact_after`` (from resolution); keys, metadata and the audit trail stay for KPIs."""
+    ``redact_after`` (from resolution); keys, metadata and the audit trail stay for KPIs.
+    Bookkeeping goes too: the ids of handled Slack requests after ``requests_after``,
+    delivered outbox messages after ``outbox_after``."""
 
     redact_after: Duration | None = timedelta(days=365)
+    requests_after: Duration = timedelta(days=7)
+    outbox_after: Duration = timedelta(days=30)
+
+    @field_validator("requests_after")
+    @classmethod
+    def _outlive_replays(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError(
+                f"{format_duration(value)} is too short: a request id must be kept longer than "
+                "Slack retries and replays a request (at least 1h)"
+            )
+        return value
+
+    @field_validator("outbox_after")
+    @classmethod
+    def _outlive_delivery(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1):
+            raise ValueError(
+                f"{format_duration(value)} is too short: a delivered message must be kept while "
+                "messages that thread on it may still be waiting (at least 1d)"
+            )
+        return value
 
 
 class AppConfig(Model):

@@ -3,17 +3,47 @@
 Bolt indexes payloads directly (``body["view"]["type"]``, ``body["actions"][0]``…)
 while building listener arguments, so a signed but malformed body would end
 as a 500 deep inside it. Checked first, such a body is the sender's error: 400.
+Nesting is bounded before any JSON parser runs (``json.loads`` and every
+recursive walk after it raise ``RecursionError`` on a few thousand levels).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qsl
+
+MAX_DEPTH = 64  # Slack's deepest payloads (rich text in a message in a view) nest about 15
+
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)  # possessive: linear on any input
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def too_deep(text: str) -> bool:
+    """Whether the JSON in ``text`` (a JSON body, or a form's ``payload`` field) nests
+    deeper than ``MAX_DEPTH``; brackets inside JSON strings don't count."""
+    candidates = [text]
+    if "payload" in text:  # a form body: its JSON is percent-encoded in a field
+        candidates += [value for _, value in parse_qsl(text, keep_blank_values=True)]
+    return any(_depth_over(candidate, MAX_DEPTH) for candidate in candidates)
+
+
+def _depth_over(text: str, limit: int) -> bool:
+    depth = 0
+    for char in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        depth += 1 if char in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
 
 _OBJECT_FIELDS = ("user", "team", "channel", "container", "enterprise", "message", "view", "state")
 
 
-def malformed(body: dict[str, Any]) -> str | None:
+def malformed(body: object) -> str | None:
     """Why ``body`` can't be a Slack request, or None when it has the shape Slack sends."""
+    if not isinstance(body, dict):
+        return "payload is not an object"
     if _has_nul(body):  # Slack never sends NUL; PostgreSQL refuses it in text
         return "NUL character"
     for key in _OBJECT_FIELDS:

@@ -1,17 +1,24 @@
 """The HTTP front: a WSGI app served by waitress (a production WSGI server).
 
-Routes: ``POST /slack/events`` (commands, interactivity, events — Bolt
-verifies the signature and answers 401 when it is wrong or stale),
-``GET /healthz`` (JSON; checks the database) and ``GET /metrics``.
+Routes: ``POST /slack/events`` (commands, interactivity, events), ``GET /healthz``
+and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``).
+A Slack request is admitted in this order, each step before the next reads
+anything: size (413), Slack's signature over the raw bytes (401), UTF-8, nesting
+depth and JSON (400), the payload's shape (400); only then Bolt. Each refusal
+is one log line and a 4xx, never a traceback or a 5xx.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
+import resource
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -19,65 +26,93 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from slack_sdk.signature import SignatureVerifier
 from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.core.metrics import Metrics
-from bot.slack.payloads import malformed
+from bot.settings import HttpLimits
+from bot.slack.payloads import MAX_DEPTH, malformed, too_deep
+from bot.slack.signature import SignatureGate
 from storage.db import ping
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; anything bigger is refused
-
 StartResponse = Callable[..., Any]
+HEALTH_CACHE = 1.0  # seconds a good database ping answers /healthz without another
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    error: str  # what the sender is told
+    reason: str  # what the log says
 
 
 class SlackEndpoint:
-    """``POST /slack/events`` → Bolt, with answers for what Bolt would get wrong.
+    """``POST /slack/events`` → Bolt, once the request is signed and parses."""
 
-    A signed body that doesn't parse is the sender's fault: 400, not Bolt's 500.
-    An unsigned one is 401 whatever it contains.
-    """
-
-    def __init__(self, app: App, signing_secret: str, metrics: Metrics) -> None:
+    def __init__(
+        self, app: App, signing_secret: str, metrics: Metrics, max_body: int = 1 << 20
+    ) -> None:
         self.app = app
-        self.verifier = SignatureVerifier(signing_secret)
+        self.gate = SignatureGate(signing_secret)
         self.metrics = metrics
+        self.max_body = max_body
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = WsgiHttpRequest(environ)
-        body, headers = request.get_body(), request.get_headers()
-        try:
-            bolt_request = BoltRequest(body=body, query=request.query_string, headers=headers)
-        except Exception:
-            signed = self._signed(body, headers)
-            status, error = (400, "malformed payload") if signed else (401, "invalid request")
-            log.warning("refused a %s request: %s", "signed" if signed else "unsigned", error)
-            return _respond(start_response, status, {"error": error})
-        problem = malformed(bolt_request.body)
-        if problem:
-            if not self._signed(body, headers):
-                return _respond(start_response, 401, {"error": "invalid request"})
-            log.warning("refused a signed but malformed request: %s", problem)
-            return _respond(start_response, 400, {"error": f"malformed payload: {problem}"})
+        admitted = self._admit(environ)
+        if isinstance(admitted, Refusal):
+            log.warning(
+                "refused a Slack request from %s: %s (%d)",
+                environ.get("REMOTE_ADDR", "?"),
+                admitted.reason,
+                admitted.status,
+            )
+            self.metrics.slack_requests.labels("refused", str(admitted.status)).inc()
+            return _respond(start_response, admitted.status, {"error": admitted.error})
         started = time.perf_counter()
-        resp = self.app.dispatch(bolt_request)
-        kind = _kind(bolt_request.body)
+        resp = self.app.dispatch(admitted)
+        kind = _kind(admitted.body)
         self.metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
         self.metrics.slack_requests.labels(kind, str(resp.status)).inc()
         if resp.status == 404:  # signed, parsed, but not a kind of request Slack sends
-            log.warning("refused a signed request Bolt could not route")
+            log.warning("refused a signed request Bolt could not route (%s)", kind)
             return _respond(start_response, 400, {"error": "unsupported request"})
         out = WsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)
         start_response(out.status, out.get_headers())
         return out.get_body()
 
-    def _signed(self, body: str, headers: Mapping[str, str | Sequence[str]]) -> bool:
-        """Bolt types header values as str or lists; from a WSGI environ they are all str."""
-        plain = {k: v for k, v in headers.items() if isinstance(v, str)}
-        return self.verifier.is_valid_request(body, plain)
+    def _admit(self, environ: dict[str, Any]) -> BoltRequest | Refusal:
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit():
+            return Refusal(400, "bad request", "bad Content-Length")
+        if int(length) > self.max_body:  # waitress refuses these first; a bare WSGI call may not
+            return Refusal(413, "request too large", f"body of {length} bytes")
+        raw = environ["wsgi.input"].read(int(length)) if "wsgi.input" in environ else b""
+        unsigned = self.gate.problem(raw, environ)
+        if unsigned:
+            return Refusal(401, "invalid request", unsigned)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return Refusal(400, "malformed payload: not UTF-8", "signed body is not UTF-8")
+        if too_deep(text):
+            return Refusal(
+                400, "malformed payload: nested too deep", f"signed JSON deeper than {MAX_DEPTH}"
+            )
+        try:
+            request = BoltRequest(
+                body=text,
+                query=environ.get("QUERY_STRING", ""),
+                headers=WsgiHttpRequest(environ).get_headers(),
+            )
+        except Exception as err:  # broken JSON, a 5000-digit number, a list where Bolt reads
+            # a dict (its constructor reads team and enterprise ids from the parsed body)
+            return Refusal(400, "malformed payload", f"signed body does not parse: {err!r:.120}")
+        problem = malformed(request.body)
+        if problem:
+            return Refusal(400, f"malformed payload: {problem}", f"signed payload: {problem}")
+        return request
 
 
 def _kind(body: dict[str, Any]) -> str:
@@ -102,20 +137,91 @@ _KINDS = frozenset(
 )
 
 
-def _respond(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+def _respond(
+    start_response: StartResponse,
+    status: int,
+    body: dict[str, Any],
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
     data = json.dumps(body).encode()
     start_response(
         f"{status} {HTTPStatus(status).phrase}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers],
     )
     return [data]
 
 
-class EscbotWSGI:
-    def __init__(self, app: App, services: Any) -> None:
-        self.metrics: Metrics = services.metrics
-        self.slack = SlackEndpoint(app, services.settings.signing_secret, self.metrics)
+class Probes:
+    """``/healthz`` and ``/metrics``, on the Slack port or on the metrics address.
+
+    /healthz is cheap (a ``SELECT 1`` at most once a second) and says only
+    whether the database answers. /metrics (ticket counts, outbox depth) is
+    for the operator: with ``ESCBOT_METRICS_TOKEN`` it wants that bearer token;
+    without one it is open on its own address (``ESCBOT_METRICS_ADDR``, whose
+    network placement protects it) and loopback-only on the Slack port.
+    """
+
+    def __init__(self, services: Any, *, separate: bool) -> None:
         self.services = services
+        self.metrics: Metrics = services.metrics
+        self.token: str | None = services.settings.metrics_token
+        self.separate = separate
+        self._healthy_at = float("-inf")
+
+    def healthz(self, start_response: StartResponse) -> Iterable[bytes]:
+        if time.monotonic() - self._healthy_at > HEALTH_CACHE:
+            try:
+                ping(self.services.engine)
+            except Exception as err:
+                log.warning("healthz: database unreachable: %s", type(err).__name__)
+                return _respond(start_response, 503, {"ok": False, "database": "unreachable"})
+            self._healthy_at = time.monotonic()
+        return _respond(start_response, 200, {"ok": True, "database": "ok"})
+
+    def metrics_page(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        refused = self._refusal(environ)
+        if refused:
+            status, error = refused
+            log.warning("refused /metrics to %s: %s", environ.get("REMOTE_ADDR", "?"), error)
+            challenge = [("WWW-Authenticate", "Bearer")] if status == 401 else []
+            return _respond(start_response, status, {"error": error}, challenge)
+        data = generate_latest(self.metrics.registry)
+        start_response(
+            "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+    def _refusal(self, environ: dict[str, Any]) -> tuple[int, str] | None:
+        if self.token:
+            given = environ.get("HTTP_AUTHORIZATION", "").encode()
+            if hmac.compare_digest(given, f"Bearer {self.token}".encode()):
+                return None
+            return 401, "a bearer token is required"
+        if self.separate or _loopback(environ.get("REMOTE_ADDR", "")):
+            return None
+        return 403, "loopback only: set ESCBOT_METRICS_TOKEN or ESCBOT_METRICS_ADDR"
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a unix socket, or nothing
+        return False
+
+
+class EscbotWSGI:
+    """The Slack port: /slack/events, /healthz, and /metrics unless it has its own address."""
+
+    def __init__(self, app: App, services: Any) -> None:
+        settings = services.settings
+        self.metrics: Metrics = services.metrics
+        self.slack = SlackEndpoint(
+            app, settings.signing_secret, self.metrics, settings.http.max_body_bytes
+        )
+        self.serves_metrics = settings.metrics_addr is None
+        self.probes = Probes(services, separate=False)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -129,58 +235,96 @@ class EscbotWSGI:
             if path == "/slack/events" and method == "POST":
                 return self.slack(environ, recording_start)
             if path == "/healthz" and method == "GET":
-                return self._healthz(recording_start)
-            if path == "/metrics" and method == "GET":
-                return self._send(
-                    recording_start,
-                    "200 OK",
-                    generate_latest(self.metrics.registry),
-                    CONTENT_TYPE_LATEST,
-                )
-            return self._json(recording_start, "404 Not Found", {"error": "not found"})
+                return self.probes.healthz(recording_start)
+            if path == "/metrics" and method == "GET" and self.serves_metrics:
+                return self.probes.metrics_page(environ, recording_start)
+            return _respond(recording_start, 404, {"error": "not found"})
         finally:
             known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
             self.metrics.requests.labels(known, status_holder[0] if status_holder else "500").inc()
 
-    def _healthz(self, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            ping(self.services.engine)
-        except Exception as err:
-            log.warning("healthz: database unreachable: %s", err)
-            return self._json(
-                start_response, "503 Service Unavailable", {"ok": False, "database": "unreachable"}
-            )
-        return self._json(
-            start_response,
-            "200 OK",
-            {
-                "ok": True,
-                "database": "ok",
-                "outbox_pending": self.services.outbox.pending(),
-            },
+
+class MetricsWSGI:
+    """``ESCBOT_METRICS_ADDR``: /metrics and /healthz only, away from the Slack port."""
+
+    def __init__(self, services: Any) -> None:
+        self.probes = Probes(services, separate=True)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == "/metrics" and method == "GET":
+            return self.probes.metrics_page(environ, start_response)
+        if path == "/healthz" and method == "GET":
+            return self.probes.healthz(start_response)
+        return _respond(start_response, 404, {"error": "not found"})
+
+
+def waitress_options(limits: HttpLimits) -> dict[str, Any]:
+    """Every waitress knob escbot sets, and why (defaults and sizing: docs/operations.md)."""
+    options: dict[str, Any] = {
+        # waitress buffers a request until it is complete before a worker thread sees it, so
+        # idle or half-sent requests cost a socket each, not a thread: what slow clients use
+        # up is the connection limit. waitress's default of 100 froze the server at 110 idle
+        # sockets (a valid /escalate waited 15 s); past the limit waitress stops accepting.
+        "connection_limit": limits.connection_limit,
+        # select() fails on descriptors above 1023, which a high connection limit reaches.
+        "asyncore_use_poll": True,
+        # Slack sends a request at once and reuses a connection within seconds; a connection
+        # silent this long is dead or hostile (waitress's default: 120 s). Checked every
+        # cleanup_interval, so a silent socket lives at most channel_timeout + that.
+        "channel_timeout": limits.channel_timeout,
+        "cleanup_interval": max(1, min(10, limits.channel_timeout // 3)),
+        # Slack's headers are a few hundred bytes (waitress's default allows 256 KB).
+        "max_request_header_size": limits.max_header_bytes,
+        # Slack's payloads are far smaller (a full modal's state is ~100 KB); larger → 413
+        # before the body is read (waitress's default allows 1 GB).
+        "max_request_body_size": limits.max_body_bytes,
+        # A body above this is spooled to a temporary file rather than held in memory, so
+        # 1000 connections each sending a maximal body can't hold a gigabyte of RAM.
+        "inbuf_overflow": 256 * 1024,
+        "ident": "escbot",
+        "clear_untrusted_proxy_headers": True,
+    }
+    if limits.trusted_proxy:
+        # Behind a reverse proxy, REMOTE_ADDR (logs, the loopback check on /metrics) is the
+        # client from X-Forwarded-For, taken only from that proxy's address.
+        options |= {
+            "trusted_proxy": limits.trusted_proxy,
+            "trusted_proxy_headers": {"x-forwarded-for"},
+            "trusted_proxy_count": 1,
+        }
+    return options
+
+
+def _allow_descriptors(connections: int) -> None:
+    """Raise the soft open-files limit (often 1024) so the connection limit can be reached."""
+    wanted = connections + 256  # database, log files, the outbox's HTTP client
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning(
+            "open files are limited to %d: fewer than %d connections can be served", hard, wanted
         )
-
-    def _json(self, start_response: StartResponse, status: str, body: dict) -> Iterable[bytes]:
-        return self._send(start_response, status, json.dumps(body).encode(), "application/json")
-
-    @staticmethod
-    def _send(start_response: StartResponse, status: str, data: bytes, ctype: str) -> list[bytes]:
-        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
-        return [data]
 
 
 class Server:
-    """waitress on a background thread (tests, demo) or the foreground (``escbot run``)."""
+    """waitress on a background thread (tests, demo, the metrics address) or the foreground."""
 
-    def __init__(self, wsgi: EscbotWSGI, host: str, port: int, threads: int = 8) -> None:
+    def __init__(
+        self,
+        wsgi: Callable[..., Iterable[bytes]],
+        host: str,
+        port: int,
+        threads: int = 8,
+        limits: HttpLimits | None = None,
+    ) -> None:
+        limits = limits or HttpLimits()
+        _allow_descriptors(limits.connection_limit)
         self.server = create_server(
-            wsgi,
-            host=host,
-            port=port,
-            threads=threads,
-            max_request_body_size=MAX_BODY,
-            ident="escbot",
-            clear_untrusted_proxy_headers=True,
+            wsgi, host=host, port=port, threads=threads, **waitress_options(limits)
         )
         self._thread: threading.Thread | None = None
 

@@ -1,26 +1,36 @@
-"""Data retention: redact what partners wrote once it is no longer needed.
+"""Data retention: redact what partners wrote once it is no longer needed, and drop
+bookkeeping rows that have done their job.
 
 Details and content links of tickets resolved longer ago than
 ``retention.redact_after`` are replaced; content links keep a SHA-256 of their
 normalised form so "escalated again and again" still matches. Keys, categories,
 timestamps, decisions and the append-only audit trail stay.
+
+The ids of handled Slack requests (``processed_requests``: retries, replays,
+double submissions; useless once Slack's five minutes are long past) go after
+``retention.requests_after``; delivered outbox messages (sent, or superseded
+by a newer card) after ``retention.outbox_after``. Dead messages stay for
+``escbot outbox --retry-dead``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.tickets.lifecycle import Status, record
 from storage.db import transaction
-from storage.models import ContentItem, Ticket
+from storage.models import ContentItem, OutboxMessage, ProcessedRequest, Ticket
 
 REDACTED = "[redacted under the retention policy]"
 BATCH = 500
+PRUNE_BATCH = 5000
+DELIVERED = ("sent", "superseded")  # dead messages stay until retried or looked into
 
 
 def redact_due(session: Session, cfg: AppConfig, now: datetime) -> int:
@@ -63,3 +73,43 @@ def redact_all_due(sessions: sessionmaker[Session], cfg: AppConfig, now: datetim
         total += done
         if done < BATCH:
             return total
+
+
+def prune_bookkeeping(sessions: sessionmaker[Session], cfg: AppConfig, now: datetime) -> int:
+    """Delete request ids and delivered outbox rows older than configured; returns how many."""
+    keep = cfg.retention
+    requests = _delete_in_batches(
+        sessions,
+        ProcessedRequest.key,
+        select(ProcessedRequest.key).where(ProcessedRequest.created_at < now - keep.requests_after),
+    )
+    delivered = _delete_in_batches(
+        sessions,
+        OutboxMessage.id,
+        select(OutboxMessage.id).where(
+            OutboxMessage.status.in_(DELIVERED),
+            OutboxMessage.delivered_at < now - keep.outbox_after,
+        ),
+    )
+    return requests + delivered
+
+
+def _delete_in_batches(
+    sessions: sessionmaker[Session], key: InstrumentedAttribute[Any], due: Select[Any]
+) -> int:
+    """A batch per short transaction: SQLite's writers wait on each."""
+    total = 0
+    while True:
+        with transaction(sessions) as session:
+            batch = session.scalars(due.limit(PRUNE_BATCH)).all()
+            if batch:
+                session.execute(delete(key.class_).where(key.in_(batch)))
+        total += len(batch)
+        if len(batch) < PRUNE_BATCH:
+            return total
+
+
+def run_daily(sessions: sessionmaker[Session], cfg: AppConfig, now: datetime) -> None:
+    """The nightly job: redaction, then bookkeeping."""
+    redact_all_due(sessions, cfg, now)
+    prune_bookkeeping(sessions, cfg, now)

@@ -72,6 +72,9 @@ class HttpResponse:
 class SlackUser:
     """One workspace member talking to the app at ``app_url`` (its /slack/events endpoint)."""
 
+    _ts_lock = threading.Lock()
+    _last_us = 0  # the last _ts() of any SlackUser (whatever its clock), in microseconds
+
     def __init__(
         self,
         app_url: str,
@@ -216,7 +219,16 @@ class SlackUser:
         return (self.clock.now() if self.clock else datetime.now(UTC)).timestamp()
 
     def _ts(self) -> str:
-        return f"{self._now():.6f}"
+        """Slack's ``action_ts``/``event_ts``: unique per gesture, also when a fake clock stands
+        still (escbot takes a block action once per user, action_ts, action_id and container)."""
+        now = round(self._now() * 1_000_000)
+        with SlackUser._ts_lock:
+            last = SlackUser._last_us
+            # a clock standing still (or two gestures in one microsecond): one past the last;
+            # a last value far off is another test's clock, and is ignored
+            SlackUser._last_us = last + 1 if now <= last < now + 1_000_000 else now
+            seconds, micros = divmod(SlackUser._last_us, 1_000_000)
+            return f"{seconds}.{micros:06d}"
 
     def _trigger(self) -> str:
         tid = f"{int(time.time() * 1000)}.{next(self._seq)}.{uuid.uuid4().hex[:24]}"
