@@ -26,6 +26,8 @@ class Settings:
     threads: int = 8
     timer_interval: timedelta = timedelta(seconds=5)
     channel_rate: float = 1.0  # messages per second per channel (Slack's documented limit)
+    # how long a person's first notice waits for others to arrive in the same DM
+    notice_window: timedelta = timedelta(seconds=2)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,4 +50,5 @@ class Settings:
             port=int(port),
             threads=int(env.get("ESCBOT_THREADS", "8")),
             channel_rate=float(env.get("ESCBOT_CHANNEL_RATE", "1.0")),
+            notice_window=timedelta(seconds=float(env.get("ESCBOT_NOTICE_WINDOW", "2"))),
         )

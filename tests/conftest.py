@@ -84,6 +84,9 @@ def escbot(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
         # Slack's one message a second per channel is the outbox's own test (test_outbox);
         # here it would only make each card update wait.
         channel_rate=1000.0,
+        # A first notice waits for company (batched DMs, test_outbox_notices); here it would
+        # only make each owner's DM wait.
+        notice_window=timedelta(0),
     )
     runtime = Runtime.build(settings, config, clock=clock).start()
     yield runtime
