@@ -331,11 +331,12 @@ def alert_admins(cfg: AppConfig, row: OutboxMessage, now: datetime) -> None:
     if session is None:
         return
     where = f"<#{row.channel}>" if row.channel.startswith(("C", "G")) else f"`{row.channel}`"
+    fix = (row.result or {}).get("fix") or "fix the cause"
     text = (
         f":warning: escbot gave up delivering a {row.kind} message to {where}: "
-        f"`{row.last_error}`. Fix the cause, then run `escbot outbox --retry-dead`."
+        f"`{row.last_error}`. To do: {fix}, then run `escbot outbox --retry-dead`."
     )
-    item = f":warning: a {row.kind} message to {where} is dead: `{row.last_error}`"
+    item = f":warning: a {row.kind} message to {where} is dead: `{row.last_error}`. To do: {fix}"
     payload = {"text": text, NOTICE_ITEM: item}
     for admin in cfg.workspace.admins:
         enqueue_notice(session, admin, payload, f"dead:{row.id}:{admin}", now)

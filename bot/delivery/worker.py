@@ -552,9 +552,9 @@ class OutboxWorker:
         row.result = {"fix": fix}
         row.lease_owner = row.lease_until = None
         log.error(
-            "outbox: %s message %s to %s is dead (%s): %s",
-            row.kind,
+            "outbox: message %s (%s) to %s is dead (%s): %s",
             row.id,
+            row.kind,
             row.channel,
             error,
             fix,
