@@ -60,6 +60,7 @@ def create_app(
         render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
         metrics=metrics,
         pacer=Pacer(rate=settings.channel_rate),
+        notice_window=settings.notice_window,
         on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
     wake_after_commit(sessions, worker.notify)

@@ -49,7 +49,7 @@ class Runtime:
         if settings.metrics_addr:
             host, port = settings.metrics_addr
             metrics_server = Server(MetricsWSGI(services), host, port, threads=2)
-        return cls(app, services, server, metrics_server)
+        return cls(app, services, server, metrics_server=metrics_server)
 
     @property
     def url(self) -> str:

@@ -42,6 +42,8 @@ class Settings:
     http: HttpLimits = field(default_factory=HttpLimits)
     metrics_addr: tuple[str, int] | None = None  # serve /metrics there, not on the Slack port
     metrics_token: str | None = None  # then /metrics wants "Authorization: Bearer <token>"
+    # how long a person's first notice waits for others to arrive in the same DM
+    notice_window: timedelta = timedelta(seconds=2)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -75,6 +77,7 @@ class Settings:
             http=http,
             metrics_addr=_address(env.get("ESCBOT_METRICS_ADDR", "").strip()),
             metrics_token=env.get("ESCBOT_METRICS_TOKEN", "").strip() or None,
+            notice_window=timedelta(seconds=float(env.get("ESCBOT_NOTICE_WINDOW", "2"))),
         )
 
 

@@ -371,24 +371,28 @@ def notify(
         "level": level,
         "due_at": due_at,
     }
+    # a breach goes before routine messages of its channel, whatever the severity
+    priority = outbox.URGENT if level == BREACH else None
     outbox.enqueue_thread(
         session,
         ticket,
         renderer.render("sla_notice", **context, audience="thread"),
         f"sla:{ticket.id}:{which}:{level}",
         now,
+        priority=priority,
     )
     people = [ticket.assignee_id or lead]
     if level == BREACH and lead not in people:
         people.append(lead)
-    for user in people:
-        outbox.enqueue_dm(
+    for user in people:  # notices: one scheduler tick's breaches reach the lead as one DM
+        outbox.enqueue_notice(
             session,
             user,
             renderer.render("sla_notice", **context, audience="dm"),
             f"sla-dm:{ticket.id}:{which}:{level}:{user}",
             now,
             ticket=ticket,
+            priority=priority,
         )
     ticket.version = (ticket.version or 0) + 1
     ticket.updated_at = now

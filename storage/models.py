@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -200,13 +201,18 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
-    # None: deliver now. Set (by the worker's own clock) only when a retry waits.
+    # None: deliver now. Set (by the worker's own clock) when a retry waits, or while a
+    # notice waits for others to the same person to join it in one DM.
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Rows of one (channel, lane) go in id order (a ticket's card and thread, a digest and
+    # its chart); lanes of a channel never wait for each other, the higher priority first.
+    lane: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class Timer(Base):

@@ -94,6 +94,9 @@ def escbot(db_url, config, fake_slack, clock, app_token):  # type: ignore[no-unt
         channel_rate=1000.0,
         app_token=app_token,
         socket_ping_interval=2.0,  # reconnect soon after a test's network cut
+        # A first notice waits for company (batched DMs, test_outbox_notices); here it would
+        # only make each owner's DM wait.
+        notice_window=timedelta(0),
     )
     if app_token:
         fake_slack.enable_socket_mode(app_token)

@@ -80,7 +80,7 @@ def test_new_ticket_is_assigned_explained_audited_dmed_and_armed(
         assert len(table) == 7 and table[BEATRIZ]["chosen"]
         assert table[LUCIA]["note"] == "load 4 > 2"
         assert table[JONAS]["excluded"] == "no graphic_violence skill"
-        [dm] = outbox_rows(s, "dm", BEATRIZ)
+        [dm] = outbox_rows(s, "notice", BEATRIZ)
         assert dm.payload["_after_card"] and dm.ticket_id == t.id
         # sev2 runs on business hours: 4h from 14:00 Dublin is 18:00 the same day
         [step] = s.scalars(select(Timer).where(Timer.kind == "chain")).all()
@@ -99,7 +99,7 @@ def test_nobody_eligible_goes_to_the_lead_with_reasons_and_no_chain(
         assert t.routing_reason.startswith(
             "Nobody eligible, so routed to the pod lead (off shift: "
         )
-        assert outbox_rows(s, "dm", LEAD)
+        assert outbox_rows(s, "notice", LEAD)
         assert s.scalars(select(Timer).where(Timer.kind == "chain")).all() == []
 
 
@@ -228,7 +228,7 @@ def test_reassign_validates_then_hands_over_with_reason(
             "from": LUCIA,
             "assignee": WANJIRU,
         }
-        [dm] = outbox_rows(s, "dm", WANJIRU)
+        [dm] = outbox_rows(s, "notice", WANJIRU)
         shown = str(dm.payload)
         assert "Swahili context" in shown and "&lt;@" in shown and "<@here>" not in shown
 

@@ -78,11 +78,11 @@ def test_unacknowledged_sev1_moves_up_the_chain_once_per_step(
         )
     [line] = [m for m in messages(sessions, "thread") if "Not acknowledged" in m]
     assert f"moves to <@{WANJIRU}> (next on call) from <@{BEATRIZ}>" in line
-    assert any("was not acknowledged in time" in m for m in messages(sessions, "dm", WANJIRU))
+    assert any("was not acknowledged in time" in m for m in messages(sessions, "notice", WANJIRU))
     clock.advance(timedelta(minutes=30))
     run.run_due()
     assert owners(sessions, t.id)[-1] == (LEAD, 2)
-    assert any("not acknowledged in time" in m for m in messages(sessions, "dm", LEAD))
+    assert any("not acknowledged in time" in m for m in messages(sessions, "notice", LEAD))
     clock.advance(timedelta(hours=5))
     run.run_due()
     assert len(owners(sessions, t.id)) == 3  # the lead is the top: nothing further
@@ -149,7 +149,7 @@ def test_two_runners_racing_take_each_step_once(
         assert [level for _, level in owners(sessions, t.id)] == [None, 1, 2]
     lines = [m for m in messages(sessions, "thread") if "Not acknowledged" in m]
     assert len(lines) == 2 * len(tickets)
-    assert len(messages(sessions, "dm", LEAD)) == len(tickets)
+    assert len(messages(sessions, "notice", LEAD)) == len(tickets)
 
 
 def test_steps_pass_over_members_who_cannot_take_it(

@@ -93,9 +93,9 @@ def test_each_notice_fires_once_at_its_time(sessions, config) -> None:  # type: 
         assert threads == [
             f"sla:{tid}:{c}:{lvl}" for c in ("tta", "ttr") for lvl in ("at_risk", "breach")
         ]
-        dms = Counter(r.dedup_key.rsplit(":", 2)[1] for r in rows if r.kind == "dm")
+        dms = Counter(r.dedup_key.rsplit(":", 2)[1] for r in rows if r.kind == "notice")
         assert dms == {"at_risk": 2, "breach": 4}  # the owner; on breach the lead too
-        lead_dms = [r for r in rows if r.kind == "dm" and r.channel == LEAD]
+        lead_dms = [r for r in rows if r.kind == "notice" and r.channel == LEAD]
         assert {r.dedup_key.split(":")[3] for r in lead_dms} == {"breach"}
 
 

@@ -411,6 +411,18 @@ def _owner_dm(i: Inputs) -> list[dict[str, Any]]:
     return [owner_notices.dm_context(i.cfg, i.ticket, k, "U05BER7JBK2", i.text) for k in kinds]
 
 
+def _notice_list(i: Inputs) -> list[dict[str, Any]]:
+    """Items are the ``_item`` lines of the notices the worker gathers (owner_dm, sla_notice)."""
+    owner = [i.renderer.render("owner_dm", **c)[outbox.NOTICE_ITEM] for c in _owner_dm(i)]
+    sla = [i.renderer.render("sla_notice", **c) for c in _sla_notice(i)]
+    items = owner + [p[outbox.NOTICE_ITEM] for p in sla if outbox.NOTICE_ITEM in p]
+    listed = (items * 4)[:15]
+    return [
+        {"items": listed, "more": 485, "total": 500},
+        {"items": items[:2], "more": 0, "total": 2},
+    ]
+
+
 def _owner_line(i: Inputs) -> list[dict[str, Any]]:
     kinds = ("acknowledged", "taken", "reassigned", "rerouted", "escalated", "exhausted")
     return [
@@ -508,6 +520,7 @@ BUILDERS: dict[str, Builder] = {
     "intake_done": _done,
     "intake_modal": _modal,
     "my_tickets": _mine,
+    "notice_list": _notice_list,
     "ooo_status": _ooo,
     "owner_dm": _owner_dm,
     "owner_line": _owner_line,

@@ -55,6 +55,12 @@ class Metrics:
             ["method", "error"],
             registry=self.registry,
         )
+        self.outbox_dead_letters = Counter(
+            "escbot_outbox_dead_letters",
+            "Messages given up on at once, by error and the fix a person must make",
+            ["error", "fix"],
+            registry=self.registry,
+        )
 
     def watch_database(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self.registry.register(_DatabaseGauges(sessions, clock))

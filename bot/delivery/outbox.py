@@ -10,6 +10,14 @@ message without depending on the Slack client.
 Messages about a sensitive ticket never unfurl links or media. A DM queued
 ``after_card`` waits for the ticket's card and may carry its permalink
 (``CARD_LINK`` in the payload is replaced at delivery).
+
+Each row has a *lane* and a *priority*. Rows of one channel and lane go in
+order (a ticket's card before its thread lines, a digest before its chart);
+different lanes of a channel never wait for each other, so a message stuck in
+backoff holds back only its own lane. Among the lanes ready to go, the urgent
+ones (sev0/sev1 tickets, SLA breaches) go first. *Notices* (a ticket handed to
+someone, SLA warnings, dead-letter alerts) are DMs that the worker gathers: the
+notices one person gets in the same few seconds arrive as one DM listing them.
 """
 
 from __future__ import annotations
@@ -31,12 +39,17 @@ from storage.queries import insert_new
 log = logging.getLogger(__name__)
 
 CARD, THREAD, MESSAGE, DM = "card", "thread", "message", "dm"
+NOTICE = "notice"  # a DM the worker may deliver together with the person's other notices
 UPLOAD = "upload"  # a file (a digest's chart) in the thread of an earlier outbox message
 HOME = "home"  # a user's App Home (views.publish), rendered at delivery: the latest wins
 #: Stands for the card's permalink in an ``after_card`` DM until it is known.
 CARD_LINK = "https://escbot.invalid/card-permalink"
 #: Set in the payload of a DM queued ``after_card``; the worker takes it out.
 AFTER_CARD = "_after_card"
+#: Set in a notice's payload: its line (mrkdwn) when it is delivered in a list of notices.
+NOTICE_ITEM = "_item"
+ROUTINE, URGENT = 0, 1  # priorities: a channel's ready lanes go highest first
+URGENT_SEVERITIES = frozenset({"sev0", "sev1"})
 _QUEUED = "outbox_queued"  # session.info mark: this transaction queued a message
 
 
@@ -48,11 +61,18 @@ def _enqueue(
     dedup_key: str,
     payload: dict[str, Any],
     now: datetime,
+    lane: str,
     ticket: Ticket | None = None,
+    priority: int | None = None,
 ) -> None:
-    """Store one message; a second enqueue of the same ``dedup_key`` is a no-op."""
+    """Store one message; a second enqueue of the same ``dedup_key`` is a no-op.
+
+    ``priority`` defaults to the ticket's (urgent for sev0/sev1), else routine.
+    """
     if ticket is not None and ticket.sensitive:
         payload = {**payload, "unfurl_links": False, "unfurl_media": False}
+    if priority is None:
+        priority = ROUTINE if ticket is None else ticket_priority(ticket)
     queued = insert_new(
         session,
         OutboxMessage.__table__,
@@ -63,11 +83,22 @@ def _enqueue(
         payload=payload,
         created_at=now,
         next_attempt_at=None,
+        lane=lane[:200],
+        priority=priority,
     )
     if not queued:
         log.debug("outbox: %s already queued", dedup_key)
         return
     session.info[_QUEUED] = True
+
+
+def ticket_priority(ticket: Ticket) -> int:
+    return URGENT if ticket.severity in URGENT_SEVERITIES else ROUTINE
+
+
+def _ticket_lane(ticket: Ticket) -> str:
+    """A ticket's card, thread lines and DMs keep their order (per channel)."""
+    return f"ticket:{ticket.id}"
 
 
 def wake_after_commit(sessions: sessionmaker[Session], wake: Callable[[], None]) -> None:
@@ -104,6 +135,7 @@ def enqueue_card(session: Session, ticket: Ticket, now: datetime) -> None:
         dedup_key=f"card:{ticket.id}:v{ticket.version}",
         payload={},
         now=now,
+        lane=_ticket_lane(ticket),
         ticket=ticket,
     )
     for user in sorted(u for u in people if u):
@@ -111,7 +143,13 @@ def enqueue_card(session: Session, ticket: Ticket, now: datetime) -> None:
 
 
 def enqueue_thread(
-    session: Session, ticket: Ticket, payload: dict[str, Any], dedup_key: str, now: datetime
+    session: Session,
+    ticket: Ticket,
+    payload: dict[str, Any],
+    dedup_key: str,
+    now: datetime,
+    *,
+    priority: int | None = None,
 ) -> None:
     """A line in the ticket's thread (posted once the card exists)."""
     session.flush()
@@ -122,7 +160,9 @@ def enqueue_thread(
         dedup_key=dedup_key,
         payload=payload,
         now=now,
+        lane=_ticket_lane(ticket),
         ticket=ticket,
+        priority=priority,
     )
 
 
@@ -150,14 +190,60 @@ def enqueue_dm(
         dedup_key=dedup_key,
         payload=payload,
         now=now,
+        lane=dedup_key if ticket is None else _ticket_lane(ticket),
         ticket=ticket,
+    )
+
+
+def enqueue_notice(
+    session: Session,
+    user_id: str,
+    payload: dict[str, Any],
+    dedup_key: str,
+    now: datetime,
+    ticket: Ticket | None = None,
+    *,
+    after_card: bool = False,
+    priority: int | None = None,
+) -> None:
+    """A DM telling ``user_id`` something happened, which the worker may deliver in one
+    list with their other pending notices (a scheduler tick or an intake burst that
+    concerns the lead is one DM, not one per ticket).
+
+    ``payload`` is the message when it goes alone (``after_card`` as for
+    :func:`enqueue_dm`); its ``NOTICE_ITEM`` (else its ``text``) is its line in a list.
+    """
+    if after_card:
+        if ticket is None:
+            raise ValueError("after_card needs the ticket")
+        session.flush()
+        payload = {**payload, AFTER_CARD: True}
+    _enqueue(
+        session,
+        NOTICE,
+        channel=user_id,
+        dedup_key=dedup_key,
+        payload=payload,
+        now=now,
+        lane=NOTICE,
+        ticket=ticket,
+        priority=priority,
     )
 
 
 def enqueue_message(
     session: Session, channel: str, payload: dict[str, Any], dedup_key: str, now: datetime
 ) -> None:
-    _enqueue(session, MESSAGE, channel=channel, dedup_key=dedup_key, payload=payload, now=now)
+    """A message of its own (a digest): it waits for no other message of its channel."""
+    _enqueue(
+        session,
+        MESSAGE,
+        channel=channel,
+        dedup_key=dedup_key,
+        payload=payload,
+        now=now,
+        lane=dedup_key,
+    )
 
 
 def enqueue_home(session: Session, user_id: str, now: datetime) -> None:
@@ -181,6 +267,7 @@ def enqueue_home(session: Session, user_id: str, now: datetime) -> None:
         dedup_key=f"home:{user_id}:{uuid.uuid4().hex}",
         payload={"user": user_id},
         now=now,
+        lane=HOME,
     )
 
 
@@ -214,8 +301,9 @@ def enqueue_upload(
 ) -> None:
     """Upload a file (files_upload_v2) into the thread of the message queued as ``thread_of``.
 
-    Both go to ``channel``, whose rows are delivered in order, so the message is
-    posted first and its ``ts`` is known when the upload's turn comes.
+    Both go to ``channel`` in the message's lane, so the message is posted first
+    and its ``ts`` is known when the upload's turn comes. An upload that fails for
+    good goes dead alone: the message stays posted without it.
     """
     payload = {
         "content_b64": base64.b64encode(content).decode("ascii"),
@@ -224,7 +312,15 @@ def enqueue_upload(
         "alt_txt": alt_txt[:1000],
         "thread_of": thread_of[:200],
     }
-    _enqueue(session, UPLOAD, channel=channel, dedup_key=dedup_key, payload=payload, now=now)
+    _enqueue(
+        session,
+        UPLOAD,
+        channel=channel,
+        dedup_key=dedup_key,
+        payload=payload,
+        now=now,
+        lane=thread_of,
+    )
 
 
 def alert_admins(cfg: AppConfig, row: OutboxMessage, now: datetime) -> None:
@@ -235,9 +331,12 @@ def alert_admins(cfg: AppConfig, row: OutboxMessage, now: datetime) -> None:
     if session is None:
         return
     where = f"<#{row.channel}>" if row.channel.startswith(("C", "G")) else f"`{row.channel}`"
+    fix = (row.result or {}).get("fix") or "fix the cause"
     text = (
         f":warning: escbot gave up delivering a {row.kind} message to {where}: "
-        f"`{row.last_error}`. Fix the cause, then run `escbot outbox --retry-dead`."
+        f"`{row.last_error}`. To do: {fix}, then run `escbot outbox --retry-dead`."
     )
+    item = f":warning: a {row.kind} message to {where} is dead: `{row.last_error}`. To do: {fix}"
+    payload = {"text": text, NOTICE_ITEM: item}
     for admin in cfg.workspace.admins:
-        enqueue_dm(session, admin, {"text": text}, f"dead:{row.id}:{admin}", now)
+        enqueue_notice(session, admin, payload, f"dead:{row.id}:{admin}", now)

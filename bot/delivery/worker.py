@@ -1,13 +1,21 @@
 """The outbox worker: delivers the rows :mod:`bot.delivery.outbox` queued to Slack.
 
-- per channel in order (a channel's oldest pending message goes first);
-- retries with exponential backoff, honouring ``Retry-After`` on 429;
-- per-channel pacing at about one message per second (Slack's limit);
+- one message per channel at a time, per-channel pacing at about one message
+  per second (Slack's limit); a 429 holds the whole channel for ``Retry-After``;
+- in order within a lane (a ticket's card, then its thread lines; a digest,
+  then its chart), urgent lanes first, and a lane waiting out a backoff never
+  holds back the channel's other lanes (no head-of-line blocking);
+- retries with exponential backoff;
 - cards render at delivery time, so queued updates of one card coalesce and
   the latest state wins;
-- ``not_in_channel`` → join and retry; permanent errors → ``dead``;
+- ``not_in_channel`` → ``conversations.join`` once and retry (posts, uploads,
+  history); errors a retry can't cure (``missing_scope``, ``channel_not_found``,
+  ``is_archived``, a join that fails, …) → ``dead`` at once, with one log line
+  and a metric that name the fix;
 - a DM queued ``after_card`` waits for the ticket's card and gets its
   permalink in place of ``CARD_LINK``;
+- a person's pending notices go as one DM listing them, once the first has
+  waited ``notice_window`` for others to join it;
 - each post carries its ``dedup_key`` as message metadata, so a retry after a
   crash finds the earlier post instead of posting twice.
 
@@ -29,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -37,33 +46,42 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.metrics import Metrics
-from bot.delivery.outbox import AFTER_CARD, CARD, CARD_LINK, DM, HOME, THREAD, UPLOAD
+from bot.core.render import Renderer
+from bot.delivery.outbox import (
+    AFTER_CARD,
+    CARD,
+    CARD_LINK,
+    DM,
+    HOME,
+    NOTICE,
+    NOTICE_ITEM,
+    THREAD,
+    UPLOAD,
+)
 from storage.models import OutboxMessage, Ticket
 from storage.queries import rowcount
 
 log = logging.getLogger(__name__)
 
-PERMANENT_ERRORS = frozenset(
+#: Slack refused the message itself: retrying the same message can't help.
+MALFORMED = frozenset(
     {
-        "channel_not_found",
-        "is_archived",
         "invalid_blocks",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
         "msg_too_long",
         "no_text",
-        "user_not_found",
-        "cannot_dm_bot",
         "message_not_found",
         "cant_update_message",
         "invalid_arguments",
     }
 )
+RATELIMITED = "ratelimited"
 MAX_BACKOFF = timedelta(minutes=5)
 NOT_READY_WAIT = timedelta(seconds=0.25)  # e.g. a DM that links to a card not posted yet
+NOTICE_WINDOW = timedelta(seconds=2)  # a first notice waits this long for others to join it
+NOTICES_LISTED = 15  # notices named in one DM; the rest are counted
 METADATA_EVENT = "escbot_outbox"  # message metadata that lets a retry find its own post
 UNCERTAIN = "uncertain"
+_TEMPLATES = Renderer(ZoneInfo("UTC"))  # the notice list shows no times
 
 CardRenderer = Callable[[Session, Ticket], dict[str, Any]]
 HomeRenderer = Callable[[Session, str], dict[str, Any]]  # (session, user id) -> home view
@@ -111,6 +129,7 @@ class OutboxWorker:
     render_home: HomeRenderer | None = None
     metrics: Metrics | None = None
     senders: int = 8  # channels served at once (see run_once)
+    notice_window: timedelta = NOTICE_WINDOW
 
     def __post_init__(self) -> None:
         self._wake = threading.Event()
@@ -148,11 +167,11 @@ class OutboxWorker:
 
     # -- one round -------------------------------------------------------
     def run_once(self) -> int:
-        """Deliver the head message of every channel that is due; returns how many.
+        """Deliver one due message of every channel; returns how many.
 
-        The heads (one per channel, so each channel stays in order) go out
-        ``senders`` at a time: one by one, a round over 50 channels took 50 Slack
-        round trips and the API's latency, not its limits, set the pace.
+        The messages (one per channel: Slack paces channels) go out ``senders``
+        at a time: one by one, a round over 50 channels took 50 Slack round
+        trips and the API's latency, not its limits, set the pace.
         """
         return sum(self._senders.map(self._send_head, self._due_heads()))
 
@@ -173,28 +192,49 @@ class OutboxWorker:
             )
 
     def _due_heads(self) -> list[int]:
+        """The message each channel sends next: the first of each lane, the most urgent
+        lane that is due, oldest first. A lane in backoff waits alone; a channel with
+        a rate-limited message waits as a whole (Slack limits the channel, and the
+        message keeps its place)."""
         now = self.clock.now()
-        with self.sessions() as s:
-            heads = (
-                select(func.min(OutboxMessage.id))
-                .where(OutboxMessage.status == "pending")
-                .group_by(OutboxMessage.channel)
+        lane = (OutboxMessage.channel, OutboxMessage.lane)
+        ranked = (
+            select(
+                OutboxMessage.id,
+                OutboxMessage.channel,
+                OutboxMessage.kind,
+                OutboxMessage.next_attempt_at,
+                OutboxMessage.lease_until,
+                OutboxMessage.last_error,
+                func.row_number().over(partition_by=lane, order_by=OutboxMessage.id).label("n"),
+                # a lane is as urgent as its most urgent message (e.g. a ticket raised to sev0)
+                func.max(OutboxMessage.priority).over(partition_by=lane).label("priority"),
             )
-            rows = s.execute(
-                select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.kind)
-                .where(OutboxMessage.id.in_(heads))
-                .where(
-                    or_(
-                        OutboxMessage.next_attempt_at.is_(None),
-                        OutboxMessage.next_attempt_at <= now,
-                    )
-                )
-                .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
-                # cards first: DMs queued after_card in the same round can then go at once
-                .order_by(OutboxMessage.kind != CARD, OutboxMessage.id)
-            ).all()
+            .where(OutboxMessage.status == "pending")
+            .subquery()
+        )
+        with self.sessions() as s:
+            heads = s.execute(select(ranked).where(ranked.c.n == 1)).all()
+        best: dict[str, tuple[tuple[int, int], str]] = {}
+        limited: set[str] = set()
+        for head in heads:
+            if head.lease_until is not None and head.lease_until >= now:
+                continue  # being delivered
+            if head.next_attempt_at is not None and head.next_attempt_at > now:
+                if head.last_error == RATELIMITED:
+                    limited.add(head.channel)
+                continue
+            rank = (-head.priority, head.id)
+            if head.channel not in best or rank < best[head.channel][0]:
+                best[head.channel] = (rank, head.kind)
+        # cards first: DMs queued after_card in the same round can then go at once
+        chosen = sorted(
+            (kind != CARD, rank, channel, kind) for channel, (rank, kind) in best.items()
+        )
         due, waits = [], []
-        for row_id, channel, kind in rows:
+        for _not_card, (_priority, row_id), channel, kind in chosen:
+            if channel in limited:
+                continue
             # App Home publishes are not channel posts: Slack's per-channel limit is not theirs
             wait = 0.0 if kind == HOME else self.pacer.wait_time(channel)
             if wait:
@@ -234,8 +274,8 @@ class OutboxWorker:
                 return 0
             try:
                 plan = self._plan(s, row)
-            except _NotReady as err:  # waiting on an earlier message: not a failure
-                row.next_attempt_at = self.clock.now() + NOT_READY_WAIT
+            except _NotReady as err:  # waiting on an earlier message, or for company: no failure
+                row.next_attempt_at = self.clock.now() + err.wait
                 row.lease_owner = row.lease_until = None
                 log.debug("outbox: message %s waits: %s", row.id, err)
                 return 0
@@ -245,15 +285,22 @@ class OutboxWorker:
             plan = replace(plan, dedup=row.dedup_key, uncertain=bool(row.result.get(UNCERTAIN)))
         try:
             result = self._call(plan)
+        except _Dead as err:
+            with self.sessions() as s, s.begin():
+                self._dead(s.get_one(OutboxMessage, row_id), err.error, err.fix)
+                self._release(s, plan.batch)
+            return 0
         except SlackApiError as err:
             with self.sessions() as s, s.begin():
                 self._failed(s.get_one(OutboxMessage, row_id), err)
+                self._release(s, plan.batch)
             return 0
         except Exception as err:  # network errors, timeouts: Slack may have posted it
             with self.sessions() as s, s.begin():
                 row = s.get_one(OutboxMessage, row_id)
                 row.result = {UNCERTAIN: True}
                 self._retry(row, f"{type(err).__name__}: {err}", None)
+                self._release(s, plan.batch)
             return 0
         with self.sessions() as s, s.begin():
             if plan.card_of is not None and plan.method == "post":
@@ -263,6 +310,8 @@ class OutboxWorker:
                     .values(card_ts=result["ts"])
                 )
             self._finish(s.get_one(OutboxMessage, row_id), "sent", result)
+            for other in plan.batch:  # notices delivered in the same DM
+                self._finish(s.get_one(OutboxMessage, other), "sent", {**result, "with": row_id})
         return 1
 
     def _finish(self, row: OutboxMessage, status: str, result: dict[str, Any]) -> None:
@@ -270,6 +319,16 @@ class OutboxWorker:
         row.result = result
         row.delivered_at = self.clock.now()
         row.lease_owner = row.lease_until = None
+
+    @staticmethod
+    def _release(s: Session, row_ids: tuple[int, ...]) -> None:
+        """Notices that were to ride along with a failed one: free for the next attempt."""
+        if row_ids:
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(row_ids))
+                .values(lease_owner=None, lease_until=None)
+            )
 
     # -- sending ---------------------------------------------------------
     def _plan(self, s: Session, row: OutboxMessage) -> _Plan | None:
@@ -289,16 +348,14 @@ class OutboxWorker:
             if ticket.card_ts:
                 return _Plan("update", {**args, "ts": ticket.card_ts}, card_of=ticket.id)
             return _Plan("post", args, card_of=ticket.id)
+        if row.kind == NOTICE:
+            if self.notice_window and row.next_attempt_at is None:
+                raise _NotReady("waiting for other notices to the same person", self.notice_window)
+            if batch := self._gather_notices(s, row):
+                return self._notice_list(row, batch)
+            return self._plan_dm(s, row, {NOTICE_ITEM})
         if row.kind == DM:
-            args = {**row.payload, "channel": row.channel}
-            if not args.pop(AFTER_CARD, False):
-                return _Plan("dm", args)
-            ticket = s.get(Ticket, row.ticket_id)
-            if ticket is None:
-                return None
-            if not ticket.card_ts:
-                raise _NotReady("card not posted yet")
-            return _Plan("dm", args, card_link=(ticket.card_channel or "", ticket.card_ts))
+            return self._plan_dm(s, row, set())
         if row.kind == UPLOAD:
             return self._plan_upload(s, row)
         if row.kind == HOME:
@@ -307,6 +364,56 @@ class OutboxWorker:
             user = row.payload["user"]
             return _Plan("publish", {"user_id": user, "view": self.render_home(s, user)})
         return _Plan("post", {**row.payload, "channel": row.channel})
+
+    @staticmethod
+    def _plan_dm(s: Session, row: OutboxMessage, drop: set[str]) -> _Plan | None:
+        args = {k: v for k, v in row.payload.items() if k not in drop}
+        args["channel"] = row.channel
+        if not args.pop(AFTER_CARD, False):
+            return _Plan("dm", args)
+        ticket = s.get(Ticket, row.ticket_id)
+        if ticket is None:
+            return None
+        if not ticket.card_ts:
+            raise _NotReady("card not posted yet")
+        return _Plan("dm", args, card_link=(ticket.card_channel or "", ticket.card_ts))
+
+    def _gather_notices(self, s: Session, row: OutboxMessage) -> list[OutboxMessage]:
+        """The person's other pending notices, leased to go in ``row``'s DM (none: alone)."""
+        now = self.clock.now()
+        mine = (
+            OutboxMessage.channel == row.channel,
+            OutboxMessage.kind == NOTICE,
+            OutboxMessage.status == "pending",
+            OutboxMessage.id != row.id,
+        )
+        s.execute(
+            update(OutboxMessage)
+            .where(*mine)
+            .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+            .values(lease_owner=self.owner, lease_until=now + self.lease)
+        )
+        return list(
+            s.scalars(
+                select(OutboxMessage)
+                .where(*mine, OutboxMessage.lease_owner == self.owner)
+                .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+            )
+        )
+
+    @staticmethod
+    def _notice_list(row: OutboxMessage, others: list[OutboxMessage]) -> _Plan:
+        """One DM listing ``row`` and ``others``, the most urgent first, no card to wait for."""
+        rows = sorted([row, *others], key=lambda r: (-r.priority, r.id))
+        items = [str(r.payload.get(NOTICE_ITEM) or r.payload.get("text") or "") for r in rows]
+        payload = _TEMPLATES.render(
+            "notice_list",
+            items=items[:NOTICES_LISTED],
+            more=max(0, len(items) - NOTICES_LISTED),
+            total=len(items),
+        )
+        args = {**payload, "channel": row.channel, "unfurl_links": False, "unfurl_media": False}
+        return _Plan("dm", args, batch=tuple(r.id for r in others))
 
     @staticmethod
     def _plan_upload(s: Session, row: OutboxMessage) -> _Plan | None:
@@ -359,8 +466,12 @@ class OutboxWorker:
             return {"view_id": resp["view"]["id"]}
         if plan.method == "upload":
             content = base64.b64decode(args.pop("content_b64"))
-            resp = self.client.files_upload_v2(content=content, **args)
-            return {"channel": args["channel"], "files": [f["id"] for f in resp["files"]]}
+
+            def upload() -> dict[str, Any]:
+                resp = self.client.files_upload_v2(content=content, **args)
+                return {"channel": args["channel"], "files": [f["id"] for f in resp["files"]]}
+
+            return self._as_member(args["channel"], upload)
         if plan.method == "update":
             resp = self.client.chat_update(**args)
             return {"channel": resp["channel"], "ts": resp["ts"]}
@@ -370,17 +481,36 @@ class OutboxWorker:
             channel, ts = plan.card_link
             link = self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
             args = _with_card_link(args, link)
-        if plan.uncertain and (found := self._find_posted(args, plan.dedup)):
-            return found
-        args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"dedup": plan.dedup}}
+
+        def post() -> dict[str, Any]:
+            if plan.uncertain and (found := self._find_posted(args, plan.dedup)):
+                return found
+            metadata = {"event_type": METADATA_EVENT, "event_payload": {"dedup": plan.dedup}}
+            resp = self.client.chat_postMessage(**args, metadata=metadata)
+            return {"channel": resp["channel"], "ts": resp["ts"]}
+
+        return self._as_member(args["channel"], post)
+
+    def _as_member(self, channel: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``send``; on ``not_in_channel``, join the channel once and send again.
+
+        A channel the bot can't join (private: ``method_not_supported_for_channel_type``)
+        needs a person to invite it, which no retry replaces: the message is dead.
+        """
         try:
-            resp = self.client.chat_postMessage(**args)
+            return send()
         except SlackApiError as err:
             if err.response.get("error") != "not_in_channel":
                 raise
-            self.client.conversations_join(channel=args["channel"])
-            resp = self.client.chat_postMessage(**args)
-        return {"channel": resp["channel"], "ts": resp["ts"]}
+        try:
+            self.client.conversations_join(channel=channel)
+        except SlackApiError as err:
+            joined = err.response.get("error") or f"http {err.response.status_code}"
+            if err.response.status_code == 429 or joined in ("internal_error", "fatal_error"):
+                raise  # Slack's trouble, not the channel's: retry later
+            raise _Dead(f"not_in_channel (join: {joined})", _invite(channel)) from err
+        log.info("outbox: joined %s to post in it", channel)
+        return send()
 
     def _find_posted(self, args: dict[str, Any], dedup: str) -> dict[str, Any] | None:
         """The message an earlier, interrupted attempt posted, found by its metadata."""
@@ -409,16 +539,30 @@ class OutboxWorker:
         if err.response.status_code == 429:
             retry_after = float(err.response.headers.get("Retry-After", 1) or 1)
             self.pacer.penalise(row.channel, retry_after)
-            self._retry(row, "ratelimited", timedelta(seconds=retry_after))
-        elif error in PERMANENT_ERRORS:
-            row.status = "dead"
-            row.last_error = error
-            row.lease_owner = row.lease_until = None
-            log.error("outbox: message %s to %s is dead: %s", row.id, row.channel, error)
-            if self.on_dead:
-                self.on_dead(row)
+            self._retry(row, RATELIMITED, timedelta(seconds=retry_after))
+        elif (fix := fix_for(error, err.response.data, row.channel)) is not None:
+            self._dead(row, error, fix)
         else:
             self._retry(row, error, None)
+
+    def _dead(self, row: OutboxMessage, error: str, fix: str) -> None:
+        """Give up on ``row`` at once: one log line and one metric, both naming the fix."""
+        row.status = "dead"
+        row.last_error = error
+        row.result = {"fix": fix}
+        row.lease_owner = row.lease_until = None
+        log.error(
+            "outbox: message %s (%s) to %s is dead (%s): %s",
+            row.id,
+            row.kind,
+            row.channel,
+            error,
+            fix,
+        )
+        if self.metrics:
+            self.metrics.outbox_dead_letters.labels(error.split(" ", 1)[0], fix).inc()
+        if self.on_dead:
+            self.on_dead(row)
 
     def _retry(self, row: OutboxMessage, error: str, after: timedelta | None) -> None:
         row.attempts += 1
@@ -437,6 +581,39 @@ class OutboxWorker:
         )
 
 
+def fix_for(error: str, response: Any, channel: str) -> str | None:
+    """What a person must do before ``error`` can go away; None if a retry may cure it."""
+    where = _where(channel)
+    if error == "missing_scope":
+        needed = response.get("needed") if isinstance(response, dict) else None
+        return f"add scope {needed or '(see Slack’s answer)'} to the app and reinstall it"
+    if error == "not_in_channel":  # only when even the join was refused
+        return _invite(channel)
+    fixes = {
+        "channel_not_found": f"check that {where} exists; if it is private, invite @escbot to it",
+        "is_archived": f"unarchive {where} or point app.yaml at a live channel",
+        "invalid_auth": "check SLACK_BOT_TOKEN (reinstall the app if its token was revoked)",
+        "not_authed": "set SLACK_BOT_TOKEN",
+        "account_inactive": "reinstall the app: its token belongs to a deactivated account",
+        "token_revoked": "reinstall the app: its token was revoked",
+        "user_not_found": f"check the user id {channel} in app.yaml",
+        "cannot_dm_bot": f"{channel} is a bot: name a person in app.yaml",
+    }
+    if error in fixes:
+        return fixes[error]
+    if error in MALFORMED:
+        return "a message escbot built is refused by Slack: report this as a bug"
+    return None
+
+
+def _where(channel: str) -> str:
+    return f"<#{channel}>" if channel.startswith(("C", "G")) else f"<@{channel}>"
+
+
+def _invite(channel: str) -> str:
+    return f"invite @escbot to {_where(channel)}"
+
+
 @dataclass(frozen=True)
 class _Plan:
     method: str  # post | update | dm | upload | publish
@@ -445,6 +622,7 @@ class _Plan:
     card_link: tuple[str, str] | None = None  # (channel, ts) whose permalink fills CARD_LINK
     dedup: str = ""  # stamped on posts as message metadata, to find them again
     uncertain: bool = False  # a previous attempt may have been posted: look first
+    batch: tuple[int, ...] = ()  # other notices this DM delivers
 
 
 def _with_card_link(args: dict[str, Any], permalink: str) -> dict[str, Any]:
@@ -454,4 +632,16 @@ def _with_card_link(args: dict[str, Any], permalink: str) -> dict[str, Any]:
 
 
 class _NotReady(Exception):
-    """The message depends on one not delivered yet; try again shortly."""
+    """The message waits (for an earlier message, or for others to join it); not a failure."""
+
+    def __init__(self, reason: str, wait: timedelta = NOT_READY_WAIT) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+class _Dead(Exception):
+    """A failure no retry cures; ``fix`` says what a person must do."""
+
+    def __init__(self, error: str, fix: str) -> None:
+        super().__init__(error)
+        self.error, self.fix = error, fix

@@ -84,7 +84,11 @@ def dm_owner(
     *,
     reason: str | None = None,
 ) -> None:
-    """Tell the new owner, with a link to the card; not when they gave it to themselves."""
+    """Tell the new owner, with a link to the card; not when they gave it to themselves.
+
+    A notice: the lead handed twenty tickets by one intake burst or one tick of the
+    escalation chain gets one DM listing them.
+    """
     session.flush()
     ticket, event = change.ticket, change.event
     owner = ticket.assignee_id
@@ -92,4 +96,4 @@ def dm_owner(
         return
     payload = renderer.render("owner_dm", **dm_context(cfg, ticket, kind, event.actor_id, reason))
     key = f"dm:{ticket.id}:{event.id}:{owner}"
-    outbox.enqueue_dm(session, owner, payload, key, now, ticket=ticket, after_card=True)
+    outbox.enqueue_notice(session, owner, payload, key, now, ticket=ticket, after_card=True)

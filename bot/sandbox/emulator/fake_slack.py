@@ -159,6 +159,7 @@ class _Fault:
     status: int
     retry_after: int | None
     remaining: int | None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -498,11 +499,13 @@ class FakeSlack:
         status: int | None = None,
         retry_after: int | None = None,
         times: int | None = 1,
+        **extra: Any,
     ) -> None:
         """Fail the next ``times`` calls of ``method`` ("*": any); ``times=None``: until cleared.
 
         No error and no status → 429 ratelimited (Retry-After 1); a status alone → that HTTP
-        error; an error alone → HTTP 200 with ``ok: false``.
+        error; an error alone → HTTP 200 with ``ok: false``. ``extra`` goes into the answer
+        (e.g. ``needed="im:history"`` with ``missing_scope``).
         """
         if status is None:
             status = 200 if error else 429
@@ -511,7 +514,7 @@ class FakeSlack:
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
-            self._faults.append(_Fault(method, error, status, retry_after, times))
+            self._faults.append(_Fault(method, error, status, retry_after, times, extra))
 
     def clear_faults(self) -> None:
         """Remove injected faults, the outage, the random failure ratio and channel limits."""
@@ -741,7 +744,7 @@ class FakeSlack:
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
                 retry = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-                raise SlackError(fault.error, status=fault.status, headers=retry)
+                raise SlackError(fault.error, status=fault.status, headers=retry, **fault.extra)
         if self._ratio and self._rng.random() < self._ratio:
             if self._rng.random() < 0.5:
                 raise SlackError("ratelimited", status=429, headers={"Retry-After": "1"})
