@@ -82,6 +82,8 @@ NOTICES_LISTED = 15  # notices named in one DM; the rest are counted
 METADATA_EVENT = "escbot_outbox"  # message metadata that lets a retry find its own post
 UNCERTAIN = "uncertain"
 _TEMPLATES = Renderer(ZoneInfo("UTC"))  # the notice list shows no times
+#: Link/media preview flags: chat.postMessage takes them; chat.update and ephemerals ignore them.
+UNFURL_FLAGS = ("unfurl_links", "unfurl_media")
 
 CardRenderer = Callable[[Session, Ticket], dict[str, Any]]
 HomeRenderer = Callable[[Session, str], dict[str, Any]]  # (session, user id) -> home view
@@ -472,7 +474,8 @@ class OutboxWorker:
                 return {"channel": args["channel"], "files": [f["id"] for f in resp["files"]]}
 
             return self._as_member(args["channel"], upload)
-        if plan.method == "update":
+        if plan.method == "update":  # unfurl flags belong to chat.postMessage alone
+            args = {k: v for k, v in args.items() if k not in UNFURL_FLAGS}
             resp = self.client.chat_update(**args)
             return {"channel": resp["channel"], "ts": resp["ts"]}
         if plan.method == "dm":
@@ -485,6 +488,8 @@ class OutboxWorker:
         def post() -> dict[str, Any]:
             if plan.uncertain and (found := self._find_posted(args, plan.dedup)):
                 return found
+            for flag in UNFURL_FLAGS:  # what a payload doesn't allow is never previewed
+                args.setdefault(flag, False)
             metadata = {"event_type": METADATA_EVENT, "event_payload": {"dedup": plan.dedup}}
             resp = self.client.chat_postMessage(**args, metadata=metadata)
             return {"channel": resp["channel"], "ts": resp["ts"]}
