@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import update
 
 from bot.delivery.worker import Pacer
@@ -91,7 +92,8 @@ def test_every_method_escbot_calls_is_in_the_scope_table() -> None:
         for path in (root / folder).rglob("*.py"):
             if "sandbox" in path.parts:
                 continue
-            called |= set(re.findall(r"client\.([a-z]+_[A-Za-z]+)\(", path.read_text()))
+            found = re.findall(r"client\.([a-z]+_[A-Za-z]+)\(", path.read_text())
+            called |= {name for name in found if hasattr(WebClient, name)}  # not Socket Mode's
     methods = {m.replace(".", "_") for m in scopes.METHOD_SCOPES}
     helpers = {"files_upload_v2": "files_getUploadURLExternal"}
     missing = sorted(helpers.get(c, c) for c in called if helpers.get(c, c) not in methods)

@@ -32,6 +32,8 @@ ALICE = "U0ALICE"
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         fake.enable_socket_mode(APP_TOKEN)
+        fake.add_channel(CHANNEL, "general")
+        fake.invite(CHANNEL)  # message events come only from channels the bot is in
         yield fake
 
 
