@@ -313,9 +313,10 @@ def users(client: WebClient, cfg: AppConfig) -> Iterator[Check]:
                     "(in Slack: the person's profile → ⋯ → Copy member ID)"
                 )
                 continue
+            if _error(err) == "missing_scope":  # the same answer would come for every id
+                yield _api_failure("users.info", "the user ids in app.yaml", err)
+                return
             yield _api_failure("users.info", where, err)
-            if _error(err) == "missing_scope":
-                return  # the same answer for every other id
         except (SlackClientError, OSError) as err:
             bad += 1
             yield _unreachable("users.info", f"user {user_id}", err)
