@@ -83,7 +83,7 @@ def test_a_ready_workspace_passes_every_check_and_nothing_is_written(
     assert f"✓ workspace {config.workspace.team_id} matches" in out
     assert "✓ #tns-escalations (private; workspace.intake_channel): @escbot is in it" in out
     assert (
-        "✓ #tns-kpis (public; digests[0].channel, digests[1].channel): "
+        "✓ #tns-kpis (public; digests.daily.channel): "
         "@escbot is not in it yet and joins it at start"
     ) in out
     users = len(doctor.configured_users(config))
@@ -119,8 +119,7 @@ def test_a_token_without_the_doctors_read_scopes_says_what_it_could_not_check(
     assert any(f.startswith("token lacks channels:read:") for f in found)
     assert any(
         f.startswith(
-            f"can't check channel {DIGESTS} (digests[0].channel, digests[1].channel): "
-            "the token lacks channels:read"
+            f"can't check channel {DIGESTS} (digests.daily.channel): the token lacks channels:read"
         )
         for f in found
     )
@@ -155,7 +154,7 @@ def test_a_channel_id_that_does_not_exist(config: AppConfig) -> None:
         result = run_doctor(fake)
     assert result.exit_code == 1
     assert [f.split(":")[0] for f in failures(result)] == [
-        f"channel {DIGESTS} (digests[0].channel, digests[1].channel) not found"
+        f"channel {DIGESTS} (digests.daily.channel) not found"
     ]
 
 
@@ -164,7 +163,7 @@ def test_an_archived_channel(slack: FakeSlack) -> None:
     result = run_doctor(slack)
     assert result.exit_code == 1
     assert failures(result) == [
-        "#tns-kpis (digests[0].channel, digests[1].channel) is archived: unarchive it, "
+        "#tns-kpis (digests.daily.channel) is archived: unarchive it, "
         "or put another channel in app.yaml"
     ]
 

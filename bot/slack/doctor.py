@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import AppConfig
 from bot.settings import DEFAULT_API_URL
 from bot.slack.manifest import BOT_SCOPES
+from bot.slack.membership import channels_of
 
 Status = Literal["ok", "warn", "fail", "note"]
 MARKS: dict[Status, str] = {"ok": "✓", "warn": "!", "fail": "✗", "note": "·"}
@@ -230,21 +231,13 @@ def workspace(cfg: AppConfig, identity: Identity) -> list[Check]:
 # -- channels -----------------------------------------------------------------------
 
 
-def configured_channels(cfg: AppConfig) -> dict[str, list[str]]:
-    """Each channel id in app.yaml with the keys that name it."""
-    found: dict[str, list[str]] = {cfg.workspace.intake_channel: ["workspace.intake_channel"]}
-    for i, digest in enumerate(cfg.digests):
-        found.setdefault(digest.channel, []).append(f"digests[{i}].channel")
-    return found
-
-
 def channels(client: WebClient, cfg: AppConfig, identity: Identity) -> Iterator[Check]:
     bot = f"@{identity.name}"
-    for channel_id, keys in configured_channels(cfg).items():
-        yield channel(client, channel_id, ", ".join(keys), bot)
+    for channel_id, key in channels_of(cfg).items():
+        yield channel(client, channel_id, key, bot)
 
 
-def channel(client: WebClient, channel_id: str, keys: str, bot: str) -> Check:
+def channel(client: WebClient, channel_id: str, key: str, bot: str) -> Check:
     """Exists, not archived, and the bot is in it or can join it (public channels only).
 
     Slack answers ``channel_not_found`` both for an id that doesn't exist and for a private
@@ -255,22 +248,20 @@ def channel(client: WebClient, channel_id: str, keys: str, bot: str) -> Check:
     except SlackApiError as err:
         if _error(err) == "channel_not_found":
             return fail(
-                f"channel {channel_id} ({keys}) not found: if it is private, invite {bot} to it "
+                f"channel {channel_id} ({key}) not found: if it is private, invite {bot} to it "
                 f"(/invite {bot} in the channel); otherwise fix the id in app.yaml"
             )
-        return _api_failure("conversations.info", f"channel {channel_id} ({keys})", err)
+        return _api_failure("conversations.info", f"channel {channel_id} ({key})", err)
     except (SlackClientError, OSError) as err:
         return _unreachable("conversations.info", f"channel {channel_id}", err)
     name = f"#{info.get('name') or channel_id}"
     kind = "private" if info.get("is_private") else "public"
     if info.get("is_archived"):
-        return fail(
-            f"{name} ({keys}) is archived: unarchive it, or put another channel in app.yaml"
-        )
+        return fail(f"{name} ({key}) is archived: unarchive it, or put another channel in app.yaml")
     if info.get("is_member"):
-        return ok(f"{name} ({kind}; {keys}): {bot} is in it")
+        return ok(f"{name} ({kind}; {key}): {bot} is in it")
     # Slack shows a private channel only to its members, so this one is public.
-    return ok(f"{name} (public; {keys}): {bot} is not in it yet and joins it at start")
+    return ok(f"{name} (public; {key}): {bot} is not in it yet and joins it at start")
 
 
 # -- users --------------------------------------------------------------------------
