@@ -490,15 +490,22 @@ def _ticket_update(i: Inputs) -> list[dict[str, Any]]:
             "actor": "U05MAD1LFZ3",
             "text": i.text,
             "paused": "2h",
+            "card_link": "https://escbot.invalid/card-permalink",
         }
         for kind in ("asked", "replied", "reopened")
         for audience in ("thread", "dm")
     ]
 
 
+def _dm_answer(i: Inputs) -> list[dict[str, Any]]:
+    others = [f"ESC-{n}" for n in range(1000, 1100)]
+    return [{"t": i.ticket, "others": others}, {"t": None, "others": []}]
+
+
 BUILDERS: dict[str, Builder] = {
     "ask_reporter_modal": _ask,
     "digest": _digest,
+    "dm_answer": _dm_answer,
     "duplicate_choice": _choice,
     "followup_message": _followup_message,
     "followup_modal": _followup_modal,

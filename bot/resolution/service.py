@@ -327,7 +327,8 @@ def on_dm_reply(
         )
     )
     named = [t for t in waiting if re.search(rf"\b{re.escape(t.key)}\b", text, re.IGNORECASE)]
-    ticket = (named or waiting or [None])[0]
+    candidates = named or waiting
+    ticket = candidates[0] if candidates else None
     if ticket is not None:
         resume(session, cfg, renderer, ticket, text, actor=user, now=now)
     others = [t.key for t in waiting if t is not ticket]
