@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from datetime import datetime
@@ -62,6 +63,29 @@ def manifest(url: str | None, socket_mode: bool, fmt: str) -> None:
     data = build(url, socket_mode=socket_mode)
     text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
     click.echo(text)
+
+
+@main.command()
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def doctor(config_path: str | None) -> None:
+    """Check the Slack side (tokens, scopes, channels, users) without writing to Slack.
+
+    Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN and SLACK_API_URL like
+    `escbot run`; prints one line per check and exits 1 if any failed.
+    """
+    from bot.slack.doctor import Secrets, diagnose
+
+    cfg = _load_config_or_exit(config_path)
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)  # each failure is a line below
+    failed = warned = 0
+    for check in diagnose(cfg, Secrets.from_env()):
+        click.echo(check.line())
+        failed += check.failed
+        warned += check.status == "warn"
+    if failed:
+        click.echo(f"\n{failed} problem(s) to fix, then run `escbot doctor` again")
+        sys.exit(1)
+    click.echo("\nready: `escbot run`" + (f" ({warned} warning(s) above)" if warned else ""))
 
 
 @main.group()

@@ -9,6 +9,7 @@ The day: a partner escalates from a public channel; the intake channel is privat
 invited) and the digest channel public (escbot joins it at start); the owner asks the reporter,
 who answers once in the card's thread and once by DM; the daily digest posts with its chart,
 and its first answer is lost so the outbox looks its post up in the channel's history.
+Before it all, the deployer runs ``escbot doctor``, whose read scopes the manifest asks for too.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from sqlalchemy import update
 
 from bot.delivery.worker import Pacer
 from bot.reporting import digests
-from bot.slack import scopes
+from bot.slack import doctor, scopes
 from bot.slack.manifest import BOT_SCOPES, manifest
 from storage.db import transaction
 from storage.models import OutboxMessage
+from tests.conftest import SIGNING_SECRET
 from tests.desk import INTAKE, PARTNER
 from tests.outbox_support import drain
 from tests.test_reporter_answers import ask
@@ -51,6 +53,9 @@ def test_the_manifest_asks_for_exactly_the_scopes_a_day_of_escbot_uses(  # type:
 ) -> None:
     escbot.services.outbox.pacer = Pacer(rate=1000, burst=1000)
     partner = user_factory(PARTNER)
+    # The deployer runs `escbot doctor` first (its read scopes are the manifest's too).
+    secrets = doctor.Secrets("xoxb-test-token", SIGNING_SECRET, None, fake_slack.url)
+    assert list(doctor.diagnose(config, secrets))
 
     first, card = ask(escbot, fake_slack, user_factory, clock, "Slurs in a private group")
     assert partner.message_in_thread(INTAKE, card.ts, "The first account") is not None

@@ -6,6 +6,14 @@ from typing import Any
 
 from bot.slack.ids import COMMAND, MESSAGE_SHORTCUT
 
+#: Read-only scopes that only `escbot doctor` uses (tests/test_doctor.py), to check app.yaml
+#: against the workspace; `escbot run` never calls users.info or conversations.info.
+DOCTOR_SCOPES = [
+    "users:read",  # users.info: every user id in app.yaml is a person in the workspace
+    "channels:read",  # conversations.info on a public channel: exists, not archived, bot in it
+    "groups:read",  # conversations.info on a private channel the bot was invited to
+]
+
 #: Exactly the scopes escbot uses (tests/test_scopes.py derives them from its calls and fails
 #: on one missing or unused); bot/slack/scopes.py says which method needs which.
 BOT_SCOPES = [
@@ -17,6 +25,7 @@ BOT_SCOPES = [
     "im:history",  # reporters answering in a DM (message.im); find a lost post in a DM
     "im:write",  # open DMs with assignees and reporters (conversations.open)
     "files:write",  # digest charts (files.getUploadURLExternal, files.completeUploadExternal)
+    *DOCTOR_SCOPES,
 ]
 
 #: Message events reach the app only from channels it is a member of, and DMs with it.
