@@ -66,6 +66,8 @@ def status_context(
         session.scalars(
             select(TicketEvent)
             .where(TicketEvent.ticket_id == ticket.id)
+            # refused attempts stay in the audit trail, but are not the ticket's history
+            .where(TicketEvent.action != permissions.REFUSED)
             .order_by(TicketEvent.id.desc())
             .limit(RECENT_EVENTS)
         )

@@ -27,7 +27,7 @@ from storage.models import FollowUp, Ticket, TicketEvent
 from storage.queries import ticket_by_id
 
 #: A refused attempt is audited once per (ticket, actor, verb) in this window.
-AUDIT_WINDOW = timedelta(minutes=10)
+AUDIT_WINDOW = timedelta(minutes=1)
 REFUSED = "refused"  # the audit action
 
 
