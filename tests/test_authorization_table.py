@@ -26,8 +26,9 @@ from bot.intake.draft import Draft
 from bot.intake.service import open_ticket
 from bot.resolution import entry
 from bot.sandbox.emulator import FakeSlack, SlackUser
+from bot.tickets.permissions import REFUSED
 from storage.db import transaction
-from storage.models import FollowUp, Ticket, Watcher
+from storage.models import FollowUp, Ticket, TicketEvent, Watcher
 from tests.desk import ADMIN, FRAUDSTER, LEAD, two_pods
 from tests.intake_support import BASIC, INTAKE, OTHER_PARTNER, PARTNER, STRANGER, open_modal
 
@@ -230,3 +231,25 @@ def test_who_may_do_what(
 ) -> None:
     case = Case(escbot, fake_slack, user_factory, role)
     assert run(case, action) == want
+
+
+def test_thirty_refused_clicks_write_one_line_each_and_stay_out_of_the_status(
+    escbot: Any, fake_slack: FakeSlack, user_factory: Any
+) -> None:
+    case = Case(escbot, fake_slack, user_factory, "other_pod")
+    mark = fake_slack.mark()
+    for action_id in ("ticket_take", "ticket_resolve", "ticket_reopen"):
+        for _ in range(30):
+            case.click(action_id, case.key)
+    fake_slack.wait_for("response_url", since=mark, count=90, timeout=30)
+    with case.desk.sessions() as s:
+        rows = s.scalars(
+            select(TicketEvent.payload["doing"].as_string()).where(
+                TicketEvent.ticket_id == case.id, TicketEvent.action == REFUSED
+            )
+        ).all()
+    assert sorted(rows) == ["reopen", "resolve", "take"]  # 90 clicks, 3 lines
+    mark = fake_slack.mark()
+    user_factory(PARTNER).command("/escalate", text=f"status {case.key}")
+    status = json.dumps(fake_slack.wait_for("response_url", since=mark).args)
+    assert "refused" not in status and "opened by" in status and "assigned by" in status
