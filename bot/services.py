@@ -18,6 +18,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.desk import Desk
 from bot.core.metrics import Metrics
 from bot.core.render import Renderer
+from bot.core.sealed import Seal
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
 from bot.delivery.worker import OutboxWorker
@@ -45,7 +46,8 @@ class Services:
     @cached_property
     def desk(self) -> Desk:
         """The Slack-free part, for domain entry points: built once, on first use."""
-        return Desk(self.sessions, self.config, self.renderer, self.clock)
+        seal = Seal.from_secret(self.settings.signing_secret)
+        return Desk(self.sessions, self.config, self.renderer, self.clock, seal)
 
     def start_workers(self) -> None:
         self.outbox.start()

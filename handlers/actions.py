@@ -15,6 +15,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.core.errors import NotFound
+from bot.intake import following
 from bot.resolution import entry as resolution
 from bot.routing import ownership
 from bot.services import Services
@@ -23,6 +24,7 @@ from handlers.boundary import guarded
 
 def register(app: App, services: Services) -> None:
     _register_resolution(app, services)
+    _register_following(app, services)
 
     @app.action(_action("ticket_ack"))
     @guarded
@@ -42,11 +44,8 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        choices = ownership.reassign_options(services.desk, *_clicked(body, action))
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=services.renderer.render("reassign_modal", **choices),
-        )
+        view = ownership.reassign_modal(services.desk, *_clicked(body, action))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def _clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str]:
@@ -124,3 +123,31 @@ def _register_resolution(app: App, services: Services) -> None:
         view = resolution.followup_snooze(services.desk, int(action["value"]), actor=user)
         if body.get("container", {}).get("type") == "message":
             respond(replace_original=True, **view)
+
+
+# -- a follow request's buttons (the owner's DM) ----------------------------------------
+
+
+def _register_following(app: App, services: Services) -> None:
+    def answer(
+        body: dict[str, Any], action: dict[str, Any], respond: Respond, approve: bool
+    ) -> None:
+        user = body["user"]["id"]
+        view = following.answer(services.desk, action.get("value"), actor=user, approve=approve)
+        respond(replace_original=True, **view)
+
+    @app.action(following.APPROVE)
+    @guarded
+    def follow_approve(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        answer(body, action, respond, approve=True)
+
+    @app.action(following.DECLINE)
+    @guarded
+    def follow_decline(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        answer(body, action, respond, approve=False)

@@ -33,12 +33,12 @@ def register(app: App, services: Services) -> None:
     @app.view("ticket_reassign")
     @guarded
     def ticket_reassigned(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = forms.values(view)
+        values, user = forms.values(view), body["user"]["id"]
         try:
             ownership.reassign_ticket(
                 services.desk,
-                str(view.get("private_metadata") or ""),
-                body["user"]["id"],
+                services.desk.seal.open_view(view, user=user),
+                user,
                 to=values.get(ownership.TO_BLOCK),
                 reason=values.get(ownership.REASON_BLOCK),
                 submission=str(view.get("id")),
@@ -53,7 +53,7 @@ def register(app: App, services: Services) -> None:
 
 
 # -- resolution and follow-ups -----------------------------------------------------------
-# Their modals carry the ticket id in private_metadata; a double submit of one
+# Their modals carry the ticket id in signed private_metadata; a double submit of one
 # view is taken once (``bot.resolution.entry``).
 
 
@@ -64,13 +64,8 @@ def _register_resolution(app: App, services: Services) -> None:
         view: dict[str, Any],
         entry: Callable[[Desk, resolution.Submitted], None],
     ) -> None:
-        form = resolution.Submitted(
-            ticket_id=int(view["private_metadata"]),
-            view_id=str(view["id"]),
-            values=forms.values(view),
-            actor=body["user"]["id"],
-        )
         try:
+            form = resolution.Submitted.of(services.desk, view, body["user"]["id"])
             entry(services.desk, form)
         except FieldErrors as err:
             ack(response_action="errors", errors=err.errors)

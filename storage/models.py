@@ -172,8 +172,9 @@ class ProcessedRequest(Base):
 class PendingDraft(Base):
     """An intake submission waiting on the reporter's duplicate choice.
 
-    Stored here only when it is too big for the view's private_metadata
-    (3000 characters); keyed by the Slack view id, deleted once decided.
+    Kept here, never in the view's private_metadata, so that nothing a click sends
+    back is trusted: the payload holds the validated draft, its reporter and the
+    choices shown (``bot.intake.form``); keyed by the Slack view id, deleted once decided.
     """
 
     __tablename__ = "pending_drafts"
@@ -181,6 +182,18 @@ class PendingDraft(Base):
     view_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IntakeLookup(Base):
+    """One duplicate check by one person: the per-person lookup limit counts these
+    (``bot.intake.limits``); rows older than the limit's window are deleted as new come."""
+
+    __tablename__ = "intake_lookups"
+    __table_args__ = (Index("ix_intake_lookups_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
 
 
 class OutboxMessage(Base):

@@ -110,9 +110,17 @@ def test_parse_names_each_bad_line(line: str, says: str) -> None:
 def test_parse_refuses_more_items_than_a_ticket_takes() -> None:
     text = "\n".join(f"post:{n}" for n in range(MAX_ITEMS + 1))
     assert parse(text, PATTERNS).problems == [
-        f"{MAX_ITEMS + 1} items; at most {MAX_ITEMS} fit one ticket "
+        f"{MAX_ITEMS + 1} items; at most {MAX_ITEMS} per escalation "
         "(link a list of the rest in the details)"
     ]
+
+
+def test_parse_takes_a_lower_cap_per_submission() -> None:
+    text = "\n".join(f"post:{n}" for n in range(21))
+    assert parse(text, PATTERNS, 20).problems == [
+        "21 items; at most 20 per escalation (link a list of the rest in the details)"
+    ]
+    assert parse("\n".join(f"post:{n}" for n in range(20)), PATTERNS, 20).problems == []
 
 
 def test_id_examples_read_the_literal_prefix_of_each_pattern() -> None:

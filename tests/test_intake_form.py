@@ -1,5 +1,5 @@
-"""The intake modal without HTTP: what it offers, how a submission is read, and where the
-duplicate choice keeps a submission that does not fit Slack's private_metadata."""
+"""The intake modal without HTTP: what it offers, how a submission is read, that its
+private_metadata is signed, and that the duplicate choice keeps the submission server-side."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.core.blockkit import PRIVATE_METADATA, problems
+from bot.core.blockkit import problems
 from bot.core.clock import FakeClock
 from bot.core.desk import Desk
 from bot.core.render import Renderer
+from bot.core.sealed import Seal
 from bot.intake import form as intake_form
 from bot.intake import service as intake
 from bot.intake.draft import Draft
@@ -23,6 +24,7 @@ from storage.db import transaction
 from storage.models import PendingDraft, ProcessedRequest
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+SEAL = Seal()
 
 
 def modal(config, prefill: Prefill | None = None, origin: Origin | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -58,7 +60,8 @@ def test_modal_offers_every_configured_choice_with_defaults_and_fits_block_kit(c
 
 
 def test_read_turns_a_submission_into_a_draft(config) -> None:  # type: ignore[no-untyped-def]
-    view = modal(config, origin=Origin.of("C07PARTNERS", "https://fake.slack.com/archives/C/p1"))
+    origin = Origin.of("C07PARTNERS", "https://fake.slack.com/archives/C/p1")
+    view = modal(config, origin=origin)
     deadline = NOW + timedelta(days=1)
     form = intake_form.read(
         config,
@@ -74,6 +77,7 @@ def test_read_turns_a_submission_into_a_draft(config) -> None:  # type: ignore[n
             },
         ),
         NOW,
+        origin,
     )
     assert form.errors == {}
     assert form.draft == Draft(
@@ -140,8 +144,12 @@ def test_prefill_and_origin(config) -> None:  # type: ignore[no-untyped-def]
 def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  # type: ignore[no-untyped-def]
     desk = Desk(sessions, config, Renderer(config.team_tz), FakeClock(NOW))
     opened = intake_form.command_modal(desk, "Hate raid", "C07PARTNERS")
-    assert json.loads(opened["private_metadata"]) == {"c": "C07PARTNERS"}
+    assert json.loads(desk.seal.open_view(opened, user="U1")) == {"c": "C07PARTNERS"}
     view = {**opened, "id": "V0FIRST"}
+    for forged in ('{"c":"C07PARTNERS","p":"https://evil.example"}', "", "x." + "{}"):
+        tampered = submitted({**view, "private_metadata": forged}, {"Your team": "comms"})
+        refused = intake_form.submit_view(desk, tampered, "U1")
+        assert list(refused.errors) == ["summary"] and "changed" in refused.errors["summary"]
     wrong = intake_form.submit_view(desk, submitted(view, {"Summary": ""}), "U1")
     assert set(wrong.errors) == {"summary", "source_team"} and wrong.choice is None
     values = {"Your team": "comms", "Content links or ids": "post:1"}
@@ -176,7 +184,7 @@ def _big_draft() -> Draft:
     )
 
 
-def test_a_draft_too_big_for_private_metadata_waits_in_the_database(config, sessions) -> None:  # type: ignore[no-untyped-def]
+def test_the_draft_and_the_choices_shown_wait_in_the_database(config, sessions) -> None:  # type: ignore[no-untyped-def]
     renderer = Renderer(config.team_tz)
     draft = _big_draft()
     with transaction(sessions) as s:
@@ -184,15 +192,19 @@ def test_a_draft_too_big_for_private_metadata_waits_in_the_database(config, sess
         matches = tuple(intake.find_duplicates(s, draft.content))
         assert [m.ticket.key for m in matches] == [first.key]
         view = intake_form.choice_view(
-            s, renderer, config, draft, Origin.of("C9"), matches, view_id="V0BIG", now=NOW
-        )
-    assert len(view["private_metadata"]) < PRIVATE_METADATA
-    assert json.loads(view["private_metadata"]) == {"o": {"c": "C9"}, "ref": "V0BIG"}
+            s, renderer, config, draft, Origin.of("C9"), matches,
+            view_id="V0BIG", reporter="U1", now=NOW,
+        )  # fmt: skip
+    assert view["private_metadata"] == ""  # nothing to trust comes back with a click
+    with sessions() as s:
+        pending = s.get_one(PendingDraft, "V0BIG").payload
+    assert (pending["reporter"], pending["origin"]) == ("U1", {"c": "C9"})
+    assert pending["shown"] == {"intake_add_1": {"key": "ESC-1", "kind": "add"}}
     assert problems(view, "modal") == []
     add = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"])
     with transaction(sessions) as s:
         outcome, origin = intake_form.decide(
-            s, config, renderer, {**view, "id": "V0BIG"}, add, reporter="U2", now=NOW
+            s, config, renderer, {**view, "id": "V0BIG"}, add, reporter="U1", now=NOW, seal=SEAL
         )
     assert (outcome.result, outcome.ticket.key, outcome.added) == (Result.ADDED, first.key, ())
     assert origin == Origin("C9")
@@ -205,7 +217,7 @@ def test_a_draft_too_big_for_private_metadata_waits_in_the_database(config, sess
     with transaction(sessions) as s:  # the other button after the first: the first one stands
         again, _ = intake_form.decide(
             s, config, renderer, {**view, "id": "V0BIG"}, {"action_id": "intake_new"},
-            reporter="U2", now=NOW,
+            reporter="U1", now=NOW, seal=SEAL,
         )  # fmt: skip
     assert (again.result, again.previous) == (Result.REPEAT, {"result": "added", "key": "ESC-1"})
 
@@ -215,7 +227,9 @@ def test_stale_pending_drafts_are_swept(config, sessions) -> None:  # type: igno
     draft = _big_draft()
     with transaction(sessions) as s:
         s.add(PendingDraft(view_id="V0OLD", payload={}, created_at=NOW - timedelta(days=2)))
-        intake_form.choice_view(s, renderer, config, draft, Origin(), (), view_id="V0NEW", now=NOW)
+        intake_form.choice_view(
+            s, renderer, config, draft, Origin(), (), view_id="V0NEW", reporter="U1", now=NOW
+        )
     with sessions() as s:
         assert s.scalars(select(PendingDraft.view_id)).all() == ["V0NEW"]
 

@@ -1,6 +1,6 @@
 """Who may Ack / Take / Reassign, and how refusals are audited (through the domain entry points).
 
-Refusals are audited at most once per person, ticket and verb in ten minutes, so
+Refusals are audited at most once per person, ticket and verb a minute, so
 a script hammering a button cannot bury the ticket's real history; and pods are
 walled off from each other: being in *a* pod does not let you work another's tickets.
 """

@@ -34,6 +34,7 @@ from bot.core.mrkdwn import SEVERITY_ICONS
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn
 from bot.delivery import outbox
+from bot.intake import following
 from bot.intake import form as intake_form
 from bot.intake import messages as intake_messages
 from bot.intake.draft import Draft
@@ -227,7 +228,27 @@ def _draft(i: Inputs) -> Draft:
 
 def _choice(i: Inputs) -> list[dict[str, Any]]:
     matches = tuple(Match(i.ticket, _draft(i).content) for _ in range(7))
-    return [intake_form.choice_context(_draft(i), matches, "x" * 3000)]
+    return [
+        intake_form.choice_context(_draft(i), matches, {i.ticket.id}),
+        intake_form.choice_context(_draft(i), matches),  # none the reporter may see
+    ]
+
+
+def _follow_request(i: Inputs) -> list[dict[str, Any]]:
+    base = {
+        "t": i.ticket,
+        "requester": "<@U07COMMS02>",
+        "summary": i.text,
+        "items": 20,
+        "value": "x" * 100,
+        "approve": following.APPROVE,
+        "decline": following.DECLINE,
+    }
+    return [
+        base | {"decided": None},
+        base | {"decided": {"approved": True, "by": "<@U05MAD1LFZ3>"}},
+        base | {"decided": {"approved": False, "by": "<@U05MAD1LFZ3>"}},
+    ]
 
 
 def _done(i: Inputs) -> list[dict[str, Any]]:
@@ -241,6 +262,7 @@ def _done(i: Inputs) -> list[dict[str, Any]]:
     return [
         base | {"result": "created", "added_count": 0},
         base | {"result": "added", "added_count": 300},
+        base | {"result": "requested", "added_count": 0, "summary": "", "owner": ""},
         base | {"result": "repeat", "added_count": 0, "summary": ""},
     ]
 
@@ -519,6 +541,8 @@ BUILDERS: dict[str, Builder] = {
     "digest": _digest,
     "dm_answer": _dm_answer,
     "duplicate_choice": _choice,
+    "follow_answer": lambda i: [{"t": i.ticket, "approved": a} for a in (True, False)],
+    "follow_request": _follow_request,
     "followup_message": _followup_message,
     "followup_modal": _followup_modal,
     "followups_list": _followups_list,

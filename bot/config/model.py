@@ -294,6 +294,19 @@ class Intake(Model):
     summary_max: int = Field(default=150, ge=20, le=150)
 
 
+class Limits(Model):
+    """Per-person intake limits, so that one account (or a script behind it) can neither
+    bury urgent work under a flood of tickets nor probe the desk through the duplicate
+    check. ``None`` switches a limit off; ``exempt_severities`` are never refused (an
+    imminent-harm report gets through) but still count, and are logged when over."""
+
+    window: Duration = timedelta(minutes=10)
+    tickets_per_user: Annotated[int, Field(ge=1)] | None = 10
+    duplicate_checks_per_user: Annotated[int, Field(ge=1)] | None = 30
+    content_items: int = Field(default=20, ge=1, le=200)
+    exempt_severities: Annotated[tuple[SevName, ...], Unique] = ("sev0",)
+
+
 class Digest(Model):
     name: DigestName
     cron: CronExpr
@@ -351,6 +364,7 @@ class AppConfig(Model):
     resolution: Resolution = Resolution()
     followups: Followups = Followups()
     intake: Intake = Intake()
+    limits: Limits = Limits()
     digests: tuple[Digest, ...] = ()
     retention: Retention = Retention()
 

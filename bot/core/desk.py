@@ -7,20 +7,23 @@ depends on Bolt, slack_sdk or the outbox worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.core.clock import Clock
 from bot.core.render import Renderer
+from bot.core.sealed import Seal
 
 
 @dataclass(frozen=True)
 class Desk:
-    """One running escbot's database, configuration, templates and clock."""
+    """One running escbot's database, configuration, templates and clock, and the seal
+    of what it sends through Slack and gets back (``private_metadata``, button values)."""
 
     sessions: sessionmaker[Session]
     config: AppConfig
     renderer: Renderer
     clock: Clock
+    seal: Seal = field(default_factory=Seal)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import AppConfig
 from bot.core.text import mrkdwn, truncate
@@ -23,6 +24,8 @@ SEVERITY_ICONS = {
 #: Room for the content list in one section (3000) with its heading.
 CONTENT_BUDGET = 2900
 LINK_LABEL = 100
+#: A longer host is shown by its end, where its registrable domain is.
+HOST_SHOWN = 60
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
@@ -30,14 +33,58 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 def link(url: str, label: str | None = None) -> str:
     """A mrkdwn link to ``url`` if it is a plain http(s) URL, else the escaped text.
 
-    The label is shortened for display; a URL too long for any mrkdwn field is
-    shown (shortened) as text rather than broken.
+    Without a ``label`` the text shown starts with the link's real host
+    (:func:`real_host`: punycode, no user-info), so neither a label cut at
+    :data:`LINK_LABEL` characters nor ``https://trusted.example@evil.example``
+    nor a look-alike Unicode host hides where it goes; the link itself points
+    at that same host, without the user-info. A URL too long for any mrkdwn
+    field is shown (shortened) as text rather than broken.
     """
-    shown = mrkdwn(truncate(label or url, LINK_LABEL))
     usable = url.lower().startswith(("https://", "http://")) and len(url) <= CONTENT_BUDGET // 2
-    if usable and not any(c in url for c in "|<> \n"):
-        return f"<{url.replace('&', '&amp;')}|{shown}>"
-    return shown
+    if not usable or any(c in url for c in "|<> \n"):
+        return mrkdwn(truncate(label or url, LINK_LABEL))
+    target = _without_userinfo(url)
+    host = real_host(url)
+    if host is None:  # not a host a browser would reach as written: text, not a link
+        return mrkdwn(truncate(label or url, LINK_LABEL))
+    if label is None:
+        flag = " (sign-in part removed)" if "@" in urlsplit(url).netloc else ""
+        shown_host = host if len(host) <= HOST_SHOWN else "…" + host[-(HOST_SHOWN - 1) :]
+        rest = LINK_LABEL - len(shown_host) - len(flag) - 3
+        shown = f"{shown_host} — {truncate(target, max(rest, 10))}{flag}"
+    else:
+        shown = truncate(label, LINK_LABEL)
+    return f"<{target.replace('&', '&amp;')}|{mrkdwn(shown)}>"
+
+
+def real_host(url: str) -> str | None:
+    """The host ``url`` really goes to, as ASCII (IDN hosts in punycode: ``аpple.com``
+    with a Cyrillic а is ``xn--pple-43d.com``); None if it has no usable host."""
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # a bad port is no usable host either
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without a ``user:password@`` part, IDN host in punycode (what the label shows)."""
+    parts = urlsplit(url)
+    host = real_host(url)
+    if host is None:
+        return url
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    if netloc == parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def mention(user_id: str | None, nobody: str = "—") -> str:
@@ -83,9 +130,9 @@ def source(cfg: AppConfig, ticket: Ticket) -> str:
     team = cfg.intake.source_teams.get(ticket.source_team or "", ticket.source_team or "")
     parts = [mrkdwn(team)] if team else []
     if ticket.source_permalink:
-        parts.append(
-            f"{link(ticket.source_permalink, 'message')} in {channel(ticket.source_channel)}"
-        )
+        url = ticket.source_permalink
+        label = f"message ({real_host(url) or 'link'})"
+        parts.append(f"{link(url, label)} in {channel(ticket.source_channel)}")
     elif ticket.source_channel:
         parts.append(f"from {channel(ticket.source_channel)}")
     return " · ".join(parts) or "—"

@@ -26,7 +26,8 @@ HOST_PREFIXES = ("www.", "m.", "mobile.")
 #: Longest reference accepted: longer is nearly always a paste mishap, and the
 #: normalized form must stay indexable (PostgreSQL b-tree rows are ~2.7 kB).
 MAX_LENGTH = 500
-#: Most references one ticket takes; a bigger list belongs in a linked document.
+#: Most references one submission can take at all (``limits.content_items`` is lower);
+#: a bigger list belongs in a linked document.
 MAX_ITEMS = 200
 
 UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "mailto", "ftp", "blob"})
@@ -79,8 +80,11 @@ def normalize(raw: str) -> tuple[str, str]:
     return "url", urlunsplit(("https", host, _path(parts.path), urlencode(query), ""))
 
 
-def parse(text: str | None, id_patterns: Mapping[str, re.Pattern[str]]) -> Parsed:
-    """Read "one reference per line"; repeats (after normalizing) are kept once."""
+def parse(
+    text: str | None, id_patterns: Mapping[str, re.Pattern[str]], limit: int = MAX_ITEMS
+) -> Parsed:
+    """Read "one reference per line"; repeats (after normalizing) are kept once, and
+    more than ``limit`` of them is a problem."""
     out, seen = Parsed(), set()
     lines = [(n, line.strip()) for n, line in enumerate((text or "").splitlines(), 1)]
     for n, line in lines:
@@ -92,9 +96,9 @@ def parse(text: str | None, id_patterns: Mapping[str, re.Pattern[str]]) -> Parse
         elif ref is not None and ref.normalized not in seen:
             seen.add(ref.normalized)
             out.refs.append(ref)
-    if len(out.refs) > MAX_ITEMS:
+    if len(out.refs) > limit:
         out.problems.append(
-            f"{len(out.refs)} items; at most {MAX_ITEMS} fit one ticket "
+            f"{len(out.refs)} items; at most {limit} per escalation "
             "(link a list of the rest in the details)"
         )
     return out

@@ -2,14 +2,20 @@
 
 ``/escalate [text]`` and the message shortcut open the same modal, prefilled
 (:class:`Prefill`); where it was opened from travels in the view's
-``private_metadata`` (:class:`Origin`). :func:`read` turns a submission into a
+``private_metadata`` (:class:`Origin`), signed (:mod:`bot.core.sealed`): a
+changed one is refused. :func:`read` turns a submission into a
 :class:`~bot.intake.draft.Draft` or into errors shown under the offending fields
 (``response_action: errors``) — never an exception, never a silent close.
 
 When the content is already in an open ticket the modal becomes a choice
-(:func:`choice_view`): the submission waits in the view's private_metadata,
-or — when it does not fit Slack's 3000 characters — in ``pending_drafts``
-keyed by the view id, until a button decides it (:func:`decide`).
+(:func:`choice_view`). Only a ticket the reporter may see (:mod:`bot.tickets.permissions`:
+reporter, watchers, its pod, admins) is shown with its summary, status and owner,
+and offered as "add to ESC-n"; any other is "already being handled by the desk
+(ESC-n)", which the reporter may only ask to follow (:mod:`bot.intake.following`).
+The submission and the choices shown wait server-side in ``pending_drafts``,
+keyed by the view id, until a button decides (:func:`decide`): a click is
+checked against what was shown to that person, never against what it carries.
+Per-person limits (:mod:`bot.intake.limits`) apply before anything is looked up.
 
 Each listener calls one entry point here — :func:`command_modal`,
 :func:`message_modal`, :func:`submit_view`, :func:`choose` — with a
@@ -20,6 +26,7 @@ Slack with what it gets back (a view, :class:`Submitted` or :class:`Chosen`).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,17 +37,19 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, format_duration
 from bot.core import forms
-from bot.core.blockkit import PRIVATE_METADATA
 from bot.core.desk import Desk
 from bot.core.errors import DomainError
+from bot.core.forms import FieldErrors
 from bot.core.mrkdwn import CONTENT_BUDGET, link, mention, pack
 from bot.core.render import Renderer
+from bot.core.sealed import Seal, Tampered
 from bot.core.text import clean, one_line
-from bot.intake import content
+from bot.intake import content, following, limits
 from bot.intake import messages as intake_messages
 from bot.intake import service as intake
 from bot.intake.draft import Draft
 from bot.intake.service import Match, Outcome, Result
+from bot.tickets import permissions
 from bot.tickets.lifecycle import status_label
 from storage.db import transaction
 from storage.models import PendingDraft
@@ -50,13 +59,17 @@ INTAKE_VIEW = "escalate_intake"
 CHOICE_VIEW = "escalate_duplicate"
 DONE_VIEW = "escalate_done"
 ADD_ACTION = "intake_add"  # one per matching ticket: intake_add_1, intake_add_2…
+ASK_ACTION = "intake_ask"  # for a ticket the reporter may not see: ask to follow it
 NEW_ACTION = "intake_new"
-CHOICE_ACTIONS = re.compile(rf"^(?:{ADD_ACTION}_\d+|{NEW_ACTION})$")
+CHOICE_ACTIONS = re.compile(rf"^(?:{ADD_ACTION}_\d+|{ASK_ACTION}_\d+|{NEW_ACTION})$")
 MAX_MATCHES = 5
 DETAILS_MAX = 3000  # Slack's plain_text_input limit
 REQUESTED_ACTION_MAX = 300
 PERMALINK_MAX = 500
 PENDING_TTL = timedelta(days=1)
+EXPIRED = "That form has expired or was already used: run `/escalate` again."
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,26 +149,34 @@ class Chosen:
 def command_modal(desk: Desk, text: str, channel: str | None) -> dict[str, Any]:
     """The modal ``/escalate [text]`` opens in ``channel``, prefilled from the text."""
     prefill = Prefill.from_text(desk.config, text)
-    return modal(desk.renderer, desk.config, prefill, Origin.of(channel))
+    return desk.seal.seal_view(modal(desk.renderer, desk.config, prefill, Origin.of(channel)))
 
 
 def message_modal(desk: Desk, channel: str, text: str, permalink: str | None) -> dict[str, Any]:
     """The modal the message shortcut opens, prefilled from the message."""
     prefill = Prefill.from_message(text, permalink)
-    return modal(desk.renderer, desk.config, prefill, Origin.of(channel, permalink))
+    view = modal(desk.renderer, desk.config, prefill, Origin.of(channel, permalink))
+    return desk.seal.seal_view(view)
 
 
 def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
     """A submitted intake modal: its errors, the duplicate choice, or a ticket opened
     (committed before the answer, so the confirmation names a ticket that exists)."""
     now = desk.clock.now()
-    form = read(desk.config, view, now)
+    try:
+        origin = Origin.decode(_json(desk.seal.open_view(view, user=reporter)))
+    except Tampered as err:  # logged by the seal; nothing is read from such a form
+        return Submitted(errors={"summary": str(err)})
+    form = read(desk.config, view, now, origin)
     if form.draft is None:
         return Submitted(errors=form.errors)
-    with transaction(desk.sessions) as session:
-        outcome, choice = submit(
-            session, desk.config, desk.renderer, form, view, reporter=reporter, now=now
-        )
+    try:
+        with transaction(desk.sessions) as session:
+            outcome, choice = submit(
+                session, desk.config, desk.renderer, form, view, reporter=reporter, now=now
+            )
+    except FieldErrors as err:  # a per-person limit: said under the field it is about
+        return Submitted(errors=err.errors)
     if choice is not None:  # already escalated: offer "add to ESC-n"
         return Submitted(choice=choice)
     return Submitted(confirmation=_confirmation(desk, outcome), channel=form.origin.channel)
@@ -164,10 +185,16 @@ def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
 def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: str) -> Chosen:
     """A button of the duplicate choice: what the modal shows next, and the
     confirmation when "open a new one" opened a ticket."""
-    now = desk.clock.now()
-    with transaction(desk.sessions) as session:
+    with permissions.attempt(desk, reporter) as (session, now):
         outcome, origin = decide(
-            session, desk.config, desk.renderer, view, action, reporter=reporter, now=now
+            session,
+            desk.config,
+            desk.renderer,
+            view,
+            action,
+            reporter=reporter,
+            now=now,
+            seal=desk.seal,
         )
     return Chosen(
         view=done_view(desk.renderer, desk.config, outcome),
@@ -223,6 +250,7 @@ def modal_context(cfg: AppConfig, prefill: Prefill, origin: Origin) -> dict[str,
         "source_teams": options(cfg.intake.source_teams),
         "vendors": options({key: v.name for key, v in cfg.vendors.items()}),
         "id_examples": ", ".join(content.id_examples(cfg.intake.content_id_patterns)),
+        "content_max": cfg.limits.content_items,
     }
 
 
@@ -239,9 +267,14 @@ def request_key(view: dict[str, Any]) -> str:
     return f"view:{view['id']}"
 
 
-def read(cfg: AppConfig, view: dict[str, Any], now: datetime) -> Submission:
-    """The submitted modal as a Draft, or the errors to show under its fields."""
-    origin = Origin.decode(_metadata(view))
+def read(
+    cfg: AppConfig, view: dict[str, Any], now: datetime, origin: Origin | None = None
+) -> Submission:
+    """The submitted modal as a Draft, or the errors to show under its fields.
+
+    ``origin`` is what the view's signed private_metadata said (:func:`submit_view`).
+    """
+    origin = origin or Origin()
     values = forms.values(view)
     present = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
     errors: dict[str, str] = {}
@@ -262,7 +295,9 @@ def read(cfg: AppConfig, view: dict[str, Any], now: datetime) -> Submission:
         "source_team": _pick(values, "source_team", intake_cfg.source_teams, "a team", errors),
         "vendor": _pick(values, "vendor", cfg.vendors, "a vendor", errors, optional=True),
     }
-    parsed = content.parse(values.get("content"), intake_cfg.content_id_patterns)
+    parsed = content.parse(
+        values.get("content"), intake_cfg.content_id_patterns, cfg.limits.content_items
+    )
     if parsed.problems:
         errors["content"] = _content_error(cfg, parsed.problems)
     requested = one_line(clean(values.get("requested_action")))
@@ -329,9 +364,9 @@ def _deadline(view: dict[str, Any]) -> datetime | None:
         return datetime.min.replace(tzinfo=UTC)  # nonsense reads as "in the past"
 
 
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+def _json(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
+        data = json.loads(text or "{}")
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -351,12 +386,25 @@ def submit(
     now: datetime,
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """Submit a valid modal: the outcome, and the choice view to show when the content
-    is already in an open ticket."""
-    if form.draft is None:
+    is already in an open ticket. Over a per-person limit: :class:`FieldErrors`."""
+    draft = form.draft
+    if draft is None:
         raise ValueError("submit a form without errors")
     key = request_key(view)
+    if request_result(session, key) is None:  # a retry of a handled one is answered as before
+        limits.check_tickets(session, cfg, reporter, draft.severity, now)
+    look = bool(draft.content) and limits.lookup_allowed(
+        session, cfg, reporter, draft.severity, now
+    )
     outcome = intake.submit(
-        session, cfg, renderer, form.draft, reporter=reporter, now=now, request_key=key
+        session,
+        cfg,
+        renderer,
+        draft,
+        reporter=reporter,
+        now=now,
+        request_key=key,
+        allow_duplicate=not look,
     )
     if outcome.result is not Result.DUPLICATE:
         return outcome, None
@@ -364,10 +412,11 @@ def submit(
         session,
         renderer,
         cfg,
-        form.draft,
+        draft,
         form.origin,
         outcome.matches,
         view_id=view["id"],
+        reporter=reporter,
         now=now,
     )
     return outcome, choice
@@ -382,39 +431,61 @@ def choice_view(
     matches: tuple[Match, ...],
     *,
     view_id: str,
+    reporter: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """The modal's next step: "ESC-n already covers <link> — add to ESC-n / open a new one".
+    """The modal's next step: "ESC-n already covers <link> — add to ESC-n / open a new one"
+    for tickets ``reporter`` may see, "already being handled by the desk (ESC-n) — ask to
+    follow it" for the others.
 
-    The submission rides along in private_metadata, or in ``pending_drafts`` when
-    it is too big for it; either way it is committed before Slack shows the choice.
+    The submission, its reporter and the choices shown wait in ``pending_drafts``
+    (committed before Slack shows the choice); the view carries nothing to trust.
     """
-    meta: dict[str, Any] = {"o": json.loads(origin.encode()), "d": draft.to_json()}
-    encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
-    if len(encoded) > PRIVATE_METADATA:
-        session.execute(delete(PendingDraft).where(PendingDraft.created_at < now - PENDING_TTL))
-        session.merge(PendingDraft(view_id=view_id, payload=draft.to_json(), created_at=now))
-        encoded = json.dumps({"o": meta["o"], "ref": view_id}, separators=(",", ":"))
-    return renderer.render("duplicate_choice", **choice_context(draft, matches, encoded))
+    matches = matches[:MAX_MATCHES]
+    visible = {
+        m.ticket.id for m in matches if permissions.may_see(session, cfg, m.ticket, reporter)
+    }
+    context = choice_context(draft, matches, visible)
+    shown = {
+        m["action_id"]: {"key": m["t"].key, "kind": "add" if m["visible"] else "ask"}
+        for m in context["matches"]
+    }
+    pending = {
+        "draft": draft.to_json(),
+        "reporter": reporter,
+        "origin": json.loads(origin.encode()),
+        "shown": shown,
+    }
+    session.execute(delete(PendingDraft).where(PendingDraft.created_at < now - PENDING_TTL))
+    session.merge(PendingDraft(view_id=view_id, payload=pending, created_at=now))
+    return renderer.render("duplicate_choice", **context)
 
 
-def choice_context(draft: Draft, matches: tuple[Match, ...], metadata: str) -> dict[str, Any]:
+def choice_context(
+    draft: Draft, matches: tuple[Match, ...], visible: set[int] | frozenset[int] = frozenset()
+) -> dict[str, Any]:
+    """The choice's context; only the tickets in ``visible`` (ids) show their content,
+    summary, status and owner."""
     shown = []
     for i, match in enumerate(matches[:MAX_MATCHES], 1):
-        links, hidden = pack((link(raw) for raw in match.content), CONTENT_BUDGET - 200)
+        seen = match.ticket.id in visible
+        links, hidden = (
+            pack((link(raw) for raw in match.content), CONTENT_BUDGET - 200) if seen else ([], 0)
+        )
         shown.append(
             {
                 "t": match.ticket,
-                "action_id": f"{ADD_ACTION}_{i}",
+                "visible": seen,
+                "action_id": f"{ADD_ACTION if seen else ASK_ACTION}_{i}",
                 "links": links,
                 "hidden": hidden,
-                "status": status_label(match.ticket.status),
-                "owner": mention(match.ticket.assignee_id, "not assigned yet"),
+                "status": status_label(match.ticket.status) if seen else "",
+                "owner": mention(match.ticket.assignee_id, "not assigned yet") if seen else "",
             }
         )
     return {
         "callback_id": CHOICE_VIEW,
-        "metadata": metadata,
+        "metadata": "",
         "summary": draft.summary,
         "matches": shown,
         "more": max(0, len(matches) - MAX_MATCHES),
@@ -431,49 +502,69 @@ def decide(
     *,
     reporter: str,
     now: datetime,
+    seal: Seal,
 ) -> tuple[Outcome, Origin]:
-    """Carry out the button the reporter pressed on the duplicate choice."""
-    meta = _metadata(view)
-    origin = Origin.decode(meta.get("o") or {})
+    """Carry out the button the reporter pressed on the duplicate choice, as it was
+    shown to them (``pending_drafts``); a button they were not shown is refused."""
     key = request_key(view)
+    row = session.get(PendingDraft, str(view.get("id", "")))
+    pending = row.payload if row is not None else {}
+    origin = Origin.decode(pending.get("origin") or {})
     previous = request_result(session, key)
     if previous is not None:  # a double click, or the other button after the first
         return Outcome(Result.REPEAT, previous=previous), origin
-    draft = _restore(session, meta)
-    if action.get("action_id") == NEW_ACTION:
+    if row is None or pending.get("reporter") != reporter:
+        log.warning(
+            "duplicate choice %s by %s refused: no such form for them",
+            action.get("action_id"),
+            reporter,
+        )
+        raise DomainError(EXPIRED)
+    draft = Draft.from_json(pending["draft"])
+    action_id = str(action.get("action_id", ""))
+    choice = pending.get("shown", {}).get(action_id)
+    if action_id == NEW_ACTION:
+        limits.check_tickets(session, cfg, reporter, draft.severity, now)
         outcome = intake.submit(
             session, cfg, renderer, draft, reporter=reporter, now=now, request_key=key,
             allow_duplicate=True,
         )  # fmt: skip
-    else:
+    elif choice is None or action.get("value") != choice["key"]:
+        log.warning(
+            "duplicate choice %s=%r by %s refused: not what was shown",
+            action_id[:40],
+            str(action.get("value"))[:40],
+            reporter,
+        )
+        raise Tampered("That button was not one escbot showed you; nothing was done.")
+    elif choice["kind"] == "add":
         outcome = intake.add_to_ticket(
-            session, cfg, renderer, str(action.get("value", "")), draft,
+            session, cfg, renderer, choice["key"], draft,
             reporter=reporter, now=now, request_key=key,
         )  # fmt: skip
-    if "ref" in meta:
-        session.execute(delete(PendingDraft).where(PendingDraft.view_id == meta["ref"]))
+    else:
+        outcome = following.ask(
+            session, cfg, renderer, seal, choice["key"], draft,
+            reporter=reporter, now=now, request_key=key,
+        )  # fmt: skip
+    session.delete(row)
     return outcome, origin
 
 
-def _restore(session: Session, meta: dict[str, Any]) -> Draft:
-    if "d" in meta:
-        return Draft.from_json(meta["d"])
-    row = session.get(PendingDraft, str(meta.get("ref", "")))
-    if row is None:
-        raise DomainError("That form has expired or was already used: run `/escalate` again.")
-    return Draft.from_json(row.payload)
-
-
 def done_view(renderer: Renderer, cfg: AppConfig, outcome: Outcome) -> dict[str, Any]:
-    """What the modal shows once the choice is made (or was made by an earlier click)."""
+    """What the modal shows once the choice is made (or was made by an earlier click).
+
+    A follow request names the ticket's key only: the reporter may not see it yet.
+    """
     ticket = outcome.ticket
+    details = ticket is not None and outcome.result is not Result.REQUESTED
     return renderer.render(
         "intake_done",
         callback_id=DONE_VIEW,
         result=outcome.result.value,
         key=ticket.key if ticket else str(outcome.previous.get("key", "")),
-        summary=ticket.summary if ticket else "",
-        owner=mention(ticket.assignee_id, "not assigned yet") if ticket else "",
+        summary=ticket.summary if ticket and details else "",
+        owner=mention(ticket.assignee_id, "not assigned yet") if ticket and details else "",
         added_count=len(outcome.added),
         intake=f"<#{cfg.workspace.intake_channel}>",
     )

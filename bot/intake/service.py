@@ -31,7 +31,9 @@ from bot.intake import messages as intake_messages
 from bot.intake.content import normalize
 from bot.intake.draft import Draft
 from bot.routing import ownership
+from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
+from bot.tickets.permissions import Verb
 from storage.models import ContentItem, ProcessedRequest, Ticket, Watcher
 from storage.queries import claim_request, next_number, request_result, ticket_by_key, ticket_key
 
@@ -43,6 +45,7 @@ class Result(StrEnum):
     CREATED = "created"
     ADDED = "added"  # the reporter joined an open ticket covering the same content
     DUPLICATE = "duplicate"  # nothing written: the reporter must choose
+    REQUESTED = "requested"  # the reporter asked to follow a ticket they may not see
     REPEAT = "repeat"  # this request was handled before; ``previous`` says how
 
 
@@ -84,7 +87,7 @@ def submit(
     if not claim_request(session, request_key, now, {}):
         return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
     ticket = open_ticket(session, cfg, renderer, draft, reporter=reporter, now=now)
-    _remember(session, request_key, Result.CREATED, ticket)
+    remember(session, request_key, Result.CREATED, ticket)
     return Outcome(Result.CREATED, ticket=ticket)
 
 
@@ -169,13 +172,15 @@ def add_to_ticket(
     request_key: str,
 ) -> Outcome:
     """The reporter's "add to ESC-n": they follow the ticket, their new content joins it,
-    and the audit trail, the thread and the card say so."""
+    and the audit trail, the thread and the card say so. Only for a ticket the reporter
+    may see (:func:`bot.tickets.permissions.may_see`); anyone else asks to follow it."""
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
     ticket = ticket_by_key(session, key, lock=True)
     if ticket is None:
         raise NotFound(f"{key} does not exist.")
+    permissions.check(cfg, ticket, reporter, Verb.SEE, watchers=watchers(session, ticket))
     if not is_open(ticket.status):
         raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")
     if not claim_request(session, request_key, now, {}):
@@ -213,7 +218,7 @@ def add_to_ticket(
         ticket,
         after_card=True,
     )
-    _remember(session, request_key, Result.ADDED, ticket)
+    remember(session, request_key, Result.ADDED, ticket)
     return Outcome(Result.ADDED, ticket=ticket, added=tuple(added))
 
 
@@ -260,6 +265,7 @@ def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> l
     return [Match(ticket, tuple(raws)) for ticket, raws in found.values()]
 
 
-def _remember(session: Session, request_key: str, result: Result, ticket: Ticket) -> None:
+def remember(session: Session, request_key: str, result: Result, ticket: Ticket) -> None:
+    """What a claimed request did, for its repeats (``Result.REPEAT``)."""
     row = session.get_one(ProcessedRequest, request_key)
     row.result = {"result": result.value, "key": ticket.key}

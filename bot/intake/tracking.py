@@ -19,6 +19,7 @@ from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.mrkdwn import SEVERITY_ICONS, channel, mention
 from bot.core.render import Renderer
+from bot.intake import following
 from bot.intake.service import REPORTED_AGAIN, watchers
 from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, status_label
@@ -43,6 +44,9 @@ _EVENT_LABELS = {
     "followup_done": "follow-up closed",
     "followup_snoozed": "follow-up reminders snoozed",
     REPORTED_AGAIN: "reported again",
+    following.ASKED: "asked to follow",
+    following.ADMITTED: "follower added",
+    following.DECLINED: "follow request declined",
 }
 
 
@@ -66,6 +70,8 @@ def status_context(
         session.scalars(
             select(TicketEvent)
             .where(TicketEvent.ticket_id == ticket.id)
+            # refused attempts stay in the audit trail, but are not the ticket's history
+            .where(TicketEvent.action != permissions.REFUSED)
             .order_by(TicketEvent.id.desc())
             .limit(RECENT_EVENTS)
         )

@@ -57,6 +57,7 @@ class TicketRef:
     created_at: datetime
     card_channel: str | None = None
     card_ts: str | None = None
+    sensitive: bool = False  # its lines in a digest carry the content warning
 
     @property
     def url(self) -> str | None:
@@ -87,6 +88,7 @@ REF_COLUMNS = (
     Ticket.created_at,
     Ticket.card_channel,
     Ticket.card_ts,
+    Ticket.sensitive,
 )
 MOST_URGENT = (Ticket.severity, Ticket.created_at, Ticket.id)
 
@@ -202,7 +204,8 @@ def backlog(session: Session, limit: int = 5) -> Backlog:
     by_severity = {sev: int(n) for sev, n in sorted(rows)}
     oldest = session.execute(
         text(
-            f'SELECT "key", severity, summary, created_at, card_channel, card_ts FROM {src}'
+            f'SELECT "key", severity, summary, created_at, card_channel, card_ts, sensitive'
+            f" FROM {src}"
             f" WHERE {OPEN_STATUSES_SQL} ORDER BY created_at, id LIMIT :limit"
         )
         .bindparams(limit=limit)
@@ -327,7 +330,7 @@ def sla(session: Session, cur: Window, prev: Window, limit: int = 8) -> Sla:
         .order_by(Ticket.severity, SlaBreach.at, SlaBreach.id)
         .limit(limit)
     ).all()
-    breaches = tuple(Breach(TicketRef(*r[:6]), r[6], r[7]) for r in rows)
+    breaches = tuple(Breach(TicketRef(*r[:7]), r[7], r[8]) for r in rows)
     return Sla(
         tta=attainment(session, Ticket.tta_breached, Ticket.acked_at, cur),
         ttr=attainment(session, Ticket.ttr_breached, Ticket.resolved_at, cur),

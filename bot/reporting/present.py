@@ -60,8 +60,17 @@ def _points(change: float | None) -> str:
     return f" ▲{size} pts" if pts > 0 else (f" ▼{size} pts" if pts < 0 else " ±0 pts")
 
 
+#: Put before what a digest line says of a sensitive (graphic) ticket, as on its card.
+CONTENT_WARNING = ":warning: _content warning_"
+
+
 def ticket_link(ref: kpi.TicketRef) -> str:
     return link(ref.url, ref.key) if ref.url else mrkdwn(ref.key)
+
+
+def warned(refs: tuple[kpi.TicketRef, ...], text: str) -> str:
+    """``text`` about ``refs``, behind the content warning if any of them is sensitive."""
+    return f"{CONTENT_WARNING} · {text}" if any(r.sensitive for r in refs) else text
 
 
 def ticket_list(refs: kpi.Refs) -> str:
@@ -152,7 +161,7 @@ class _View:
             lines.append("Oldest open:")
             for r in b.oldest:
                 age = human((self.report.now - r.created_at).total_seconds())
-                summary = truncate(mrkdwn(r.summary), 80)
+                summary = warned((r,), truncate(mrkdwn(r.summary), 80))
                 lines.append(f"• {ticket_link(r)} {r.severity} · {age} old · {summary}")
         return {"text": "\n".join(lines)}
 
@@ -284,8 +293,9 @@ class _View:
             lines.append(f"…and {len(r.spikes) - LIST_MAX} more spikes")
         for rep in r.repeats.top:
             content = truncate(mrkdwn(rep.normalized).replace("`", "'"), 120)
+            content = warned(rep.tickets.top, f"`{content}`")
             lines.append(
-                f":repeat: `{content}` in {rep.tickets.total} tickets within 28 days"
+                f":repeat: {content} in {rep.tickets.total} tickets within 28 days"
                 f" — {ticket_list(rep.tickets)}"
             )
         if r.repeats.total > len(r.repeats.top):

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.core import forms
 from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.forms import as_date
@@ -28,8 +29,6 @@ from storage.db import transaction
 from storage.models import FollowUp, Ticket
 from storage.queries import claim_request, ticket_by_id
 
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class Submitted:
@@ -39,6 +38,13 @@ class Submitted:
     view_id: str
     values: dict[str, Any]  # ``bot.core.forms.values``
     actor: str
+
+    @classmethod
+    def of(cls, desk: Desk, view: dict[str, Any], actor: str) -> Submitted:
+        """A submitted modal of this module, its ticket id read from the signed
+        ``private_metadata`` (:class:`~bot.core.sealed.Tampered` if it was changed)."""
+        ticket_id = int(desk.seal.open_view(view, user=actor))
+        return cls(ticket_id, str(view["id"]), forms.values(view), actor)
 
 
 # -- buttons: the modal to open, if the clicker may go on ---------------------------------
@@ -203,10 +209,13 @@ def dm_reply(desk: Desk, *, user: str, text: str, message_ts: str) -> str | None
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _reading(desk: Desk, key: str, actor: str, build: Callable[[Ticket, datetime], T]) -> T:
+def _reading(
+    desk: Desk, key: str, actor: str, build: Callable[[Ticket, datetime], dict[str, Any]]
+) -> dict[str, Any]:
+    """The modal ``build`` makes for the ticket ``key``, its ticket id signed."""
     now = desk.clock.now()
     with permissions.audited(desk.sessions, actor, now), desk.sessions() as session:
-        return build(lookup.by_key(session, key), now)
+        return desk.seal.seal_view(build(lookup.by_key(session, key), now))
 
 
 def _submitting(

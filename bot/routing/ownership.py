@@ -114,6 +114,12 @@ def reassign_options(desk: Desk, key: str, actor: str) -> dict[str, Any]:
         return reassign_choices(session, desk.config, key, actor=actor, now=now)
 
 
+def reassign_modal(desk: Desk, key: str, actor: str) -> dict[str, Any]:
+    """The Reassign button's modal, its ticket key signed (``bot.core.sealed``)."""
+    view = desk.renderer.render("reassign_modal", **reassign_options(desk, key, actor))
+    return desk.seal.seal_view(view)
+
+
 def reassign_ticket(
     desk: Desk,
     key: str,

@@ -23,11 +23,11 @@ from bot.core.desk import Desk
 from bot.core.errors import NotAllowed
 from bot.tickets.lifecycle import record
 from storage.db import transaction
-from storage.models import FollowUp, Ticket, TicketEvent
+from storage.models import FollowUp, Ticket, TicketEvent, Watcher
 from storage.queries import ticket_by_id
 
 #: A refused attempt is audited once per (ticket, actor, verb) in this window.
-AUDIT_WINDOW = timedelta(minutes=10)
+AUDIT_WINDOW = timedelta(minutes=1)
 REFUSED = "refused"  # the audit action
 
 
@@ -43,6 +43,7 @@ class Verb(StrEnum):
     FOLLOW_UP = "add follow-ups to"
     CHANGE_FOLLOW_UP = "change follow-ups of"
     SEE = "see"
+    ADMIT = "let people follow"
 
 
 class Refused(NotAllowed):
@@ -78,6 +79,15 @@ def check(
     """
     pod = cfg.pod_for_area(ticket.policy_area)
     admin = cfg.is_admin(user)
+    if verb is Verb.ADMIT:  # a follow request: the ticket's owner decides (or lead, admins)
+        if admin or user in (ticket.assignee_id, pod.lead):
+            return
+        raise Refused(
+            f"Only the owner of {ticket.key} (or the {pod.title} lead) can let people follow "
+            "it; nothing was changed.",
+            verb,
+            ticket.id,
+        )
     if admin or user == pod.lead or pod.member(user) is not None:  # in the ticket's pod
         if verb is Verb.ACK and not (admin or user in (ticket.assignee_id, pod.lead)):
             raise Refused(_not_yours(ticket, hint=True), verb, ticket.id)
@@ -110,6 +120,19 @@ def allowed(cfg: AppConfig, ticket: Ticket, user: str, verb: Verb) -> bool:
     """Whether to offer ``verb`` to ``user`` (a button, an App Home entry)."""
     try:
         check(cfg, ticket, user, verb)
+    except Refused:
+        return False
+    return True
+
+
+def may_see(session: Session, cfg: AppConfig, ticket: Ticket, user: str) -> bool:
+    """Whether ``user`` may see ``ticket`` (:attr:`Verb.SEE`), following it included:
+    what decides if the duplicate check shows them its details."""
+    watching = session.scalar(
+        select(Watcher.id).where(Watcher.ticket_id == ticket.id, Watcher.user_id == user)
+    )
+    try:
+        check(cfg, ticket, user, Verb.SEE, watchers=[user] if watching else [])
     except Refused:
         return False
     return True

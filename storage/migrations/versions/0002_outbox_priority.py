@@ -1,6 +1,6 @@
 """outbox lanes and priority: no head-of-line blocking, urgent messages first
 
-Revision ID: 0002_outbox
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27 10:00:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_outbox"
+revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
