@@ -289,3 +289,20 @@ def test_no_scopes_header_is_a_warning_not_a_failure() -> None:
     [check] = doctor.scopes(None)
     assert check.status == "warn" and not check.failed
     assert check.line().startswith("! Slack did not say which scopes the token has")
+
+
+def test_socket_mode_app_token_opens_no_connection(slack: FakeSlack) -> None:
+    """The app token is checked with apps.connections.open; the URL is never connected to."""
+    slack.enable_socket_mode("xapp-1-A0ESCBOT-1-fake")
+    result = run_doctor(slack, SLACK_APP_TOKEN="xapp-1-A0ESCBOT-1-fake")
+    assert result.exit_code == 0, result.output
+    assert "✓ Socket Mode" in result.output
+    assert slack.socket is not None and slack.socket.connections_opened == 0
+
+
+def test_socket_mode_unknown_app_token_fails_as_slack_answers(slack: FakeSlack) -> None:
+    slack.enable_socket_mode("xapp-1-A0ESCBOT-1-fake")
+    result = run_doctor(slack, SLACK_APP_TOKEN="xapp-1-A0ESCBOT-1-other")
+    assert result.exit_code == 1
+    [found] = failures(result)
+    assert found.startswith("Socket Mode: apps.connections.open failed (invalid_auth)"), found
