@@ -11,10 +11,12 @@ import logging
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.delivery.worker import Pacer
+from bot.reporting import digests
 from bot.sandbox.emulator.fake_slack import Message
-from storage.models import Ticket
+from storage.models import OutboxMessage, Ticket
 from tests.desk import INTAKE, LEAD, PARTNER
 from tests.test_resolution_http import card, escalate, modal, row, settle, thread
 
@@ -133,6 +135,30 @@ class TestPrivateChannels:
             "channel (digests.daily.channel in app.yaml); until then escbot can neither "
             "post nor read there"
         ]
+
+    def test_a_digest_to_the_uninvited_channel_dead_letters_alone(  # type: ignore[no-untyped-def]
+        self, escbot, fake_slack, user_factory, clock, config
+    ) -> None:
+        """The weekly digest (with a chart) can't reach its private channel: one dead letter
+        naming the fix, its chart dropped with it, and intake goes on in the other channel."""
+        escalate(escbot, fake_slack, user_factory(PARTNER), "Before the digest")
+        weekly = config.digest("weekly")
+        assert digests.run_due_digest(escbot.services.desk, weekly, clock.now()) is not None
+        ticket, _ = escalate(escbot, fake_slack, user_factory(PARTNER), "After the digest")
+        settle(escbot)
+        with escbot.services.sessions() as s:
+            rows = s.scalars(select(OutboxMessage).where(OutboxMessage.channel == weekly.channel))
+            states = sorted((r.kind, r.status, (r.result or {}).get("fix")) for r in rows)
+        assert states == [
+            (
+                "message",
+                "dead",
+                f"check that <#{weekly.channel}> exists; if it is private, invite @escbot to it",
+            ),
+            ("upload", "superseded", None),
+        ]
+        assert fake_slack.messages(weekly.channel) == []
+        assert card(fake_slack, ticket) is not None  # the intake channel was not held up
 
     def test_a_private_intake_channel_hears_the_reporter(  # type: ignore[no-untyped-def]
         self, escbot, fake_slack, user_factory, clock
