@@ -56,7 +56,7 @@ def create_app(
     worker = OutboxWorker(
         sessions=sessions,
         client=client,
-        render_card=lambda _s, ticket: cards.card(renderer, config, ticket),
+        render_card=lambda _s, ticket: cards.card(renderer, config, ticket, now=clock.now()),
         render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
         metrics=metrics,
         pacer=Pacer(rate=settings.channel_rate),

@@ -27,9 +27,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, Calendar, format_duration
+from bot.config import AppConfig, Calendar
 from bot.config.fields import WEEKDAYS
+from bot.core import timefmt
 from bot.core.render import Renderer
+from bot.core.timefmt import duration
 from bot.delivery import outbox, timers
 from bot.tickets.lifecycle import Status, record
 from storage.models import SlaBreach, Ticket, TicketEvent, Timer
@@ -174,13 +176,37 @@ def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> 
     if stopped(ticket, which):
         if measured is None:
             return "done" + mark
-        return f"done in {format_duration(timedelta(seconds=measured))}" + mark
+        return f"done in {duration(timedelta(seconds=measured))}" + mark
     if ticket.waiting_since is not None:
         spent = used(cfg, ticket, ticket.waiting_since)
         left = timedelta(seconds=max(0, target_seconds(cfg, ticket.severity, which) - spent))
-        return f"paused while waiting on the reporter ({format_duration(left)} left)" + mark
+        return f"paused while waiting on the reporter ({duration(left)} left)" + mark
     when = due(cfg, ticket, which)
     return ("was due " if mark else "by ") + renderer.when(when) + mark
+
+
+def standing(cfg: AppConfig, ticket: Ticket, now: datetime) -> str:
+    """Where the running clock stands, in one phrase (mrkdwn, no user text): "ack due in
+    25 minutes", ":rotating_light: ack target missed 10 minutes ago", "paused …".
+
+    Relative times are ``{ago}`` date tokens, so a card posted an hour ago still reads
+    right; the fallback is as of ``now``.
+    """
+    which = TTR if stopped(ticket, TTA) else TTA
+    word = "ack" if which == TTA else "resolve"
+    if ticket.status == Status.RESOLVED.value:
+        took = ticket.ttr_seconds
+        return "resolved" + (f" in {duration(took)}" if took is not None else "")
+    if ticket.waiting_since is not None:
+        spent = used(cfg, ticket, ticket.waiting_since)
+        left = timedelta(seconds=max(0, target_seconds(cfg, ticket.severity, which) - spent))
+        return f"paused while waiting on the reporter ({word} {duration(left)} left)"
+    when = due(cfg, ticket, which)
+    if when is None:
+        return f"{word} clock stopped"
+    if breached(ticket, which) or when <= now:
+        return f":rotating_light: {word} target missed {timefmt.slack_relative(when, now)}"
+    return f"{word} due {timefmt.slack_relative(when, now)}"
 
 
 # -- keeping the books ----------------------------------------------------------------

@@ -9,6 +9,7 @@ the outbox.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -19,33 +20,65 @@ from bot.intake import following
 from bot.resolution import entry as resolution
 from bot.routing import ownership
 from bot.services import Services
+from bot.slack import cards
 from handlers.boundary import guarded
 
 
 def register(app: App, services: Services) -> None:
-    _register_resolution(app, services)
+    menu: Menu = {}
+    _register_resolution(app, services, menu)
     _register_following(app, services)
 
-    @app.action(_action("ticket_ack"))
-    @guarded
-    def ticket_ack(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
+    def ack_ticket(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ownership.acknowledge_ticket(services.desk, *_clicked(body, action))
 
-    @app.action(_action("ticket_take"))
-    @guarded
-    def ticket_take(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
+    def take(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ownership.take_ticket(services.desk, *_clicked(body, action))
 
-    @app.action(_action("ticket_reassign"))
-    @guarded
-    def ticket_reassign(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    def reassign(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         view = ownership.reassign_modal(services.desk, *_clicked(body, action))
         client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    for name, run in (
+        ("ticket_ack", ack_ticket),
+        ("ticket_take", take),
+        ("ticket_reassign", reassign),
+    ):
+        app.action(_action(name))(_listener(run))
+        menu[name] = run
+
+    @app.action(cards.OVERFLOW)
+    @guarded
+    def ticket_more(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        """The card's overflow menu: each option's value is "<action_id> <key>". Take, which
+        moves a ticket from its owner, asks first (a menu option has no confirm dialog)."""
+        ack()
+        name, _, key = str(action.get("selected_option", {}).get("value", "")).partition(" ")
+        run = menu.get(name)
+        if run is None or not key:
+            raise NotFound("That menu item doesn't point at a ticket.")
+        if name == "ticket_take":
+            respond(replace_original=False, **services.renderer.render("take_confirm", key=key))
+            return
+        run(body, {"value": key}, client)
+
+
+#: What the card's overflow menu may run: a card button's action_id → what it does.
+Menu = dict[str, Callable[[dict[str, Any], dict[str, Any], WebClient], None]]
+
+
+def _listener(
+    run: Callable[[dict[str, Any], dict[str, Any], WebClient], None],
+) -> Callable[..., None]:
+    @guarded
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        run(body, action, client)
+
+    listener.__name__ = run.__name__
+    return listener
 
 
 def _clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str]:
@@ -57,50 +90,33 @@ def _clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str]:
 
 
 # -- resolution and follow-ups (card, App Home, reminder DMs) --------------------------
-# App Home lists many tickets, so its action_ids carry a suffix (``ticket_resolve:12``);
+# App Home and DMs list many tickets, so their action_ids carry a suffix (``ticket_resolve:12``);
 # the value is the ticket key, or the follow-up id.
 
 
 def _action(name: str) -> re.Pattern[str]:
-    return re.compile(rf"^{name}(:\d+)?$")
+    return re.compile(rf"^{name}(:\w+)?$")
 
 
-def _register_resolution(app: App, services: Services) -> None:
-    @app.action(_action("ticket_resolve"))
-    @guarded
-    def ticket_resolve(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        view = resolution.resolve_modal(services.desk, action["value"], actor=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+def _register_resolution(app: App, services: Services, menu: Menu) -> None:
+    def opener(
+        modal: Callable[..., dict[str, Any]],
+    ) -> Callable[[dict[str, Any], dict[str, Any], WebClient], None]:
+        def run(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+            view = modal(services.desk, action["value"], actor=body["user"]["id"])
+            client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.action(_action("ticket_ask_reporter"))
-    @guarded
-    def ticket_ask_reporter(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        view = resolution.ask_modal(services.desk, action["value"], actor=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        run.__name__ = modal.__name__
+        return run
 
-    @app.action(_action("ticket_reopen"))
-    @guarded
-    def ticket_reopen(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        view = resolution.reopen_modal(services.desk, action["value"], actor=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @app.action(_action("followup_add"))
-    @guarded
-    def followup_add(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        view = resolution.followup_modal(services.desk, action["value"], actor=body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+    for name, modal in (
+        ("ticket_resolve", resolution.resolve_modal),
+        ("ticket_ask_reporter", resolution.ask_modal),
+        ("ticket_reopen", resolution.reopen_modal),
+        ("followup_add", resolution.followup_modal),
+    ):
+        menu[name] = opener(modal)
+        app.action(_action(name))(_listener(menu[name]))
 
     @app.action(_action("followup_done"))
     @guarded

@@ -194,11 +194,15 @@ def followup(text: str, n: int, *, status: str = "open") -> FollowUp:
 def _card(i: Inputs) -> list[dict[str, Any]]:
     long = Button(text=i.text, action_id="long_button", value="x" * 2000)
     buttons = [*cards.ticket_buttons(replace_status(i.ticket, "assigned")), long]
-    resolved = cards.card_context(i.renderer, i.cfg, i.ticket, buttons)
-    fus = [followups.message_context(i.cfg, followup(i.text, n), i.ticket, NOW) for n in range(10)]
-    resolved["followups"] = {"rows": fus, "more": 5}
-    open_one = cards.card_context(i.renderer, i.cfg, replace_status(i.ticket, "new"), ())
-    return [resolved, open_one]
+    resolved = cards.card_context(i.renderer, i.cfg, i.ticket, buttons, NOW)
+    resolved["fu_summary"] = "Follow-ups: 10 overdue, 5 open"
+    open_one = cards.card_context(i.renderer, i.cfg, replace_status(i.ticket, "new"), (), NOW)
+    busy = cards.card_context(i.renderer, i.cfg, replace_status(i.ticket, "assigned"), buttons, NOW)
+    return [resolved, open_one, busy]
+
+
+def _take_confirm(i: Inputs) -> list[dict[str, Any]]:
+    return [{"key": i.ticket.key}]
 
 
 def replace_status(ticket: Ticket, status: str) -> Ticket:
@@ -268,7 +272,7 @@ def _done(i: Inputs) -> list[dict[str, Any]]:
 
 
 def _details(i: Inputs) -> list[dict[str, Any]]:
-    return [intake_messages.details_context(i.cfg, i.ticket)]
+    return [intake_messages.details_context(i.cfg, i.renderer, i.ticket)]
 
 
 def _reporter_dm(i: Inputs) -> list[dict[str, Any]]:
@@ -362,7 +366,7 @@ def _followup_modal(i: Inputs) -> list[dict[str, Any]]:
             "kinds": i.cfg.followups.kinds,
             "owner": "U05MAD1LFZ3",
             "initial_date": "2026-12-03",
-            "day_end": "18:00",
+            "day_end": "18:00 Europe/Dublin",
         }
     ]
 
@@ -378,9 +382,9 @@ def _followups_list(i: Inputs) -> list[dict[str, Any]]:
 def _home(i: Inputs) -> list[dict[str, Any]]:
     row = {
         "t": i.ticket,
-        "status": "assigned",
-        "ack": "by Thu 26 Nov 10:15 GMT",
-        "resolve": "by Thu 26 Nov 14:00 GMT",
+        "badge": "Needs ack",
+        "standing": "ack due <!date^1795687200^{ago}|in 25m>",
+        "can_ack": True,
         "can_ask": True,
     }
     fus = [followups.message_context(i.cfg, followup(i.text, n), i.ticket, NOW) for n in range(30)]
@@ -393,7 +397,7 @@ def _home(i: Inputs) -> list[dict[str, Any]]:
         "pod": True,
         "user": "U05MAD1LFZ3",
         "ooo": ooo,
-        "queue": [row] * 40,
+        "queue": [row] * 20 + [row | {"can_ack": False}] * 20,
         "queue_more": 4,
         "followups": fus,
         "followups_more": 2,
@@ -565,6 +569,7 @@ BUILDERS: dict[str, Builder] = {
     "resolve_modal": _resolve_modal,
     "sla_notice": _sla_notice,
     "ticket_card": _card,
+    "take_confirm": _take_confirm,
     "ticket_details": _details,
     "ticket_status": _status,
     "ticket_update": _ticket_update,
@@ -594,6 +599,12 @@ def text_objects(obj: Any) -> list[dict[str, Any]]:
     return []
 
 
+#: Slack's date token as bot.core.timefmt writes it (the fallback names its zone in full).
+DATE_TOKEN = re.compile(r"<!date\^\d+\^\{[a-z_]+\}(?: \{[a-z_]+\})*\|[^<>|]*>")
+#: Everything else Slack parses inside ``<…>``: links, user/channel mentions.
+SLACK_MARKUP = re.compile(r"<(?:[@#][UWCG][A-Z0-9]+|(?:https?://|mailto:)[^<>|\s]+(?:\|[^<>]*)?)>")
+
+
 def smuggled(payload: dict[str, Any]) -> list[str]:
     """User text that would ping, link or reorder: in mrkdwn and message text, no ``<!…>``,
     no forged ``<@U123>`` or ``<https://evil|…>``; anywhere, no bidi override."""
@@ -602,6 +613,7 @@ def smuggled(payload: dict[str, Any]) -> list[str]:
     if isinstance(payload.get("text"), str):
         mrkdwn_texts.append(payload["text"])
     for text in mrkdwn_texts:
+        text = DATE_TOKEN.sub("", text)  # ours, from Renderer.when: no user text inside
         for bad in ("<!", "<@U123>", "<https://evil", "<#C123>", "@here"):
             if bad in text:
                 out.append(f"{bad!r} in {text[:80]!r}")
@@ -648,9 +660,9 @@ def test_template_renders_within_block_kit_limits(name: str, text: str) -> None:
 
 
 def test_the_hostile_summary_reads_literally_where_it_is_shown() -> None:
-    [payload, _] = render_all("ticket_card", HOSTILE)
-    header = payload["blocks"][0]["text"]["text"].replace("\u2060", "")
-    assert "<!channel> <@U123> *bold* <https://evil|click> evil" in header
+    [payload, _, _] = render_all("ticket_card", HOSTILE)
+    title = payload["blocks"][1]["text"]["text"]
+    assert "&lt;!channel&gt; &lt;@U123&gt; *bold* &lt;https://evil|click&gt;" in title
     ack = render_all("reporter_ack", HOSTILE)[0]
     assert "&lt;!channel&gt; &lt;@U123&gt; *bold* &lt;https://evil|click&gt;" in ack["text"]
 
@@ -878,3 +890,51 @@ def _section(text: str) -> dict[str, Any]:
 )
 def test_problems_catches_each_limit(payload: dict[str, Any], kind: str, says: str) -> None:
     assert any(says in p for p in problems(payload, kind)), problems(payload, kind)
+
+
+# -- what people read: no broken "<…>", no ambiguous zone ------------------------------------
+
+BENIGN = "Plain words and more"
+QUOTE = re.compile(r"(?m)^> ")  # mrkdwn's block quote
+#: A clock time outside a date token must name its zone ("09:00 Europe/Dublin", "12:08 in
+#: Nairobi", "09:00 UTC"); "%Z" abbreviations such as IST or GMT are ambiguous.
+_CLOCK_TIME = re.compile(r"\b\d{1,2}:\d{2}\b(?! (?:[A-Z][A-Za-z_]+/[A-Za-z_/]+|in [A-Z]|UTC\b))")
+_ZONE_ABBREVIATION = re.compile(r"\b\d{1,2}:\d{2} (?!UTC\b)[A-Z]{2,5}\b")
+
+
+def _readable(payload: dict[str, Any]) -> list[str]:
+    texts = [t["text"] for t in text_objects(payload)]
+    return texts + ([payload["text"]] if isinstance(payload.get("text"), str) else [])
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_bare_angle_brackets(name: str) -> None:
+    """Slack reads any ``<…>`` in mrkdwn as a link or mention, even inside backticks, so a
+    usage hint such as ``<summary>`` loses its words unless escaped (``&lt;summary&gt;``)."""
+    for payload in render_all(name, BENIGN):
+        mrkdwn_texts = [t["text"] for t in text_objects(payload) if t["type"] == "mrkdwn"]
+        if isinstance(payload.get("text"), str):
+            mrkdwn_texts.append(payload["text"])
+        for text in mrkdwn_texts:
+            rest = SLACK_MARKUP.sub("", DATE_TOKEN.sub("", QUOTE.sub("", text)))
+            assert "<" not in rest and ">" not in rest, f"bare <…> in {name}: {text[:300]!r}"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_time_shown_is_a_date_token_or_names_its_zone(name: str) -> None:
+    for payload in render_all(name, BENIGN):
+        for text in _readable(payload):
+            rest = DATE_TOKEN.sub("", text)
+            assert not _ZONE_ABBREVIATION.search(rest), f"zone abbreviation in {name}: {rest!r}"
+            assert not _CLOCK_TIME.search(rest), f"a time without its zone in {name}: {rest!r}"
+
+
+def test_no_strftime_zone_abbreviations_in_the_code() -> None:
+    """``%Z`` prints "IST" for Europe/Dublin in summer, which India reads as its own time."""
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in ("bot", "handlers", "templates")
+        for path in (REPO / folder).rglob("*")
+        if path.suffix in (".py", ".j2") and "%Z" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

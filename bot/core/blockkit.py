@@ -36,6 +36,15 @@ URL_LENGTH = 3000
 ALT_TEXT = 2000
 
 
+class Confirm(TypedDict):
+    """A Block Kit ``confirm`` dialog: Slack asks before the click reaches us."""
+
+    title: str  # ≤ 100
+    text: str  # mrkdwn, ≤ 300
+    confirm: str  # ≤ 30
+    deny: str  # ≤ 30
+
+
 class Button(TypedDict, total=False):
     """A button in an actions block; ``text`` is truncated to ``BUTTON_TEXT`` characters."""
 
@@ -43,6 +52,7 @@ class Button(TypedDict, total=False):
     action_id: str
     value: str
     style: str  # "primary" | "danger"
+    confirm: Confirm
 
 
 def fit(blocks: list[dict[str, Any]], surface: str, more_label: str = "more") -> list[dict]:

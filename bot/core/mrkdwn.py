@@ -19,7 +19,7 @@ SEVERITY_ICONS = {
     "sev0": ":red_circle:",
     "sev1": ":large_orange_circle:",
     "sev2": ":large_yellow_circle:",
-    "sev3": ":white_circle:",
+    "sev3": ":large_blue_circle:",  # not ⚪: nearly invisible on Slack's light theme
 }
 #: Room for the content list in one section (3000) with its heading.
 CONTENT_BUDGET = 2900

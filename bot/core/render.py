@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.core import text
+from bot.core import text, timefmt
 from bot.core.blockkit import fit
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -46,11 +46,18 @@ class Renderer:
             one_line=text.one_line,
             json=lambda v: json.dumps(v, ensure_ascii=False),
             when=self.when,
+            zoned=self.zoned,
+            duration=timefmt.duration,
         )
 
-    def when(self, value: datetime | None, fmt: str = "%a %d %b %H:%M %Z") -> str:
-        """A time as the team reads it (the team's time zone)."""
-        return "—" if value is None else value.astimezone(self.tz).strftime(fmt)
+    def when(self, value: datetime | None, fmt: str = "%a %d %b %H:%M") -> str:
+        """A time as a ``<!date^…>`` token (each viewer's own zone; mrkdwn only), with a
+        fallback in the team's zone formatted by ``fmt`` and named in full."""
+        return "—" if value is None else timefmt.slack_date(value, self.tz, fmt)
+
+    def zoned(self, value: datetime | None, fmt: str = "%a %d %b %H:%M") -> str:
+        """A time as text in the team's zone, named in full (for plain_text and files)."""
+        return "—" if value is None else timefmt.zoned(value, self.tz, fmt)
 
     def render(self, name: str, **context: Any) -> dict[str, Any]:
         """Render ``templates/<name>.json.j2`` and parse it; blocks are fitted to limits."""

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core import forms
 from bot.core.desk import Desk
 from bot.core.errors import DomainError
@@ -44,6 +44,7 @@ from bot.core.mrkdwn import CONTENT_BUDGET, link, mention, pack
 from bot.core.render import Renderer
 from bot.core.sealed import Seal, Tampered
 from bot.core.text import clean, one_line
+from bot.core.timefmt import duration
 from bot.intake import content, following, limits
 from bot.intake import messages as intake_messages
 from bot.intake import service as intake
@@ -217,13 +218,18 @@ def options(mapping: dict[str, str]) -> list[dict[str, str]]:
     return [{"value": key, "text": text} for key, text in mapping.items()]
 
 
-def severity_text(cfg: AppConfig, key: str) -> str:
-    """ "sev2 · ack 4h · resolve 2d (business hours) — Medium: …": SLA first, so it
-    survives Slack's 75-character option limit."""
+def severity_option(cfg: AppConfig, key: str) -> dict[str, str]:
+    """A severity as a select option: "SEV2 · Medium: …" as its label, the SLA in its
+    ``description`` ("Acknowledge within 4h · resolve within 2d"), so a long title is
+    what gets cut at Slack's 75 characters, never the SLA."""
     sev = cfg.severities[key]
     hours = " (business hours)" if sev.clock == "business_hours" else ""
-    ack, resolve = format_duration(sev.ack_within), format_duration(sev.resolve_within)
-    return f"{key} · ack {ack} · resolve {resolve}{hours} — {sev.title}"
+    ack, resolve = duration(sev.ack_within), duration(sev.resolve_within)
+    return {
+        "value": key,
+        "text": f"{key.upper()} · {sev.title}",
+        "description": f"Acknowledge within {ack} · resolve within {resolve}{hours}",
+    }
 
 
 def modal_context(cfg: AppConfig, prefill: Prefill, origin: Origin) -> dict[str, Any]:
@@ -241,7 +247,7 @@ def modal_context(cfg: AppConfig, prefill: Prefill, origin: Origin) -> dict[str,
         "prefill": prefill,
         "areas": options(areas),
         "area": defaults.policy_area,
-        "severities": [{"value": k, "text": severity_text(cfg, k)} for k in cfg.severities],
+        "severities": [severity_option(cfg, k) for k in cfg.severities],
         "severity": defaults.severity,
         "regions": options(cfg.intake.regions),
         "region": defaults.region,

@@ -15,8 +15,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core.forms import FieldErrors
+from bot.core.timefmt import duration
 from storage.models import IntakeLookup, Ticket
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,13 @@ def check_tickets(
             reporter,
             severity,
             opened,
-            format_duration(limits.window),
+            duration(limits.window),
         )
         return
     raise FieldErrors(
         {
             "summary": (
-                f"You have opened {opened} tickets in the last {format_duration(limits.window)}, "
+                f"You have opened {opened} tickets in the last {duration(limits.window)}, "
                 f"the most one person can. Please wait a few minutes, or add to one of your "
                 f"tickets (`/escalate mine`). Imminent harm? Choose "
                 f"{' or '.join(limits.exempt_severities)}: it always gets through."
@@ -94,14 +95,14 @@ def lookup_allowed(
             reporter,
             severity,
             made,
-            format_duration(limits.window),
+            duration(limits.window),
         )
         return False
     raise FieldErrors(
         {
             "content": (
                 f"You have checked content against the desk {made} times in the last "
-                f"{format_duration(limits.window)}, the most one person can. Please wait a few "
+                f"{duration(limits.window)}, the most one person can. Please wait a few "
                 "minutes before sending more."
             )
         }

@@ -30,6 +30,7 @@ from bot.core.mrkdwn import (
     source,
 )
 from bot.core.render import Renderer
+from bot.core.text import mrkdwn
 from bot.delivery import outbox
 from bot.intake.draft import Draft
 from storage.models import Ticket
@@ -42,7 +43,7 @@ def ticket_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
     """What every intake message says about a ticket (no user text pre-escaped)."""
     return {
         "t": ticket,
-        "sev_icon": SEVERITY_ICONS.get(ticket.severity, ":white_circle:"),
+        "sev_icon": SEVERITY_ICONS.get(ticket.severity, ":large_purple_circle:"),
         "area_title": cfg.policy_areas[ticket.policy_area].title,
         "severity_title": cfg.severities[ticket.severity].title,
         "owner": mention(ticket.assignee_id, "not assigned yet"),
@@ -50,7 +51,7 @@ def ticket_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def details_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
+def details_context(cfg: AppConfig, renderer: Renderer, ticket: Ticket) -> dict[str, Any]:
     remaining = [link(item.raw) for item in ticket.content_items]
     chunks: list[list[str]] = []
     while remaining and len(chunks) < DETAILS_SECTIONS:
@@ -64,15 +65,29 @@ def details_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
         **ticket_context(cfg, ticket),
         "reporter": mention(ticket.reporter_id),
         "source": source(cfg, ticket),
+        "facts": facts(cfg, renderer, ticket),
         "content_chunks": chunks,
         "content_count": len(ticket.content_items),
         "content_hidden": len(remaining),
     }
 
 
+def facts(cfg: AppConfig, renderer: Renderer, ticket: Ticket) -> list[tuple[str, str]]:
+    """(label, mrkdwn) of the details that have a value: source, vendor, deadline, region."""
+    vendor = cfg.vendors[ticket.vendor].name if ticket.vendor in cfg.vendors else ticket.vendor
+    region = cfg.intake.regions.get(ticket.region, ticket.region) if ticket.region else None
+    rows = [
+        ("Source", source(cfg, ticket) if ticket.source_team or ticket.source_channel else None),
+        ("Vendor", mrkdwn(vendor) if vendor else None),
+        ("Deadline", renderer.when(ticket.deadline) if ticket.deadline else None),
+        ("Region", mrkdwn(region) if region else None),
+    ]
+    return [(label, value) for label, value in rows if value]
+
+
 def details(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
     """The first message of the card's thread: details, requested action, all content."""
-    return renderer.render("ticket_details", **details_context(cfg, ticket))
+    return renderer.render("ticket_details", **details_context(cfg, renderer, ticket))
 
 
 def reporter_ack(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:

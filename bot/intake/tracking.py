@@ -78,7 +78,7 @@ def status_context(
     )
     return {
         "t": ticket,
-        "sev_icon": SEVERITY_ICONS.get(ticket.severity, ":white_circle:"),
+        "sev_icon": SEVERITY_ICONS.get(ticket.severity, ":large_purple_circle:"),
         "area_title": cfg.policy_areas[ticket.policy_area].title,
         "status": status_label(ticket.status),
         "owner": mention(ticket.assignee_id, "not assigned yet"),
@@ -112,7 +112,7 @@ def mine_context(session: Session, cfg: AppConfig, user: str) -> dict[str, Any]:
         "tickets": [
             {
                 "t": t,
-                "sev_icon": SEVERITY_ICONS.get(t.severity, ":white_circle:"),
+                "sev_icon": SEVERITY_ICONS.get(t.severity, ":large_purple_circle:"),
                 "status": status_label(t.status),
                 "role": "you own it" if t.assignee_id == user else "you reported it",
                 "owner": mention(t.assignee_id, "not assigned yet"),

@@ -18,6 +18,7 @@ from bot.config import AppConfig, Digest
 from bot.core.mrkdwn import link
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn, truncate
+from bot.core.timefmt import duration
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
 from bot.reporting.periods import Period
@@ -28,20 +29,8 @@ TITLES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 
 
 def human(seconds: float | None) -> str:
-    """A duration the way a lead reads it: ``45s``, ``12m``, ``3h 05m``, ``2d 4h``."""
-    if seconds is None:
-        return "—"
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    m = s // 60
-    if m < 60:
-        return f"{m}m"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h {m:02d}m" if m else f"{h}h"
-    d, h = divmod(h, 24)
-    return f"{d}d {h}h" if h else f"{d}d"
+    """A duration the way a lead reads it: the one format (:func:`bot.core.timefmt.duration`)."""
+    return duration(seconds)
 
 
 def _pct(rate: float | None) -> str:

@@ -56,7 +56,7 @@ def form(
         kinds=cfg.followups.kinds,
         owner=user,
         initial_date=(today(cfg, now) + timedelta(days=7)).isoformat(),
-        day_end=cfg.workspace.calendar.end.strftime("%H:%M"),
+        day_end=f"{cfg.workspace.calendar.end.strftime('%H:%M')} {cfg.team_tz.key}",
     )
 
 

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import sla
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core.blockkit import Button
 from bot.core.errors import DomainError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean
+from bot.core.timefmt import duration
 from bot.delivery import outbox
 from bot.tickets import permissions
 from bot.tickets.lifecycle import TRANSITIONS, Action, Change, Status, target, transition
@@ -102,7 +103,7 @@ def check_reopen(
         assert ticket.resolved_at is not None
         raise DomainError(
             f"{ticket.key} was resolved on {renderer.when(ticket.resolved_at)}; tickets can be "
-            f"reopened for {format_duration(cfg.resolution.reopen_window)} after that. Please "
+            f"reopened for {duration(cfg.resolution.reopen_window)} after that. Please "
             f"open a new escalation and mention {ticket.key} in it."
         )
 
@@ -264,7 +265,7 @@ def resume(
         "kind": "replied",
         "actor": actor,
         "text": clean(reply)[:TEXT_MAX],
-        "paused": format_duration(timedelta(seconds=waited)),
+        "paused": duration(timedelta(seconds=waited)),
     }
     _announce(session, renderer, change.event, "ticket_update", context, now)
     _dm_owner(session, cfg, renderer, ticket, change.event, context, now)

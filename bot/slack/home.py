@@ -1,8 +1,9 @@
 """App Home: what a user sees on escbot's Home tab.
 
-Pod members (and admins) get their queue ordered by SLA due with action
-buttons, their follow-ups, the team's backlog by severity, what is at risk
-now and their out-of-office; everyone else gets the escalations they raised.
+Pod members (and admins) get their queue (needs ack first, then at risk, then
+the rest, soonest due first in each) with the action itself on each row (Ack
+while unacknowledged, else Resolve), their follow-ups, the team's backlog by
+severity, what is at risk now and their out-of-office; everyone else gets the escalations they raised.
 Lists are capped so the view stays far inside Slack's 100 blocks, with an
 "and N more" line. The view is built from the database at delivery time
 (``outbox.enqueue_home``), so a refresh always shows the latest state.
@@ -25,6 +26,7 @@ from bot.core.render import Renderer
 from bot.delivery import outbox
 from bot.resolution import followups
 from bot.resolution.service import outcome_context, reopen_allowed
+from bot.slack.cards import BADGES
 from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, TRANSITIONS, Action, Status, status_label
 from storage.db import transaction
@@ -63,7 +65,7 @@ def pod_context(
             .order_by(Ticket.number)
         )
     )
-    mine = sorted((t for t in team if t.assignee_id == user), key=lambda t: _urgency(cfg, t))
+    mine = sorted((t for t in team if t.assignee_id == user), key=lambda t: _order(cfg, t, now))
     risky = [(t, sla.at_risk_now(cfg, t, now)) for t in team]
     risky = sorted(((t, c) for t, c in risky if c), key=lambda tc: _urgency(cfg, tc[0]))
     my_followups = followups.open_followups(session, user)
@@ -77,7 +79,7 @@ def pod_context(
         "pod": True,
         "user": user,
         "ooo": _absence(session, user, now),
-        "queue": [_row(cfg, renderer, t, now) for t in mine[:QUEUE_MAX]],
+        "queue": [_row(cfg, t, now) for t in mine[:QUEUE_MAX]],
         "queue_more": max(0, len(mine) - QUEUE_MAX),
         "followups": [
             followups.message_context(cfg, f, fu_tickets[f.ticket_id], now)
@@ -87,7 +89,7 @@ def pod_context(
         "backlog": _backlog(cfg, team),
         "backlog_total": len(team),
         "at_risk": [
-            _row(cfg, renderer, t, now) | {"clocks": [sla.CLOCK_NAMES[c] for c in clocks]}
+            _row(cfg, t, now) | {"clocks": [sla.CLOCK_NAMES[c] for c in clocks]}
             for t, clocks in risky[:AT_RISK_MAX]
         ],
         "at_risk_more": max(0, len(risky) - AT_RISK_MAX),
@@ -132,13 +134,25 @@ def _urgency(cfg: AppConfig, ticket: Ticket) -> tuple[int, datetime]:
     return (0, min(dues)) if dues else (1, ticket.created_at)
 
 
-def _row(cfg: AppConfig, renderer: Renderer, ticket: Ticket, now: datetime) -> dict[str, Any]:
+def _order(cfg: AppConfig, ticket: Ticket, now: datetime) -> tuple[int, int, datetime]:
+    """Needs ack first, then at risk (or breached), then the rest; soonest due first in each."""
+    if Status(ticket.status) in TRANSITIONS[Action.ACKNOWLEDGE][0]:
+        group = 0
+    elif sla.at_risk_now(cfg, ticket, now) or ticket.tta_breached or ticket.ttr_breached:
+        group = 1
+    else:
+        group = 2
+    return (group, *_urgency(cfg, ticket))
+
+
+def _row(cfg: AppConfig, ticket: Ticket, now: datetime) -> dict[str, Any]:
+    status = Status(ticket.status)
     return {
         "t": ticket,
-        "status": status_label(ticket.status),
-        "ack": sla.describe(cfg, renderer, ticket, sla.TTA),
-        "resolve": sla.describe(cfg, renderer, ticket, sla.TTR),
-        "can_ask": Status(ticket.status) in TRANSITIONS[Action.WAIT][0],
+        "badge": BADGES.get(status, status.value),
+        "standing": sla.standing(cfg, ticket, now),
+        "can_ack": status in TRANSITIONS[Action.ACKNOWLEDGE][0],
+        "can_ask": status in TRANSITIONS[Action.WAIT][0],
     }
 
 
