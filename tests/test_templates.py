@@ -343,8 +343,9 @@ def _digest(i: Inputs) -> list[dict[str, Any]]:
             "footer": escaped,
             "fallback": escaped,
             "preview": preview,
+            "headline": headline,
         }
-        for preview in (True, False)
+        for preview, headline in ((True, ""), (False, escaped))
     ]
 
 

@@ -295,23 +295,29 @@ def enqueue_upload(
     filename: str,
     title: str,
     alt_txt: str,
-    thread_of: str,
     dedup_key: str,
     now: datetime,
+    thread_of: str | None = None,
+    message: dict[str, Any] | None = None,
 ) -> None:
-    """Upload a file (files_upload_v2) into the thread of the message queued as ``thread_of``.
+    """Upload a file (files_upload_v2) to ``channel``.
 
-    Both go to ``channel`` in the message's lane, so the message is posted first
-    and its ``ts`` is known when the upload's turn comes. An upload that fails for
-    good goes dead alone: the message stays posted without it.
+    With ``message`` (a payload with ``blocks``), the file is shared in the channel as
+    one message that shows those blocks with the file under them (Slack's
+    ``files.completeUploadExternal`` ``blocks``): how a digest shows its chart in the
+    channel, not in a thread. With ``thread_of`` instead, it goes into the thread of
+    the message queued under that key, in that message's lane, after it.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "content_b64": base64.b64encode(content).decode("ascii"),
         "filename": filename,
         "title": title,
         "alt_txt": alt_txt[:1000],
-        "thread_of": thread_of[:200],
     }
+    if thread_of is not None:
+        payload["thread_of"] = thread_of[:200]
+    if message is not None:
+        payload["blocks"] = message.get("blocks", [])
     _enqueue(
         session,
         UPLOAD,
@@ -319,7 +325,7 @@ def enqueue_upload(
         dedup_key=dedup_key,
         payload=payload,
         now=now,
-        lane=thread_of,
+        lane=thread_of or dedup_key,
     )
 
 

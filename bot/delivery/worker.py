@@ -419,8 +419,13 @@ class OutboxWorker:
 
     @staticmethod
     def _plan_upload(s: Session, row: OutboxMessage) -> _Plan | None:
-        """Upload into the parent message's thread; moot if the parent will never be posted."""
+        """Share in the channel with the row's blocks as the message; or upload into the
+        parent message's thread, moot if the parent will never be posted."""
         args = dict(row.payload)
+        if "thread_of" not in args:
+            if "blocks" in args:  # Slack takes them as a JSON string here
+                args["blocks"] = json.dumps(args["blocks"], ensure_ascii=False)
+            return _Plan("upload", {**args, "channel": row.channel})
         parent = s.scalar(
             select(OutboxMessage).where(OutboxMessage.dedup_key == args.pop("thread_of"))
         )

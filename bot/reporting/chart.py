@@ -14,8 +14,13 @@ from collections.abc import Mapping
 from bot.reporting.kpi import Daily
 
 _LOCK = threading.Lock()
-COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3")
+#: Policy areas: blues, greens, purples and greys only, so no area reads as a severity
+#: (sev0 red, sev1 orange, sev2 yellow on cards and in Home).
+COLOURS = ("#4C72B0", "#55A868", "#8172B3", "#64B5CD", "#2F4B7C", "#8C8C8C", "#A6761D")
 LINE = "#222222"
+#: Readable when Slack shows the image at preview size (about 360 px wide).
+LEGEND_PT = 12
+TICK_PT = 11
 
 
 def render_chart(
@@ -36,7 +41,7 @@ def render_chart(
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     with _LOCK:
-        fig = Figure(figsize=(9, 4.2), dpi=100)
+        fig = Figure(figsize=(8, 5), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         if 0 < highlight < len(x):
@@ -54,33 +59,55 @@ def render_chart(
                 width=0.75,
             )
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-        ax.set_ylabel("tickets opened")
+        ax.set_ylabel("tickets opened", fontsize=TICK_PT)
         ax.set_xticks(
             x,
             labels,
             rotation=45 if len(x) > 10 else 0,
             ha="right" if len(x) > 10 else "center",
-            fontsize=8,
+            fontsize=TICK_PT,
         )
+        ax.tick_params(axis="y", labelsize=TICK_PT)
         ax.set_ylim(0, max([*bottom, 1]) * 1.1)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.spines[["top"]].set_visible(False)
         sla = ax.twinx()
         rates = [a.rate for a in daily.attainment]
         points = [(i, r) for i, r in zip(x, rates, strict=True) if r is not None]
-        if points:
+        if len(points) == 1:  # a line of one point is a dot nobody sees: a labelled marker
+            [(i, r)] = points
+            sla.plot(
+                [i],
+                [r],
+                color=LINE,
+                marker="D",
+                markersize=9,
+                linestyle="none",
+                label="SLA attainment",
+            )
+            sla.annotate(
+                f"{r:.0%}",
+                (i, r),
+                textcoords="offset points",
+                xytext=(0, 9),
+                ha="center",
+                fontsize=LEGEND_PT,
+                fontweight="bold",
+            )
+        elif points:
             sla.plot(
                 [i for i, _ in points],
                 [r for _, r in points],
                 color=LINE,
                 marker="o",
-                markersize=3,
-                linewidth=1.5,
+                markersize=5,
+                linewidth=2,
                 label="SLA attainment",
             )
         sla.set_ylim(0, 1.05)
         sla.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        sla.set_ylabel("SLA attainment")
+        sla.set_ylabel("SLA attainment", fontsize=TICK_PT)
+        sla.tick_params(axis="y", labelsize=TICK_PT)
         sla.spines[["top"]].set_visible(False)
         handles = ax.get_legend_handles_labels()[0] + sla.get_legend_handles_labels()[0]
         if handles:
@@ -88,11 +115,11 @@ def render_chart(
                 handles=handles,
                 loc="upper center",
                 bbox_to_anchor=(0.5, -0.2),
-                fontsize=8,
+                fontsize=LEGEND_PT,
                 frameon=False,
-                ncols=min(len(handles), 5),
+                ncols=min(len(handles), 3),
             )
-        ax.set_title(title, fontsize=11, loc="left")
+        ax.set_title(title, fontsize=LEGEND_PT, loc="left", wrap=True)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", metadata={"Software": None})

@@ -4,8 +4,9 @@ Exactly once: the ``digest_runs`` row (unique on name and period start), the
 digest message and its chart upload are written to the database in one
 transaction; a second runner (another replica, a restart, the catch-up
 check) hits the unique key and posts nothing. The outbox then delivers the
-message, and the chart into its thread. A preview runs the same digest for
-one requester and records nothing.
+message; with a chart, as one upload shared in the channel with the digest's
+blocks as its message, so the chart shows in the channel, not in a thread. A
+preview runs the same digest for one requester and records nothing.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def run_due_digest(
         with transaction(desk.sessions) as session:
             session.add(run)
             session.flush()  # the unique (name, period_start) decides who posts
-            enqueue_message(session, digest.channel, out.payload, key, now)
-            if out.chart is not None:
+            if out.chart is None:
+                enqueue_message(session, digest.channel, out.payload, key, now)
+            else:  # one message in the channel: the digest, its chart under it
                 enqueue_upload(
                     session,
                     digest.channel,
@@ -95,8 +97,8 @@ def run_due_digest(
                     filename=f"{digest.name}-{period.first.isoformat()}.png",
                     title=f"{TITLES[period.kind]} digest chart · {period.label}",
                     alt_txt=out.alt_text or "",
-                    thread_of=key,
-                    dedup_key=f"digest-chart:{digest.name}:{period.start}",
+                    message=out.payload,
+                    dedup_key=key,
                     now=now,
                 )
     except IntegrityError:

@@ -21,6 +21,7 @@ from bot.core.text import mrkdwn, truncate
 from bot.core.timefmt import duration
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
+from bot.reporting.headline import Headline, Pair
 from bot.reporting.periods import Period
 from bot.reporting.report import LIST_MAX, Report, build_report
 
@@ -294,6 +295,31 @@ class _View:
         return {"text": "\n".join(lines)}
 
 
+def headline_row(h: Headline, noun: str) -> str:
+    """ "*12* new ▲3 · *9* open ▼2 · *2* breached ±0 · median ack *25m* (31m) · …": each
+    number with the change since the previous ``noun`` (fewer is better for all five)."""
+
+    def count(word: str, pair: Pair) -> str:
+        return f"*{pair.now}* {word} {_delta(pair.now or 0, pair.before or 0)}"
+
+    def median(word: str, pair: Pair) -> str:
+        before = f" (was {human(pair.before)})" if pair.before is not None else ""
+        return f"median {word} *{human(pair.now)}*{before}"
+
+    return (
+        " · ".join(
+            [
+                count("new", h.new),
+                count("open", h.open),
+                count("breached", h.breached),
+                median("to ack", h.tta_median),
+                median("to resolve", h.ttr_median),
+            ]
+        )
+        + f"\n_vs the previous {noun}_"
+    )
+
+
 def compose(
     cfg: AppConfig,
     renderer: Renderer,
@@ -323,14 +349,16 @@ def compose(
         footer.append(trends.RULE)
     footer.append(f"Times in {renderer.tz.key}.")
     fallback = title
-    if report.volumes is not None:
-        v = report.volumes
-        fallback += f": {v.new.total} new, {v.resolved.total} resolved"
-    if report.backlog is not None:
-        fallback += f", {report.backlog.total} open"
+    if (h := report.headline) is not None:
+        fallback += (
+            f": {h.new.now} new, {h.open.now} open, {h.breached.now} breached, "
+            f"median time to acknowledge {human(h.tta_median.now)}, "
+            f"to resolve {human(h.ttr_median.now)}"
+        )
     return renderer.render(
         "digest",
         title=f":bar_chart: {title}",
+        headline=headline_row(report.headline, period.noun) if report.headline else "",
         notes=notes,
         sections=view.sections(),
         footer=" ".join(footer),
@@ -399,6 +427,8 @@ def present(
     if report.daily is None:
         return DigestOutput(report, payload)
     period = report.period
+    if report.headline is not None and report.headline.quiet:
+        return DigestOutput(report, payload)  # no tickets: no chart of zeros
     titles = {k: a.title for k, a in cfg.policy_areas.items()}
     title = f"{TITLES[period.kind]} digest · {period.label}: tickets per day and SLA attainment"
     highlight = (period.last - period.first).days + 1

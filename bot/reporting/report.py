@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Digest
 from bot.reporting import kpi, trends
+from bot.reporting.headline import Headline, headline
 from bot.reporting.periods import Period, midnight
 from storage.models import Ticket
 
@@ -45,6 +46,7 @@ class Report:
     spikes: tuple[trends.Spike, ...] | None = None
     repeats: trends.Repeats | None = None
     daily: kpi.Daily | None = None
+    headline: Headline | None = None
 
 
 def chart_days(period: Period) -> tuple[list[date], list[datetime]]:
@@ -68,7 +70,7 @@ def build_report(
     """Compute the digest's sections for ``period`` (and the previous period to compare)."""
     cur, prev = period.window, period.previous.window
     want = set(digest.sections)
-    parts: dict[str, Any] = {}
+    parts: dict[str, Any] = {"headline": headline(session, cur, prev)}
     if "volumes" in want:
         parts["volumes"] = kpi.volumes(session, cur, prev)
     if "backlog" in want:

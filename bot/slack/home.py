@@ -3,8 +3,8 @@
 Pod members (and admins) get their queue (needs ack first, then at risk, then
 the rest, soonest due first in each) with the action itself on each row (Ack
 while unacknowledged, else Resolve), their follow-ups, the team's backlog by
-severity, what is at risk now and their out-of-office; everyone else gets the escalations they raised.
-Lists are capped so the view stays far inside Slack's 100 blocks, with an
+severity, what is at risk now and their out-of-office; everyone else gets the
+escalations they raised. Lists are capped so the view stays far inside Slack's 100 blocks, with an
 "and N more" line. The view is built from the database at delivery time
 (``outbox.enqueue_home``), so a refresh always shows the latest state.
 """

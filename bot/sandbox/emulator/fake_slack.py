@@ -1374,6 +1374,11 @@ class FakeSlack:
             channel = self._readable(channel)[0]
             if channel in self._channels and self._channels[channel].is_archived:
                 raise SlackError("is_archived")
+        # The share message may carry blocks (a JSON string); Slack ignores them when an
+        # initial_comment is given, and refuses invalid ones as chat.postMessage does.
+        blocks = None if args.get("initial_comment") else args.get("blocks")
+        if blocks is not None:
+            self._check_content({"blocks": blocks}, need_text=False)
         done: list[dict[str, Any]] = []
         for item in items:
             f = self._files.get(item.get("id", ""))
@@ -1384,7 +1389,11 @@ class FakeSlack:
             f.initial_comment = args.get("initial_comment")
             done.append(self._file_obj(f))
         if channel:
-            post = {"text": args.get("initial_comment") or "", "thread_ts": args.get("thread_ts")}
+            post = {
+                "text": args.get("initial_comment") or "",
+                "thread_ts": args.get("thread_ts"),
+                "blocks": blocks,
+            }
             self._post(channel, post, files=done)
         return {"files": done}
 
