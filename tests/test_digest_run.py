@@ -76,7 +76,7 @@ def runs(sessions) -> list[tuple[str, datetime, bool]]:  # type: ignore[no-untyp
         return [(r.name, r.period_start, r.late) for r in rows]
 
 
-def test_digest_posts_once_with_its_chart_in_the_thread(
+def test_digest_posts_once_with_its_chart_in_the_channel(
     replicas, history, sessions, config, fake_slack
 ) -> None:
     [services] = replicas(1, FakeClock(utc(2026, 11, 30, 9, 30)))
@@ -85,14 +85,16 @@ def test_digest_posts_once_with_its_chart_in_the_thread(
     assert run is not None and (run.period_start, run.late) == (utc(2026, 11, 23), False)
     assert digests.run_due_digest(services.desk, weekly, services.clock.now()) is None
     assert drain(services.outbox)
-    [post] = fake_slack.messages(KPI)
-    assert post.blocks[0]["text"]["text"].startswith(":bar_chart: Weekly digest · week of Mon 23")
-    [reply] = fake_slack.thread(KPI, post.ts)
+    [post] = fake_slack.messages(KPI)  # one message in the channel: the digest and its chart
+    assert post.blocks[0]["block_id"] == "headline"
+    assert post.blocks[0]["text"]["text"].startswith("*:bar_chart: Weekly digest · week of Mon 23")
+    assert fake_slack.thread(KPI, post.ts) == []  # nothing hidden in a thread
     [png] = fake_slack.files
-    assert (png.channel, png.thread_ts, png.completed) == (KPI, post.ts, True)
+    assert (png.channel, png.thread_ts, png.completed) == (KPI, None, True)
     assert png.content.startswith(b"\x89PNG") and png.filename == "weekly-2026-11-23.png"
     assert png.alt_txt.startswith("Stacked bars: tickets opened per day by policy area")
-    assert reply.files[0]["id"] == png.id
+    assert post.files[0]["id"] == png.id
+    assert fake_slack.calls_to("chat.postMessage") == []
     assert runs(sessions) == [("weekly", utc(2026, 11, 23), False)]
 
 
@@ -118,7 +120,7 @@ def test_two_replicas_at_the_scheduled_minute_post_once(
     for services in apps:
         assert drain(services.outbox)
     assert len(fake_slack.messages(KPI)) == 1
-    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
     assert len(fake_slack.files) == 1
     assert len(runs(sessions)) == 1
 
@@ -137,7 +139,7 @@ def test_the_unique_run_row_decides_when_both_replicas_passed_the_check(
     with sessions() as s:
         keys = s.scalars(select(OutboxMessage.dedup_key).order_by(OutboxMessage.id)).all()
     period = "daily:2026-11-25 00:00:00+00:00"
-    assert keys == [f"digest:{period}", f"digest-chart:{period}"]  # one message, one chart
+    assert keys == [f"digest:{period}"]  # one message, its chart in it
 
 
 def test_runner_started_after_a_missed_run_posts_it_once_marked_late(
@@ -154,7 +156,8 @@ def test_runner_started_after_a_missed_run_posts_it_once_marked_late(
     assert digests.catch_up(other.desk, clock.now() + H) == []
     assert drain(services.outbox)
     [post] = fake_slack.messages(KPI)
-    assert "Posted late (due Thu 26 Nov 09:00)" in str(post.blocks)
+    assert "Posted late (due <!date^" in str(post.blocks)
+    assert "|Thu 26 Nov 09:00 Europe/Dublin>)" in str(post.blocks)
     assert runs(sessions) == [("daily", D, True)]
 
 
