@@ -19,6 +19,7 @@ from bot.config import AppConfig
 from bot.core.clock import Clock
 from bot.services import Services
 from bot.settings import Settings, SettingsError
+from bot.slack.membership import join_channels
 from bot.slack.server import EscbotWSGI, Server
 from storage.db import make_engine, make_session_factory, upgrade
 
@@ -55,6 +56,7 @@ class Runtime:
     def start(self) -> Runtime:
         """Serve on background threads (tests and the demo)."""
         self.services.identity.warm(attempts=3, delay=0.1)
+        self.join_channels()
         self.services.start_workers()
         self.server.start()
         if self.services.settings.app_token:
@@ -65,12 +67,20 @@ class Runtime:
         """Serve in the foreground until ``shutdown`` (``escbot run``)."""
         # Warm Bolt's identity in the background: serve (and answer health checks) at once;
         # until auth.test succeeds, requests are authorized with the token alone.
-        threading.Thread(target=self.services.identity.warm, name="warm", daemon=True).start()
+        threading.Thread(target=self._warm, name="warm", daemon=True).start()
         self.services.start_workers()
         if self.services.settings.app_token:
             self._connect_socket_mode()
         log.info("escbot listening on %s", self.server.url)
         self.server.serve_forever()
+
+    def _warm(self) -> None:
+        self.services.identity.warm()
+        self.join_channels()
+
+    def join_channels(self) -> dict[str, str]:
+        """Join app.yaml's public channels; log an invite line per private one (never raises)."""
+        return join_channels(self.services.client, self.services.config)
 
     def _connect_socket_mode(self) -> None:
         """Open the Socket Mode connection through ``apps.connections.open`` at SLACK_API_URL.

@@ -1,8 +1,9 @@
-"""Events API: replies in a card's thread, and the App Home tab being opened.
+"""Events API: replies in a card's thread, DMs to escbot, and the App Home tab being opened.
 
 Every ``message`` event the app is subscribed to lands here (Bolt would answer
 404 to one without a listener, and Slack would retry it); only a human reply
-in a card's thread in the intake channel can matter, the rest is acknowledged
+in a card's thread in the intake channel, or a person's DM to escbot
+(``message.im``: a reporter may answer there), can matter; the rest is acknowledged
 and ignored. Retries of an event already taken are dropped by the middleware.
 """
 
@@ -29,12 +30,20 @@ def register(app: App, services: Services) -> None:
         channel, thread_ts, user = event.get("channel"), event.get("thread_ts"), event.get("user")
         if (
             not channel
-            or not thread_ts
-            or thread_ts == event.get("ts")
             or not user
             or event.get("bot_id")
             or event.get("subtype") not in HUMAN_SUBTYPES
         ):
+            return
+        if event.get("channel_type") == "im":
+            resolution.dm_reply(
+                services.desk,
+                user=user,
+                text=event.get("text") or "",
+                message_ts=str(event.get("ts")),
+            )
+            return
+        if not thread_ts or thread_ts == event.get("ts"):
             return
         resolution.thread_reply(
             services.desk,

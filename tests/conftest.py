@@ -45,12 +45,29 @@ def config():  # type: ignore[no-untyped-def]
     return load_config(REPO / "app.yaml")
 
 
+#: The example workspace's channels as Slack has them: all public, escbot in none of them
+#: until it joins at start (tests that want a private one add it themselves).
+CHANNELS = {
+    "C06H2KX8ESC": "tns-escalations",  # app.yaml's intake channel
+    "C06H2KX9KPI": "tns-escalations-kpi",  # app.yaml's digest channel
+    "C07PARTNERS": "partner-requests",  # where partners run /escalate
+}
+
+
 @pytest.fixture
 def fake_slack(config):  # type: ignore[no-untyped-def]
+    """The emulator under Slack's rules, scopes exactly the manifest's.
+
+    Every test ends with no unfurl flag sent where Slack ignores it (the promise that
+    reported content never unfurls must not rest on one).
+    """
     from bot.sandbox.emulator import FakeSlack
 
     with FakeSlack(team_id=config.workspace.team_id or "T0ESCBOT") as fake:
+        for channel_id, name in CHANNELS.items():
+            fake.add_channel(channel_id, name)
         yield fake
+        assert fake.misplaced_unfurls() == [], "unfurl flags where Slack ignores them"
 
 
 @pytest.fixture

@@ -28,10 +28,18 @@ INTAKE = "C0INTAKE"
 ALICE = "U0ALICE"
 
 
+def workspace(fake: FakeSlack) -> FakeSlack:
+    """The channels these tests use, public, with the bot in them."""
+    for cid, name in ((INTAKE, "intake"), ("C0OTHER", "other")):
+        fake.add_channel(cid, name)
+        fake.invite(cid)
+    return fake
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as f:
-        yield f
+        yield workspace(f)
 
 
 @pytest.fixture
@@ -74,6 +82,7 @@ def test_post_update_thread_and_permalink(fake: FakeSlack, client: WebClient) ->
 
 def test_clock_drives_ts(fake: FakeSlack) -> None:
     clocked = FakeSlack(clock=FakeClock(datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC))).start()
+    workspace(clocked)
     try:
         c = WebClient(token="xoxb-test", base_url=clocked.url)
         first = c.chat_postMessage(channel=INTAKE, text="a")["ts"]
@@ -90,6 +99,7 @@ def test_dm_users_and_conversations(fake: FakeSlack, client: WebClient) -> None:
     sent = client.chat_postMessage(channel=ALICE, text="ESC-7 is yours")
     assert sent["channel"] == dm
     assert [m.text for m in fake.dms(ALICE)] == ["ESC-7 is yours"]
+    fake.grant("im:read", "users:read")  # conversations.info on a DM, users.info
     assert client.conversations_info(channel=dm)["channel"]["is_im"]
 
     user = client.users_info(user=ALICE)["user"]
@@ -423,7 +433,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     with FakeSlack() as fake:
-        s = Stack(fake)
+        s = Stack(workspace(fake))
         yield s
         s.close()
 

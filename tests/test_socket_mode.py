@@ -32,6 +32,8 @@ ALICE = "U0ALICE"
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         fake.enable_socket_mode(APP_TOKEN)
+        fake.add_channel(CHANNEL, "general")
+        fake.invite(CHANNEL)  # Slack sends a channel's messages to members only
         yield fake
 
 

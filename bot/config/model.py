@@ -115,6 +115,10 @@ class PolicyArea(Keyed):
     title: Text
     pod: Slug
     sensitive: bool = False
+    #: Let Slack preview (unfurl) the reported links in posts about this area's tickets; off
+    #: by default: a preview shows the content to the whole channel and Slack's crawler
+    #: visits it. Never on for a sensitive area's tickets.
+    link_previews: bool = False
     policy_sections: tuple[str, ...] = ()
     description: str = ""
 

@@ -67,6 +67,17 @@ def pack(lines: Iterable[str], budget: int) -> tuple[list[str], int]:
     return kept, total - len(kept)
 
 
+def link_previews(cfg: AppConfig, ticket: Ticket) -> bool:
+    """Whether posts showing a ticket's reported content may unfurl it.
+
+    Why off by default: a preview shows hateful or graphic media inline to the whole channel,
+    and Slack's crawler fetches the reported URL. Only a policy area that turns
+    ``link_previews`` on gets them, and never a sensitive ticket.
+    """
+    area = cfg.policy_areas.get(ticket.policy_area)
+    return bool(area and area.link_previews and not ticket.sensitive)
+
+
 def source(cfg: AppConfig, ticket: Ticket) -> str:
     """Who raised it and from where, as mrkdwn: "Legal · <message link> in #channel"."""
     team = cfg.intake.source_teams.get(ticket.source_team or "", ticket.source_team or "")

@@ -64,6 +64,8 @@ MAX_BACKOFF = timedelta(minutes=5)
 NOT_READY_WAIT = timedelta(seconds=0.25)  # e.g. a DM that links to a card not posted yet
 METADATA_EVENT = "escbot_outbox"  # message metadata that lets a retry find its own post
 UNCERTAIN = "uncertain"
+#: Link/media preview flags: chat.postMessage takes them; chat.update and ephemerals ignore them.
+UNFURL_FLAGS = ("unfurl_links", "unfurl_media")
 
 CardRenderer = Callable[[Session, Ticket], dict[str, Any]]
 HomeRenderer = Callable[[Session, str], dict[str, Any]]  # (session, user id) -> home view
@@ -361,7 +363,8 @@ class OutboxWorker:
             content = base64.b64decode(args.pop("content_b64"))
             resp = self.client.files_upload_v2(content=content, **args)
             return {"channel": args["channel"], "files": [f["id"] for f in resp["files"]]}
-        if plan.method == "update":
+        if plan.method == "update":  # unfurl flags belong to chat.postMessage alone
+            args = {k: v for k, v in args.items() if k not in UNFURL_FLAGS}
             resp = self.client.chat_update(**args)
             return {"channel": resp["channel"], "ts": resp["ts"]}
         if plan.method == "dm":
@@ -373,6 +376,8 @@ class OutboxWorker:
         if plan.uncertain and (found := self._find_posted(args, plan.dedup)):
             return found
         args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"dedup": plan.dedup}}
+        for flag in UNFURL_FLAGS:  # what a payload doesn't allow is never previewed
+            args.setdefault(flag, False)
         try:
             resp = self.client.chat_postMessage(**args)
         except SlackApiError as err:

@@ -20,7 +20,15 @@ from typing import Any
 
 from bot import sla
 from bot.config import AppConfig
-from bot.core.mrkdwn import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
+from bot.core.mrkdwn import (
+    CONTENT_BUDGET,
+    SEVERITY_ICONS,
+    link,
+    link_previews,
+    mention,
+    pack,
+    source,
+)
 from bot.core.render import Renderer
 from bot.delivery import outbox
 from bot.intake.draft import Draft
@@ -38,6 +46,7 @@ def ticket_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
         "area_title": cfg.policy_areas[ticket.policy_area].title,
         "severity_title": cfg.severities[ticket.severity].title,
         "owner": mention(ticket.assignee_id, "not assigned yet"),
+        "previews": link_previews(cfg, ticket),
     }
 
 

@@ -185,6 +185,21 @@ def thread_reply(desk: Desk, *, channel: str, thread_ts: str, user: str, text: s
         return resumed is not None
 
 
+def dm_reply(desk: Desk, *, user: str, text: str, message_ts: str) -> str | None:
+    """A person's message to escbot in a DM: the key of the waiting ticket it answered."""
+    with transaction(desk.sessions) as session:
+        answered = service.on_dm_reply(
+            session,
+            desk.config,
+            desk.renderer,
+            user=user,
+            text=text,
+            message_ts=message_ts,
+            now=desk.clock.now(),
+        )
+        return None if answered is None else answered.key
+
+
 # -- helpers ----------------------------------------------------------------------------
 
 

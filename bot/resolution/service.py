@@ -8,6 +8,7 @@ Input problems raise :class:`bot.core.forms.FieldErrors` before anything changes
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,13 +225,15 @@ def ask_reporter(
     sla.sync(session, cfg, ticket, now)
     context = {"t": ticket, "kind": "asked", "actor": actor, "text": text}
     _announce(session, renderer, change.event, "ticket_update", context, now)
+    # Held until the card is posted, so that it can link to the card's thread.
     outbox.enqueue_dm(
         session,
         ticket.reporter_id,
-        renderer.render("ticket_update", **context, audience="dm"),
+        renderer.render("ticket_update", **context, audience="dm", card_link=outbox.CARD_LINK),
         f"dm:{ticket.id}:{change.event.id}:{ticket.reporter_id}",
         now,
         ticket=ticket,
+        after_card=True,
     )
     return change
 
@@ -296,6 +299,46 @@ def on_thread_reply(
     if ticket is None:
         return None
     resume(session, cfg, renderer, ticket, text, actor=user, now=now)
+    return ticket
+
+
+def on_dm_reply(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    *,
+    user: str,
+    text: str,
+    message_ts: str,
+    now: datetime,
+) -> Ticket | None:
+    """A person wrote to escbot in a DM: the answer to a ticket waiting on them, if any.
+
+    With several tickets waiting on the reporter, the DM answers the one whose key it names,
+    else the one asked most recently. The reporter is told which ticket got the answer (and
+    which still wait), or, with none waiting, how to reach the desk.
+    """
+    waiting = list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.status == Status.WAITING.value, Ticket.reporter_id == user)
+            .order_by(Ticket.waiting_since.desc(), Ticket.id.desc())
+            .with_for_update()
+        )
+    )
+    named = [t for t in waiting if re.search(rf"\b{re.escape(t.key)}\b", text, re.IGNORECASE)]
+    ticket = (named or waiting or [None])[0]
+    if ticket is not None:
+        resume(session, cfg, renderer, ticket, text, actor=user, now=now)
+    others = [t.key for t in waiting if t is not ticket]
+    outbox.enqueue_dm(
+        session,
+        user,
+        renderer.render("dm_answer", t=ticket, others=others),
+        f"dm-answer:{user}:{message_ts}",
+        now,
+        ticket=ticket,
+    )
     return ticket
 
 

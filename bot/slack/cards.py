@@ -14,7 +14,15 @@ from typing import Any
 from bot import sla
 from bot.config import AppConfig
 from bot.core.blockkit import Button
-from bot.core.mrkdwn import CONTENT_BUDGET, SEVERITY_ICONS, link, mention, pack, source
+from bot.core.mrkdwn import (
+    CONTENT_BUDGET,
+    SEVERITY_ICONS,
+    link,
+    link_previews,
+    mention,
+    pack,
+    source,
+)
 from bot.core.render import Renderer
 from bot.resolution import followups
 from bot.resolution import service as resolution
@@ -36,6 +44,7 @@ def card_context(
     ]
     return {
         "t": ticket,
+        "previews": link_previews(cfg, ticket),
         "sev_icon": SEVERITY_ICONS.get(ticket.severity, ":white_circle:"),
         "area_title": area.title,
         "severity_title": severity.title,

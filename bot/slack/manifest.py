@@ -6,19 +6,21 @@ from typing import Any
 
 from bot.slack.ids import COMMAND, MESSAGE_SHORTCUT
 
+#: Exactly the scopes escbot uses (tests/test_scopes.py derives them from its calls and fails
+#: on one missing or unused); bot/slack/scopes.py says which method needs which.
 BOT_SCOPES = [
     "commands",  # /escalate and the message shortcut
-    "chat:write",  # cards, thread lines, DMs
-    "chat:write.public",  # post in the intake/digest channels without being invited
-    "channels:join",  # join a public channel after not_in_channel
-    "channels:history",  # see reporters' replies in ticket threads
-    "groups:history",  # … also in private intake channels
-    "im:write",  # open DMs with assignees and reporters
-    "users:read",  # names and time zones
-    "files:write",  # digest charts
+    "chat:write",  # cards, thread lines, DMs, digests (chat.postMessage, chat.update, ephemerals)
+    "channels:join",  # join the public intake and digest channels at start and after a kick
+    "channels:history",  # reporters' replies in card threads (message.channels); find a lost post
+    "groups:history",  # the same in a private intake channel (message.groups)
+    "im:history",  # reporters answering in a DM (message.im); find a lost post in a DM
+    "im:write",  # open DMs with assignees and reporters (conversations.open)
+    "files:write",  # digest charts (files.getUploadURLExternal, files.completeUploadExternal)
 ]
 
-BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups"]
+#: Message events reach the app only from channels it is a member of, and DMs with it.
+BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups", "message.im"]
 
 
 def manifest(url: str | None = None, *, socket_mode: bool = False) -> dict[str, Any]:

@@ -6,6 +6,13 @@ handlers, files_upload_v2's three steps — instead of a mock that agrees with o
 
 State (messages, views, files) is kept the way Slack would show it, every request is recorded as a
 ``Call``, and faults (rate limits, outages, errors) can be switched on at runtime.
+
+Slack's rules are enforced, always (docs/architecture.md, "The emulator's rules"): channels are
+public or private and the bot is a member only after ``conversations.join`` (public) or
+``invite`` (a person's ``/invite @escbot``); every method checks its scope from
+:mod:`bot.slack.scopes` against the token's (default: exactly the manifest's); reading history,
+sharing a file and posting to a private channel need membership; message events reach the app
+only from channels it is in (see :meth:`FakeSlack.message_event`).
 Rate limits and ``latency`` use wall time (clients really sleep); ``ts`` values and ``Call.time``
 follow the injected clock so they line up with the app's notion of "now".
 """
@@ -24,7 +31,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +41,9 @@ from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock
 from bot.sandbox.emulator.socket_mode import ACK_TIMEOUT, SocketModeServer
+from bot.slack import scopes as slack_scopes
+from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES
+from bot.slack.scopes import Kind
 
 T = TypeVar("T")
 
@@ -153,6 +163,21 @@ class FakeFile:
 
 
 @dataclass
+class _Channel:
+    """A conversation the workspace has; DMs are not listed (every D… id is the bot's DM)."""
+
+    name: str
+    is_private: bool = False
+    is_archived: bool = False
+    is_member: bool = False
+    is_mpim: bool = False
+
+    @property
+    def kind(self) -> Kind:
+        return "mpim" if self.is_mpim else "private" if self.is_private else "public"
+
+
+@dataclass
 class _Fault:
     method: str
     error: str
@@ -223,7 +248,11 @@ class FakeSlack:
         clock: Clock | None = None,
         team_id: str = "T0ESCBOT",
         bot_user_id: str = "U0ESCBOT",
+        scopes: Iterable[str] | None = None,
+        events: Iterable[str] | None = None,
     ) -> None:
+        """``scopes``: the bot token's (default: the manifest's); ``events``: the app's
+        event subscriptions (default: the manifest's)."""
         self.host, self.port = host, port
         self.clock = clock
         self.team_id = team_id
@@ -238,9 +267,12 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._last_us = 0
         self._users: dict[str, dict[str, Any]] = {}
-        self._channels: dict[str, dict[str, Any]] = {}
+        self._channels: dict[str, _Channel] = {}
         self._socket: SocketModeServer | None = None
         self._app_tokens: dict[str, tuple[str, ...]] = {}
+        self._scopes: frozenset[str] = frozenset(BOT_SCOPES if scopes is None else scopes)
+        self._events: frozenset[str] = frozenset(BOT_EVENTS if events is None else events)
+        self._used_scopes: set[str] = set()
         self.add_user(bot_user_id, "escbot", is_bot=True)
         self.reset()
 
@@ -335,9 +367,109 @@ class FakeSlack:
             }
 
     def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
-        """Register a channel so conversations.info knows its name and ``#name`` resolves."""
+        """Create a public (or private) channel; the bot is not in it until it joins or is
+        invited. Channel ids the fake doesn't know answer ``channel_not_found``, as in Slack."""
         with self._lock:
-            self._channels[channel_id] = {"name": name, "is_private": is_private}
+            self._channels[channel_id] = _Channel(name, is_private=is_private)
+
+    def invite(self, channel_id: str) -> None:
+        """A person runs ``/invite @escbot`` in the channel (the only way into a private one)."""
+        with self._cond:
+            self._known(channel_id).is_member = True
+            self._cond.notify_all()
+
+    def kick(self, channel_id: str) -> None:
+        """Someone removes the bot from the channel."""
+        with self._cond:
+            self._known(channel_id).is_member = False
+            self._cond.notify_all()
+
+    def archive(self, channel_id: str) -> None:
+        """Archive the channel: posts and joins answer ``is_archived``."""
+        with self._cond:
+            self._known(channel_id).is_archived = True
+            self._cond.notify_all()
+
+    def is_member(self, channel_id: str) -> bool:
+        """Whether the bot is in the conversation (always, for its DMs)."""
+        with self._lock:
+            if channel_id[:1] in ("D", "U", "W"):
+                return True
+            info = self._channels.get(channel_id)
+            return info is not None and info.is_member
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The bot token's scopes, as ``x-oauth-scopes`` reports them."""
+        with self._lock:
+            return self._scopes
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """Replace the bot token's scopes (a reinstall with another manifest)."""
+        with self._lock:
+            self._scopes = frozenset(scopes)
+
+    def grant(self, *scopes: str) -> None:
+        """Add scopes to the bot token."""
+        with self._lock:
+            self._scopes |= set(scopes)
+
+    def revoke(self, *scopes: str) -> None:
+        """Take scopes from the bot token."""
+        with self._lock:
+            self._scopes -= set(scopes)
+
+    @property
+    def used_scopes(self) -> set[str]:
+        """The scopes calls and delivered events have really needed since the fake started."""
+        with self._lock:
+            return set(self._used_scopes)
+
+    def message_event(self, channel_id: str) -> str | None:
+        """The subscription a person's message in ``channel_id`` reaches the app by, or None.
+
+        Slack delivers ``message.channels``/``message.groups`` (thread replies included) only
+        from channels the bot is in, and ``message.im`` for DMs with it; the app must subscribe
+        to the event and hold its scope (``channels:history``…). ``SlackUser`` asks this before
+        delivering a message event.
+        """
+        with self._lock:
+            try:
+                cid, kind = self._conversation(channel_id)
+            except SlackError:
+                return None
+            event = slack_scopes.MESSAGE_EVENTS[kind]
+            scope = slack_scopes.EVENT_SCOPES[event]
+            if event not in self._events or (scope and scope not in self._scopes):
+                return None
+            if kind != "im" and not self._channels[cid].is_member:
+                return None
+            if scope:
+                self._used_scopes.add(scope)
+            return event
+
+    def channel_type(self, channel_id: str) -> str:
+        """The event's ``channel_type``: channel, group, im or mpim."""
+        with self._lock:
+            try:
+                kind = self._conversation(channel_id)[1]
+            except SlackError:
+                kind = "private" if channel_id[:1] == "G" else "public"
+        return {"public": "channel", "private": "group"}.get(kind, kind)
+
+    def misplaced_unfurls(self) -> list[Call]:
+        """Calls that sent ``unfurl_links``/``unfurl_media`` where Slack ignores them.
+
+        Only chat.postMessage takes them; on chat.update, chat.postEphemeral or a response_url
+        they do nothing, so a promise resting on them there is not kept.
+        """
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if c.method != "chat.postMessage"
+                and ("unfurl_links" in c.args or "unfurl_media" in c.args)
+            ]
 
     def dm_channel(self, user_id: str) -> str:
         """The stable D-channel id of the bot's DM with ``user_id``."""
@@ -347,7 +479,7 @@ class FakeSlack:
         """The registered name, "directmessage" for DMs, else the id lower-cased."""
         with self._lock:
             if channel_id in self._channels:
-                return str(self._channels[channel_id]["name"])
+                return self._channels[channel_id].name
         return "directmessage" if channel_id[:1] == "D" else channel_id.lower()
 
     def register_trigger(self, trigger_id: str, user_id: str) -> None:
@@ -728,6 +860,12 @@ class FakeSlack:
                 recorded["length"] = len(args["content"])
             self._calls.append(Call(method, recorded, self._now(), response, status))
             self._cond.notify_all()
+            if auth:  # Slack reports the token's scopes on every Web API answer
+                headers = {
+                    "x-oauth-scopes": ",".join(sorted(self._scopes)),
+                    "x-accepted-oauth-scopes": ",".join(slack_scopes.accepted(method)),
+                    **headers,
+                }
         out = {"Content-Type": "application/json; charset=utf-8", **headers}
         return status, json.dumps(response).encode(), out
 
@@ -751,7 +889,29 @@ class FakeSlack:
         impl = getattr(self, "_api_" + method.replace(".", "_"), None)
         if impl is None:
             raise SlackError("unknown_method")
+        self._check_scope(method, args)
         return impl(args)
+
+    def _check_scope(self, method: str, args: dict[str, Any]) -> None:
+        """``missing_scope`` with ``needed``/``provided`` unless the token has the method's."""
+        entry = slack_scopes.METHOD_SCOPES.get(method)
+        if entry is None or method in slack_scopes.APP_TOKEN_METHODS:
+            return
+        kind: Kind | None = None
+        if isinstance(entry, dict):
+            if method == "conversations.open":
+                kind = "im" if len(_user_ids(args)) == 1 else "mpim"
+            else:
+                kind = self._conversation(args.get("channel"))[1]
+        self._need(slack_scopes.needed(method, kind))
+
+    def _need(self, scope: str | None) -> None:
+        if not scope:
+            return
+        if scope not in self._scopes:
+            provided = ",".join(sorted(self._scopes))
+            raise SlackError("missing_scope", needed=scope, provided=provided)
+        self._used_scopes.add(scope)
 
     # ------------------------------------------------------------------ helpers (lock held)
 
@@ -767,16 +927,57 @@ class FakeSlack:
     def _alias(self, channel: str) -> str:
         return self.dm_channel(channel) if channel[:1] in ("U", "W") else channel
 
-    def _resolve_channel(self, channel: Any) -> str:
+    def _conversation(self, channel: Any) -> tuple[str, Kind]:
+        """The conversation's id and kind; ``channel_not_found`` for one the workspace lacks."""
         if not channel or not isinstance(channel, str):
             raise SlackError("channel_not_found")
-        if channel[0] in "UWCGD":
-            return self._alias(channel)
+        if channel[0] in "UWD":
+            return self._alias(channel), "im"
+        if channel in self._channels:
+            return channel, self._channels[channel].kind
         name = channel.lstrip("#")
         for cid, info in self._channels.items():
-            if info["name"] == name:
-                return cid
+            if info.name == name and channel[0] not in "CG":
+                return cid, info.kind
         raise SlackError("channel_not_found")
+
+    def _known(self, channel_id: str) -> _Channel:
+        if channel_id not in self._channels:
+            raise KeyError(f"no channel {channel_id}: add_channel() it first")
+        return self._channels[channel_id]
+
+    def _readable(self, channel: Any) -> tuple[str, Kind]:
+        """A conversation the bot may read or share into: it must be a member.
+
+        A private channel it is not in is invisible to it (``channel_not_found``); a public one
+        answers ``not_in_channel``.
+        """
+        cid, kind = self._visible(channel)
+        if kind != "im" and not self._channels[cid].is_member:
+            raise SlackError("not_in_channel")
+        return cid, kind
+
+    def _visible(self, channel: Any) -> tuple[str, Kind]:
+        """A conversation the bot can see: public ones, its DMs, private ones it is in."""
+        cid, kind = self._conversation(channel)
+        if kind in ("private", "mpim") and not self._channels[cid].is_member:
+            raise SlackError("channel_not_found")
+        return cid, kind
+
+    def _postable(self, channel: Any, *, public_without_joining: bool) -> str:
+        """Where the bot may post: archived → ``is_archived``; a public channel it is not in
+        only with ``chat:write.public`` (chat.postMessage), else ``not_in_channel``."""
+        cid, kind = self._visible(channel)
+        if kind == "im":
+            return cid
+        info = self._channels[cid]
+        if info.is_archived:
+            raise SlackError("is_archived")
+        if not info.is_member and public_without_joining:
+            if slack_scopes.POST_WITHOUT_JOINING not in self._scopes:
+                raise SlackError("not_in_channel")
+            self._used_scopes.add(slack_scopes.POST_WITHOUT_JOINING)
+        return cid
 
     def _thread_root(self, channel: str, thread_ts: Any) -> str | None:
         """Replying to a reply lands in the parent's thread, as in Slack."""
@@ -798,7 +999,7 @@ class FakeSlack:
             parent.latest_reply = msg.ts
 
     def _find(self, args: dict[str, Any], ts_key: str = "ts") -> Message:
-        channel = self._resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))[0]
         msg = self._by_ts.get((channel, str(args.get(ts_key))))
         if msg is None:
             raise SlackError("message_not_found")
@@ -858,18 +1059,28 @@ class FakeSlack:
         return link
 
     def _channel_info(self, channel: str) -> dict[str, Any]:
-        info = self._channels.get(channel, {})
-        im_user = next((u for u in self._users if self.dm_channel(u) == channel), None)
+        info = self._channels.get(channel)
+        if info is None:  # the bot's DM with a user
+            im_user = next((u for u in self._users if self.dm_channel(u) == channel), None)
+            return {
+                "id": channel,
+                "is_im": True,
+                "is_private": True,
+                "is_member": True,
+                "is_archived": False,
+                "user": im_user,
+                "created": 1_600_000_000,
+            }
         return {
             "id": channel,
-            "name": info.get("name", channel.lower()),
-            "is_channel": channel[0] == "C",
-            "is_group": channel[0] == "G",
-            "is_im": channel[0] == "D",
-            "is_private": info.get("is_private", channel[0] != "C"),
-            "is_member": True,
-            "is_archived": False,
-            "user": im_user if channel[0] == "D" else None,
+            "name": info.name,
+            "is_channel": not info.is_mpim,
+            "is_group": False,
+            "is_im": False,
+            "is_mpim": info.is_mpim,
+            "is_private": info.is_private,
+            "is_member": info.is_member,
+            "is_archived": info.is_archived,
             "created": 1_600_000_000,
         }
 
@@ -1001,14 +1212,14 @@ class FakeSlack:
         return {"team": {**team, "email_domain": "example.com", "icon": {}}}
 
     def _api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._resolve_channel(args.get("channel"))
+        channel = self._postable(args.get("channel"), public_without_joining=True)
         self._check_content(args, need_text=True)
         self._take_channel_token(channel)
         msg = self._post(channel, args)
         return {"channel": channel, "ts": msg.ts, "message": msg.to_slack()}
 
     def _api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._resolve_channel(args.get("channel"))
+        channel = self._postable(args.get("channel"), public_without_joining=False)
         if not args.get("user"):
             raise SlackError("user_not_found")
         self._check_content(args, need_text=True)
@@ -1037,30 +1248,41 @@ class FakeSlack:
 
     def _api_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         """Lenient about unknown ts: a real workspace holds messages this fake never saw."""
-        channel = self._resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))[0]
         if not args.get("message_ts"):
             raise SlackError("message_not_found")
         return {"channel": channel, "permalink": self._permalink(channel, str(args["message_ts"]))}
 
     def _api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        users = args.get("users") or ""
-        ids = users if isinstance(users, list) else [u for u in users.split(",") if u]
+        ids = _user_ids(args)
         if not ids:
             raise SlackError("users_list_not_supplied")
         if len(ids) == 1:
             cid = self.dm_channel(ids[0])
         else:
             cid = "G" + uuid.uuid5(uuid.NAMESPACE_OID, ",".join(sorted(ids))).hex[:10].upper()
+            name = "mpdm-" + "--".join(sorted(ids))
+            mpim = _Channel(name, is_private=True, is_member=True, is_mpim=True)
+            self._channels.setdefault(cid, mpim)
         return {"channel": {"id": cid}, "no_op": True, "already_open": True}
 
     def _api_conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._channel_info(self._resolve_channel(args.get("channel")))}
+        """Public channels only; a private one needs a person's invitation."""
+        cid, kind = self._conversation(args.get("channel"))
+        if kind != "public":
+            raise SlackError("method_not_supported_for_channel_type")
+        info = self._channels[cid]
+        if info.is_archived:
+            raise SlackError("is_archived")
+        already, info.is_member = info.is_member, True
+        warning = {"warning": "already_in_channel"} if already else {}
+        return {"channel": self._channel_info(cid), **warning}
 
     def _api_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._channel_info(self._resolve_channel(args.get("channel")))}
+        return {"channel": self._channel_info(self._visible(args.get("channel"))[0])}
 
     def _api_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._resolve_channel(args.get("channel"))
+        channel = self._readable(args.get("channel"))[0]
         msgs = [m for m in self._messages.get(channel, []) if not m.is_reply or m.reply_broadcast]
         oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or math.inf)
         inclusive = bool(_flag(args.get("inclusive")))
@@ -1072,7 +1294,7 @@ class FakeSlack:
         return _page(list(reversed(msgs)), args)
 
     def _api_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._resolve_channel(args.get("channel"))
+        channel = self._readable(args.get("channel"))[0]
         ts = str(args.get("ts"))
         parent = self._by_ts.get((channel, ts))
         replies = [m for m in self._messages.get(channel, []) if m.is_reply and m.thread_ts == ts]
@@ -1145,7 +1367,10 @@ class FakeSlack:
         if not isinstance(items, list) or not items:
             raise SlackError("invalid_arguments")
         channel = args.get("channel_id") or (args.get("channels") or "").split(",")[0] or None
-        channel = self._resolve_channel(channel) if channel else None
+        if channel:  # sharing into a channel needs membership, like reading it
+            channel = self._readable(channel)[0]
+            if channel in self._channels and self._channels[channel].is_archived:
+                raise SlackError("is_archived")
         done: list[dict[str, Any]] = []
         for item in items:
             f = self._files.get(item.get("id", ""))
@@ -1361,6 +1586,11 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
             raise ValueError("multipart parts must be plain named fields")
         out[name] = payload if part.get_filename() else payload.decode("utf-8")
     return out
+
+
+def _user_ids(args: dict[str, Any]) -> list[str]:
+    users = args.get("users") or ""
+    return users if isinstance(users, list) else [u for u in users.split(",") if u]
 
 
 def _page(items: list[Message], args: dict[str, Any]) -> dict[str, Any]:

@@ -497,13 +497,21 @@ class SlackUser:
         *,
         thread_ts: str | None = None,
         **opts: Unpack[SendOptions],
-    ) -> HttpResponse:
-        """Post a message as this user (recorded in the fake) and deliver its ``message`` event."""
+    ) -> HttpResponse | None:
+        """Post a message as this user (recorded in the fake) and deliver its ``message`` event.
+
+        With a fake, the event goes out only as Slack would send it (``fake.message_event``):
+        from a channel the bot is in, or a DM with it. Otherwise nothing reaches the app and
+        this returns None.
+        """
         if self.fake:
             ts = self.fake.add_message(channel, text, user=self.user_id, thread_ts=thread_ts).ts
+            if self.fake.message_event(channel) is None:
+                return None
+            kind = self.fake.channel_type(channel)
         else:
             ts = self._ts()
-        kind = {"D": "im", "G": "group"}.get(channel[:1], "channel")
+            kind = {"D": "im", "G": "group"}.get(channel[:1], "channel")
         event = {
             "type": "message",
             "channel": channel,
@@ -521,8 +529,13 @@ class SlackUser:
 
     def message_in_thread(
         self, channel: str, thread_ts: str, text: str, **opts: Unpack[SendOptions]
-    ) -> HttpResponse:
+    ) -> HttpResponse | None:
         return self.message(channel, text, thread_ts=thread_ts, **opts)
+
+    def dm(self, text: str, **opts: Unpack[SendOptions]) -> HttpResponse | None:
+        """Write to the bot in the DM with it (a ``message.im`` event)."""
+        dm = self.fake.dm_channel(self.user_id) if self.fake else "D" + self.user_id[1:]
+        return self.message(dm, text, **opts)
 
 
 # ---------------------------------------------------------------------- view state
