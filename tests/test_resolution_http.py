@@ -115,7 +115,7 @@ def test_a_ticket_through_its_whole_life(escbot, fake_slack, user_factory, clock
     settle(escbot)
     t = row(escbot, ticket)
     assert (t.paused_seconds, t.waiting_since) == (2 * 3600, None)
-    assert "replied on" in thread(fake_slack, msg) and "paused 2h" in thread(fake_slack, msg)
+    assert "answered above on" in thread(fake_slack, msg) and "paused 2h" in thread(fake_slack, msg)
 
     # resolve: the vendor question is required to say what went wrong
     clock.advance(timedelta(minutes=30))

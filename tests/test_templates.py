@@ -306,6 +306,21 @@ def _ask(i: Inputs) -> list[dict[str, Any]]:
     return [{"t": i.ticket}]
 
 
+def _answer(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {"t": i.ticket, "question": i.text, "block": "answer"},
+        {"t": i.ticket, "question": "", "block": "answer"},
+    ]
+
+
+def _dm_answer(i: Inputs) -> list[dict[str, Any]]:
+    others = [f"ESC-{n}" for n in range(200)]
+    return [
+        {"t": i.ticket, "others": others, "owner": "U05MAD1LFZ3"},
+        {"t": None, "others": [], "owner": None},
+    ]
+
+
 def _digest(i: Inputs) -> list[dict[str, Any]]:
     escaped = mrkdwn(i.text)
     section = {"text": escaped, "fields": [escaped] * 12}
@@ -490,15 +505,20 @@ def _ticket_update(i: Inputs) -> list[dict[str, Any]]:
             "actor": "U05MAD1LFZ3",
             "text": i.text,
             "paused": "2h",
+            "via": via,
+            "card_link": "https://example.slack.com/archives/C1/p1",
         }
-        for kind in ("asked", "replied", "reopened")
+        for kind in ("asked", "answered", "resumed", "reopened")
         for audience in ("thread", "dm")
+        for via in ("form", "dm", "thread")
     ]
 
 
 BUILDERS: dict[str, Builder] = {
+    "answer_modal": _answer,
     "ask_reporter_modal": _ask,
     "digest": _digest,
+    "dm_answer": _dm_answer,
     "duplicate_choice": _choice,
     "followup_message": _followup_message,
     "followup_modal": _followup_modal,
