@@ -287,7 +287,9 @@ def answer(
         reply = _required(text, ANSWER_BLOCK, "Write your answer.")
     else:
         reply = clean(text or "").strip()[:TEXT_MAX]
-    change = _resume(session, cfg, renderer, ticket, "answered", reply, actor=actor, now=now, via=via)
+    change = _resume(
+        session, cfg, renderer, ticket, "answered", reply, actor=actor, now=now, via=via
+    )
     others = session.scalars(
         select(Ticket.key)
         .where(Ticket.status == Status.WAITING.value, Ticket.reporter_id == actor)
