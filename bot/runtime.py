@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import create_app
 from bot.config import AppConfig
 from bot.core.clock import Clock
+from bot.intake.recanonical import recanonicalize
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.slack.membership import join_channels
@@ -42,6 +43,7 @@ class Runtime:
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
+        recanonicalize(sessions, services.desk.clock.now())  # after a content-identity change
         server = Server(EscbotWSGI(app, services), settings.host, settings.port, settings.threads)
         return cls(app, services, server)
 
