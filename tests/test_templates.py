@@ -227,7 +227,28 @@ def _draft(i: Inputs) -> Draft:
 
 def _choice(i: Inputs) -> list[dict[str, Any]]:
     matches = tuple(Match(i.ticket, _draft(i).content) for _ in range(7))
-    return [intake_form.choice_context(_draft(i), matches, "x" * 3000)]
+    earlier = [
+        {
+            "key": i.ticket.key,
+            "decision": i.text if n % 2 else None,
+            "resolved": "03 Dec 2026",
+            "summary": i.text if n % 2 else "",
+            "links": [mrkdwn(i.text)] * 10,
+            "hidden": 290,
+            "reopen": bool(n % 2),
+            "action_id": f"{intake_form.REOPEN_ACTION}_{n}",
+        }
+        for n in range(1, intake_form.MAX_MATCHES + 1)
+    ]
+    return [
+        intake_form.choice_context(_draft(i), matches, "x" * 3000),
+        intake_form.choice_context(_draft(i), (), "x" * 3000) | {"earlier": earlier},
+    ]
+
+
+def _reported_before(i: Inputs) -> list[dict[str, Any]]:
+    earlier = {"key": i.ticket.key, "decision": i.text, "resolved": "03 Dec 2026"}
+    return [{"t": i.ticket, "earlier": earlier}]
 
 
 def _done(i: Inputs) -> list[dict[str, Any]]:
@@ -241,6 +262,7 @@ def _done(i: Inputs) -> list[dict[str, Any]]:
     return [
         base | {"result": "created", "added_count": 0},
         base | {"result": "added", "added_count": 300},
+        base | {"result": "reopened", "added_count": 0},
         base | {"result": "repeat", "added_count": 0, "summary": ""},
     ]
 
@@ -536,6 +558,7 @@ BUILDERS: dict[str, Builder] = {
     "reported_again": _reported_again,
     "reporter_ack": lambda i: [intake_messages.ticket_context(i.cfg, i.ticket)],
     "reporter_added": _reporter_added,
+    "reported_before": _reported_before,
     "reporter_dm": _reporter_dm,
     "resolution_notice": _resolution_notice,
     "resolve_modal": _resolve_modal,

@@ -41,7 +41,10 @@ from bot.intake import messages as intake_messages
 from bot.intake import service as intake
 from bot.intake.draft import Draft
 from bot.intake.service import Match, Outcome, Result
+from bot.resolution import service as resolution
+from bot.tickets import permissions
 from bot.tickets.lifecycle import status_label
+from bot.tickets.permissions import Verb
 from storage.db import transaction
 from storage.models import PendingDraft
 from storage.queries import request_result
@@ -50,8 +53,9 @@ INTAKE_VIEW = "escalate_intake"
 CHOICE_VIEW = "escalate_duplicate"
 DONE_VIEW = "escalate_done"
 ADD_ACTION = "intake_add"  # one per matching ticket: intake_add_1, intake_add_2…
-NEW_ACTION = "intake_new"
-CHOICE_ACTIONS = re.compile(rf"^(?:{ADD_ACTION}_\d+|{NEW_ACTION})$")
+NEW_ACTION = "intake_new"  # value "new", or the resolved ticket's key the new one follows
+REOPEN_ACTION = "intake_reopen"  # one per resolved ticket: intake_reopen_1…
+CHOICE_ACTIONS = re.compile(rf"^(?:{ADD_ACTION}_\d+|{REOPEN_ACTION}_\d+|{NEW_ACTION})$")
 MAX_MATCHES = 5
 DETAILS_MAX = 3000  # Slack's plain_text_input limit
 REQUESTED_ACTION_MAX = 300
@@ -369,6 +373,8 @@ def submit(
         outcome.matches,
         view_id=view["id"],
         now=now,
+        earlier=outcome.earlier,
+        viewer=reporter,
     )
     return outcome, choice
 
@@ -383,8 +389,13 @@ def choice_view(
     *,
     view_id: str,
     now: datetime,
+    earlier: tuple[Match, ...] = (),
+    viewer: str = "",
 ) -> dict[str, Any]:
-    """The modal's next step: "ESC-n already covers <link> — add to ESC-n / open a new one".
+    """The modal's next step: "ESC-n already covers <link> — add to ESC-n / open a new one",
+    or, for content of resolved tickets (``earlier``), "reported before in ESC-n (decision,
+    date) — reopen it / open a new one that links to it" (the decision only for a
+    ``viewer`` who may see that ticket).
 
     The submission rides along in private_metadata, or in ``pending_drafts`` when
     it is too big for it; either way it is committed before Slack shows the choice.
@@ -395,7 +406,41 @@ def choice_view(
         session.execute(delete(PendingDraft).where(PendingDraft.created_at < now - PENDING_TTL))
         session.merge(PendingDraft(view_id=view_id, payload=draft.to_json(), created_at=now))
         encoded = json.dumps({"o": meta["o"], "ref": view_id}, separators=(",", ":"))
-    return renderer.render("duplicate_choice", **choice_context(draft, matches, encoded))
+    context = choice_context(draft, matches, encoded)
+    context["earlier"] = [
+        _earlier(session, renderer, cfg, m, i, viewer, now)
+        for i, m in enumerate(earlier[:MAX_MATCHES], 1)
+    ]
+    return renderer.render("duplicate_choice", **context)
+
+
+def _earlier(
+    session: Session,
+    renderer: Renderer,
+    cfg: AppConfig,
+    match: Match,
+    index: int,
+    viewer: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """One resolved ticket of the choice: what ``viewer`` may see of it, and whether
+    they may reopen it."""
+    ticket = match.ticket
+    try:
+        watching = intake.watchers(session, ticket)
+        permissions.check(cfg, ticket, viewer, Verb.SEE, watchers=watching)
+        sees = True
+    except permissions.Refused:
+        sees = False
+    links, hidden = pack((link(raw) for raw in match.content), CONTENT_BUDGET - 200)
+    return {
+        **intake_messages.earlier_context(cfg, renderer, ticket, decision=sees),
+        "summary": ticket.summary if sees else "",
+        "links": links,
+        "hidden": hidden,
+        "reopen": resolution.reopen_allowed(cfg, ticket, viewer, now),
+        "action_id": f"{REOPEN_ACTION}_{index}",
+    }
 
 
 def choice_context(draft: Draft, matches: tuple[Match, ...], metadata: str) -> dict[str, Any]:
@@ -440,10 +485,16 @@ def decide(
     if previous is not None:  # a double click, or the other button after the first
         return Outcome(Result.REPEAT, previous=previous), origin
     draft = _restore(session, meta)
-    if action.get("action_id") == NEW_ACTION:
+    action_id = str(action.get("action_id", ""))
+    if action_id == NEW_ACTION:
         outcome = intake.submit(
             session, cfg, renderer, draft, reporter=reporter, now=now, request_key=key,
-            allow_duplicate=True,
+            allow_duplicate=True, linked=str(action.get("value", "")),
+        )  # fmt: skip
+    elif action_id.startswith(REOPEN_ACTION):
+        outcome = intake.reopen_reported(
+            session, cfg, renderer, str(action.get("value", "")), draft,
+            reporter=reporter, now=now, request_key=key,
         )  # fmt: skip
     else:
         outcome = intake.add_to_ticket(
