@@ -361,7 +361,7 @@ def _digest(i: Inputs) -> list[dict[str, Any]]:
 
 def _followup_message(i: Inputs) -> list[dict[str, Any]]:
     context = followups.message_context(i.cfg, followup(i.text, 1), i.ticket, NOW)
-    kinds = ("added", "done", "snoozed", "overdue", "due_soon")
+    kinds = ("added", "done", "snoozed", "overdue", "due_soon", "due_now")
     return [
         context | {"kind": kind, "audience": audience, "actor": "U05MAD1LFZ3", "state": state}
         for kind in kinds
