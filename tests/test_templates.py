@@ -408,6 +408,7 @@ def _home(i: Inputs) -> list[dict[str, Any]]:
         "pod": True,
         "user": "U05MAD1LFZ3",
         "ooo": ooo,
+        "can_ooo": True,
         "queue": [row] * 40,
         "queue_more": 4,
         "followups": fus,
