@@ -22,6 +22,7 @@ from bot.delivery.worker import OutboxWorker, Pacer
 from bot.reporting import digests
 from bot.reporting.report import build_report
 from bot.settings import Settings
+from bot.slack.membership import join_channels
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import DigestRun, OutboxMessage
 from tests.kpi_data import KPI, NOW, D, H, History
@@ -50,6 +51,7 @@ def replicas(engine, db_url, config, fake_slack):  # type: ignore[no-untyped-def
             eng = make_engine(db_url)
             _app, services = create_app(settings, config, eng, make_session_factory(eng), clock)
             services.outbox.pacer = Pacer(rate=100, burst=100)
+            join_channels(services.client, config)  # as each process does at start
             made.append(services)
         return made[-n:]
 

@@ -15,6 +15,9 @@ INTAKE = "C06H2KX8ESC"
 PARTNER = "U07LEGAL01"
 
 
+PARTNERS = "C07PARTNERS"  # a public channel of the workspace (tests/conftest.py)
+
+
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -26,7 +29,7 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
 def escalate(partner, fake_slack, summary: str):  # type: ignore[no-untyped-def]
     """``/escalate <summary>`` opens the prefilled modal; submitting it opens the ticket."""
     mark = fake_slack.mark()
-    assert partner.command("/escalate", text=summary).status_code == 200
+    assert partner.command("/escalate", text=summary, channel_id=PARTNERS).status_code == 200
     fake_slack.wait_for("views.open", since=mark)
     return partner.submit_view(fake_slack.last_view(partner.user_id), {"Your team": "Legal"})
 

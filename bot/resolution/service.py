@@ -425,7 +425,8 @@ def on_dm_reply(
         )
     )
     named = [t for t in waiting if re.search(rf"\b{re.escape(t.key)}\b", text, re.IGNORECASE)]
-    ticket = (named or waiting or [None])[0]
+    candidates = named or waiting
+    ticket = candidates[0] if candidates else None
     if ticket is not None:
         answer(session, cfg, renderer, ticket, text, actor=user, via=VIA_DM, now=now)
         return ticket

@@ -234,6 +234,8 @@ class Narrator:
             if isinstance(view, str):
                 view = json.loads(view)
             return f"modal opens: {view.get('title', {}).get('text', '')}"
+        if call.method == "conversations.join":
+            return f"escbot joins #{self.fake.channel_name(a.get('channel', ''))}"
         if call.method == "files.completeUploadExternal":
             return "chart uploaded into the digest thread"
         return None
@@ -426,6 +428,8 @@ def _ok(resp: object, what: str) -> None:
 def play(desk: Desk) -> None:
     n, cfg = desk.narrator, desk.cfg
     lead = next(iter(cfg.pods.values())).lead
+    n.step("escbot starts and joins the channels of app.yaml (Slack sends it only theirs)")
+    n.flush()
     n.step("Partners raise a dozen escalations with /escalate")
     for uid, summary, fields in desk.rng.sample(ESCALATIONS, len(ESCALATIONS)):
         escalate(desk, uid, summary, fields)
