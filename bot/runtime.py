@@ -116,13 +116,14 @@ class Runtime:
                 "an app-level token (xapp-…) with the connections:write scope"
             ) from None
         self.socket_mode = handler
-        if handler.client.is_connected():
+        socket = handler.client  # the WebSocket client, not a Web API method call
+        if socket.is_connected():
             log.info(
                 "Socket Mode connected (session %s); HTTP still serves /healthz and /metrics",
-                handler.client.session_id(),
+                socket.session_id(),
             )
         else:
-            retry = handler.client.ping_interval
+            retry = socket.ping_interval
             log.warning("Socket Mode connection failed; retrying every %ss", retry)
 
     def shutdown(self) -> None:
