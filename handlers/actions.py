@@ -84,6 +84,21 @@ def _register_resolution(app: App, services: Services) -> None:
         view = resolution.ask_modal(services.desk, action["value"], actor=body["user"]["id"])
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
+    @app.action(_action("ticket_resume"))
+    @guarded
+    def ticket_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        resolution.resume(services.desk, action["value"], actor=body["user"]["id"])
+
+    @app.action("reporter_answer")  # in the reporter's ask DM
+    @guarded
+    def reporter_answer(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        view = resolution.answer_modal(services.desk, action["value"], actor=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
     @app.action(_action("ticket_reopen"))
     @guarded
     def ticket_reopen(
