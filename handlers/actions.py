@@ -118,6 +118,21 @@ def _register_resolution(app: App, services: Services, menu: Menu) -> None:
         menu[name] = opener(modal)
         app.action(_action(name))(_listener(menu[name]))
 
+    def resume(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        resolution.resume(services.desk, action["value"], actor=body["user"]["id"])
+
+    menu["ticket_resume"] = resume
+    app.action(_action("ticket_resume"))(_listener(resume))
+
+    @app.action("reporter_answer")  # in the reporter's ask DM
+    @guarded
+    def reporter_answer(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        view = resolution.answer_modal(services.desk, action["value"], actor=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
     @app.action(_action("followup_done"))
     @guarded
     def followup_done(

@@ -232,9 +232,23 @@ def _draft(i: Inputs) -> Draft:
 
 def _choice(i: Inputs) -> list[dict[str, Any]]:
     matches = tuple(Match(i.ticket, _draft(i).content) for _ in range(7))
+    earlier = [
+        {
+            "key": i.ticket.key,
+            "decision": i.text if n % 2 else None,
+            "resolved": "03 Dec 2026",
+            "summary": i.text if n % 2 else "",
+            "links": [mrkdwn(i.text)] * 10,
+            "hidden": 290,
+            "reopen": bool(n % 2),
+            "action_id": f"{intake_form.REOPEN_ACTION}_{n}",
+        }
+        for n in range(1, intake_form.MAX_MATCHES + 1)
+    ]
     return [
         intake_form.choice_context(_draft(i), matches, {i.ticket.id}),
         intake_form.choice_context(_draft(i), matches),  # none the reporter may see
+        intake_form.choice_context(_draft(i), ()) | {"earlier": earlier},
     ]
 
 
@@ -255,6 +269,11 @@ def _follow_request(i: Inputs) -> list[dict[str, Any]]:
     ]
 
 
+def _reported_before(i: Inputs) -> list[dict[str, Any]]:
+    earlier = {"key": i.ticket.key, "decision": i.text, "resolved": "03 Dec 2026"}
+    return [{"t": i.ticket, "earlier": earlier}]
+
+
 def _done(i: Inputs) -> list[dict[str, Any]]:
     base = {
         "callback_id": intake_form.DONE_VIEW,
@@ -267,6 +286,8 @@ def _done(i: Inputs) -> list[dict[str, Any]]:
         base | {"result": "created", "added_count": 0},
         base | {"result": "added", "added_count": 300},
         base | {"result": "requested", "added_count": 0, "summary": "", "owner": ""},
+        base
+        | {"result": "reopened", "added_count": 0, "summary": i.text, "owner": "<@U05MAD1LFZ3>"},
         base | {"result": "repeat", "added_count": 0, "summary": ""},
     ]
 
@@ -332,6 +353,21 @@ def _ask(i: Inputs) -> list[dict[str, Any]]:
     return [{"t": i.ticket}]
 
 
+def _answer(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {"t": i.ticket, "question": i.text, "block": "answer"},
+        {"t": i.ticket, "question": "", "block": "answer"},
+    ]
+
+
+def _dm_answer(i: Inputs) -> list[dict[str, Any]]:
+    others = [f"ESC-{n}" for n in range(200)]
+    return [
+        {"t": i.ticket, "others": others, "owner": "U05MAD1LFZ3"},
+        {"t": None, "others": [], "owner": None},
+    ]
+
+
 def _digest(i: Inputs) -> list[dict[str, Any]]:
     escaped = mrkdwn(i.text)
     section = {"text": escaped, "fields": [escaped] * 12}
@@ -351,7 +387,7 @@ def _digest(i: Inputs) -> list[dict[str, Any]]:
 
 def _followup_message(i: Inputs) -> list[dict[str, Any]]:
     context = followups.message_context(i.cfg, followup(i.text, 1), i.ticket, NOW)
-    kinds = ("added", "done", "snoozed", "overdue", "due_soon")
+    kinds = ("added", "done", "snoozed", "overdue", "due_soon", "due_now")
     return [
         context | {"kind": kind, "audience": audience, "actor": "U05MAD1LFZ3", "state": state}
         for kind in kinds
@@ -398,6 +434,7 @@ def _home(i: Inputs) -> list[dict[str, Any]]:
         "pod": True,
         "user": "U05MAD1LFZ3",
         "ooo": ooo,
+        "can_ooo": True,
         "queue": [row] * 20 + [row | {"can_ack": False}] * 20,
         "queue_more": 4,
         "followups": fus,
@@ -529,19 +566,17 @@ def _ticket_update(i: Inputs) -> list[dict[str, Any]]:
             "actor": "U05MAD1LFZ3",
             "text": i.text,
             "paused": "2h",
-            "card_link": "https://escbot.invalid/card-permalink",
+            "via": via,
+            "card_link": "https://example.slack.com/archives/C1/p1",
         }
-        for kind in ("asked", "replied", "reopened")
+        for kind in ("asked", "answered", "resumed", "reopened")
         for audience in ("thread", "dm")
+        for via in ("form", "dm", "thread")
     ]
 
 
-def _dm_answer(i: Inputs) -> list[dict[str, Any]]:
-    others = [f"ESC-{n}" for n in range(1000, 1100)]
-    return [{"t": i.ticket, "others": others}, {"t": None, "others": []}]
-
-
 BUILDERS: dict[str, Builder] = {
+    "answer_modal": _answer,
     "ask_reporter_modal": _ask,
     "digest": _digest,
     "dm_answer": _dm_answer,
@@ -565,6 +600,7 @@ BUILDERS: dict[str, Builder] = {
     "reported_again": _reported_again,
     "reporter_ack": lambda i: [intake_messages.ticket_context(i.cfg, i.ticket)],
     "reporter_added": _reporter_added,
+    "reported_before": _reported_before,
     "reporter_dm": _reporter_dm,
     "resolution_notice": _resolution_notice,
     "resolve_modal": _resolve_modal,
@@ -898,8 +934,10 @@ def test_problems_catches_each_limit(payload: dict[str, Any], kind: str, says: s
 BENIGN = "Plain words and more"
 QUOTE = re.compile(r"(?m)^> ")  # mrkdwn's block quote
 #: A clock time outside a date token must name its zone ("09:00 Europe/Dublin", "12:08 in
-#: Nairobi", "09:00 UTC"); "%Z" abbreviations such as IST or GMT are ambiguous.
-_CLOCK_TIME = re.compile(r"\b\d{1,2}:\d{2}\b(?! (?:[A-Z][A-Za-z_]+/[A-Za-z_/]+|in [A-Z]|UTC\b))")
+#: Nairobi", "09:00 UTC", "11:00 your time" to the person it is about); "%Z" abbreviations such as IST or GMT are ambiguous.
+_CLOCK_TIME = re.compile(
+    r"\b\d{1,2}:\d{2}\b(?! (?:[A-Z][A-Za-z_]+/[A-Za-z_/]+|in [A-Z]|UTC\b|your time\b))"
+)
 _ZONE_ABBREVIATION = re.compile(r"\b\d{1,2}:\d{2} (?!UTC\b)[A-Z]{2,5}\b")
 
 

@@ -495,11 +495,18 @@ def play(desk: Desk) -> None:
     )
     desk.settle()
     desk.clock.advance(timedelta(minutes=10))
+    n.step("The reporter answers from escbot's DM (Answer): the clock runs again")
     reporter = "U07PARTN03"
-    desk.user(reporter).message_in_thread(
-        cfg.workspace.intake_channel,
-        desk.card(charity).ts,
-        "Reference CH-2291; yes, 40+ comments still visible this morning.",
+    asked = next(m for m in desk.fake.dms(reporter) if "has a question" in str(m.blocks))
+    since = desk.fake.mark()
+    _ok(desk.user(reporter).click(asked, "Answer", channel_id=asked.channel), "answer button")
+    desk.fake.wait_for("views.open", since=since)
+    _ok(
+        desk.user(reporter).submit_view(
+            desk.fake.last_view(reporter),
+            {"Your answer": "Reference CH-2291; yes, 40+ comments still visible this morning."},
+        ),
+        "answer",
     )
     desk.settle()
 
