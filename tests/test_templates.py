@@ -934,7 +934,8 @@ def test_problems_catches_each_limit(payload: dict[str, Any], kind: str, says: s
 BENIGN = "Plain words and more"
 QUOTE = re.compile(r"(?m)^> ")  # mrkdwn's block quote
 #: A clock time outside a date token must name its zone ("09:00 Europe/Dublin", "12:08 in
-#: Nairobi", "09:00 UTC", "11:00 your time" to the person it is about); "%Z" abbreviations such as IST or GMT are ambiguous.
+#: Nairobi", "09:00 UTC", "11:00 your time" to the person it is about); "%Z" abbreviations
+#: such as IST or GMT are ambiguous.
 _CLOCK_TIME = re.compile(
     r"\b\d{1,2}:\d{2}\b(?! (?:[A-Z][A-Za-z_]+/[A-Za-z_/]+|in [A-Z]|UTC\b|your time\b))"
 )
