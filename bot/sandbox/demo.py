@@ -9,6 +9,7 @@ threads, the digest channel and DMs) to the output folder.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import random
@@ -26,9 +27,10 @@ from typing import Any
 from bot.config import AppConfig, load_config
 from bot.core.clock import FakeClock
 from bot.runtime import Runtime
-from bot.sandbox.demo_html import PAGE, emojize, message_html
+from bot.sandbox.demo_html import PAGE, View, emojize, message_html
 from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
 from bot.settings import Settings
+from bot.slack.cards import OVERFLOW
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "app.yaml"
 SECRET = "demo-signing-secret"
@@ -160,14 +162,17 @@ ESCALATIONS: list[tuple[str, str, dict[str, object]]] = [
         },
     ),
 ]
-#: The assault video again, reported by someone else with a different URL form.
+#: Whose DMs the page shows (the on-call specialist, who gets the most).
+DM_SHOWN = "Wanjiru"
+#: The assault video again, with a different URL form, from the press team that reported
+#: it first: a reporter may add to the tickets they can see (others are offered to follow).
 DUPLICATE: tuple[str, str, dict[str, object]] = (
-    "U07PARTN03",
+    "U07COMMS02",
     "Same street-assault video, now trending in Brazil",
     {
         "Policy area": "graphic_violence",
         "Severity": "sev2",
-        "Your team": "partner_management",
+        "Your team": "comms",
         "Language": "pt",
         "Content links or ids": "http://VIDEO.example/v/91823/#t=12",
     },
@@ -247,6 +252,19 @@ def _card_key(message: Message) -> str | None:
         return None
     found = re.search(r"\bESC-\d+\b", header["text"]["text"])
     return found.group(0) if found else None
+
+
+def _card_actions(card: Message) -> tuple[list[str], list[str]]:
+    """The texts of a card's buttons, and of its overflow menu's items."""
+    buttons: list[str] = []
+    menu: list[str] = []
+    for block in _blocks(card.blocks):
+        for el in block.get("elements", []) if block.get("type") == "actions" else []:
+            if el.get("type") == "button":
+                buttons.append(str(el["text"]["text"]))
+            elif el.get("type") == "overflow":
+                menu += [str(o["text"]["text"]) for o in el.get("options", [])]
+    return buttons, menu
 
 
 def _blocks(blocks: object) -> list[dict[str, Any]]:
@@ -362,25 +380,35 @@ class Desk:
         raise LookupError(key)
 
     def summary(self, key: str) -> str:
-        header = _blocks(self.card(key).blocks)[0]["text"]["text"]
-        return header.split(" · ", 1)[1]
+        """The card's title line (the bold first line under the header)."""
+        title = _blocks(self.card(key).blocks)[1]["text"]["text"].split("\n", 1)[0]
+        return html.unescape(title.strip("*")).replace("&amp;", "&")
 
     def owner(self, key: str) -> str:
+        """The owner named on the card's status line ("Owner <@U…> · ack due …"), or on a
+        resolved card's decision line ("… · by <@U…> …")."""
         for block in _blocks(self.card(key).blocks):
-            for field_ in block.get("fields", []):
-                if field_["text"].startswith("*Owner*"):
-                    found = re.search(r"<@([UW][A-Z0-9]+)>", field_["text"])
-                    if found:
-                        return found.group(1)
+            texts = [str(el.get("text", "")) for el in block.get("elements", [])]
+            texts.append(str(block.get("text", {}).get("text", "")))
+            for text in texts:
+                if found := re.search(r"(?:^Owner|· by) <@([UW][A-Z0-9]+)>", text):
+                    return found.group(1)
         raise LookupError(f"{key} has no owner")
 
     def click(self, uid: str, key: str, button: str) -> None:
+        """Click ``button`` on the card: a button, or an item of its overflow menu."""
         card = self.card(key)
         since = self.fake.mark()
-        _ok(
-            self.user(uid).click(card, button, channel_id=card.channel, message_ts=card.ts),
-            f"{button} on {key}",
-        )
+        where = {"channel_id": card.channel, "message_ts": card.ts}
+        visible, menu = _card_actions(card)
+        person = self.user(uid)
+        if label := next((b for b in visible if b.startswith(button)), None):
+            resp = person.click(card, label, **where)
+        elif label := next((o for o in menu if o.startswith(button)), None):
+            resp = person.select(card, OVERFLOW, label, **where)
+        else:
+            raise RuntimeError(f"{key} offers no {button!r}: {visible} and ⋯ {menu}")
+        _ok(resp, f"{button} on {key}")
         if button in ("Reassign", "Resolve", "Ask reporter", "Add follow-up", "Reopen"):
             self.fake.wait_for("views.open", since=since)
         self.settle()
@@ -602,15 +630,23 @@ def write_html(desk: Desk, out: Path) -> Path:
             name = f"chart-{f.id}.png"
             (out / name).write_bytes(f.content)
             images[f.id] = name
+    names = dict(desk.names)
+    names[desk.cfg.workspace.intake_channel] = "tns-escalations"
+    names.update({d.channel: "tns-escalations-kpi" for d in desk.cfg.digests})
+    view = View(names, desk.cfg.team_tz, desk.clock.now())
     sections = []
-    channels = [("Intake channel", desk.cfg.workspace.intake_channel)]
-    channels += [(f"Digest: {d.name}", d.channel) for d in desk.cfg.digests[:1]]
+    channels = [("Intake channel · #tns-escalations", desk.cfg.workspace.intake_channel)]
+    channels += [
+        (f"Digest: {d.name} · #tns-escalations-kpi", d.channel) for d in desk.cfg.digests[:1]
+    ]
+    owner = _member(desk.cfg, DM_SHOWN)
+    channels.append((f"Direct messages: escbot → {desk.names[owner]}", desk.fake.dm_channel(owner)))
     for title, channel in channels:
         msgs = "".join(
-            message_html(m, desk.names, desk.fake.thread(channel, m.ts), images)
+            message_html(m, view, desk.fake.thread(channel, m.ts), images)
             for m in desk.fake.messages(channel)
         )
-        sections.append(f"<h2>{title}</h2>{msgs or '<p>(nothing yet)</p>'}")
+        sections.append(f"<h2>{html.escape(title)}</h2>{msgs or '<p>(nothing yet)</p>'}")
     page = out / "index.html"
     page.write_text(PAGE.format(sections="".join(sections)), encoding="utf-8")
     (out / "transcript.txt").write_text("\n".join(desk.narrator.lines) + "\n", encoding="utf-8")
