@@ -27,7 +27,7 @@ from typing import Any
 from bot.config import AppConfig, load_config
 from bot.core.clock import FakeClock
 from bot.runtime import Runtime
-from bot.sandbox.demo_html import PAGE, View, emojize, message_html
+from bot.sandbox.demo_html import PAGE, View, emojize, fragment_page, message_html
 from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
 from bot.settings import Settings
 from bot.slack.cards import OVERFLOW
@@ -242,7 +242,8 @@ class Narrator:
         if call.method == "conversations.join":
             return f"escbot joins #{self.fake.channel_name(a.get('channel', ''))}"
         if call.method == "files.completeUploadExternal":
-            return "chart uploaded into the digest thread"
+            shared = "shared in the channel" if a.get("blocks") else "uploaded into a thread"
+            return f"digest chart {shared}"
         return None
 
 
@@ -647,10 +648,29 @@ def write_html(desk: Desk, out: Path) -> Path:
             for m in desk.fake.messages(channel)
         )
         sections.append(f"<h2>{html.escape(title)}</h2>{msgs or '<p>(nothing yet)</p>'}")
+    for name, fragment in fragments(desk, view, images).items():
+        (out / f"fragment-{name}.html").write_text(fragment_page(fragment), encoding="utf-8")
     page = out / "index.html"
     page.write_text(PAGE.format(sections="".join(sections)), encoding="utf-8")
     (out / "transcript.txt").write_text("\n".join(desk.narrator.lines) + "\n", encoding="utf-8")
     return page
+
+
+def fragments(desk: Desk, view: View, images: dict[str, str]) -> dict[str, str]:
+    """The messages the README shows: cards (one needing ack, one resolved), an owner's DM
+    with its Ack button, and the digest with its chart."""
+    cards = desk.cards()
+    waiting = [m for m in cards if "Needs ack" in _header(m.blocks)]
+    done = [m for m in cards if "Resolved" in _header(m.blocks)]
+    owner = _member(desk.cfg, DM_SHOWN)
+    dms = [m for m in desk.fake.dms(owner) if "Ack" in str(_card_actions(m)[0])]
+    digest = [m for d in desk.cfg.digests[:1] for m in desk.fake.messages(d.channel) if m.files]
+    picked = {"card": waiting[:1] + done[:1], "dm": dms[:1], "digest": digest[-1:]}
+    return {
+        name: "".join(message_html(m, view, images=images) for m in msgs)
+        for name, msgs in picked.items()
+        if msgs
+    }
 
 
 def run_demo(

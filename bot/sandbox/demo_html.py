@@ -238,3 +238,36 @@ PAGE = (
     + STYLE.replace("{", "{{").replace("}", "}}")
     + "</style>\n<h1>escbot demo — a morning at the escalation desk</h1>{sections}"
 )
+
+
+def fragment_page(fragment: str) -> str:
+    """One or a few messages on a page of their own, for a screenshot; the script marks
+    each card with how many lines it shows before its buttons (``data-lines``)."""
+    return (
+        '<!doctype html><meta charset="utf-8"><style>'
+        + STYLE
+        + "body{margin:12px;max-width:720px}</style>"
+        + f'<div id="shot">{fragment}</div>'
+        + LINE_COUNTER
+    )
+
+
+#: Counts the visual lines of a card above its actions row, as laid out by the browser.
+LINE_COUNTER = """<script>
+for (const msg of document.querySelectorAll("#shot > .msg")) {
+  const stop = msg.querySelector(":scope > .actions");
+  const limit = stop ? stop.getBoundingClientRect().top : Infinity;
+  const centres = [];
+  const walker = document.createTreeWalker(msg, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim() || node.parentElement.closest(".reply, .menu")) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) {
+      if (r.height > 0 && r.top < limit) centres.push((r.top + r.bottom) / 2);
+    }
+  }
+  centres.sort((a, b) => a - b);  // one line: centres closer than half a line apart
+  msg.dataset.lines = centres.filter((c, i) => i === 0 || c - centres[i - 1] > 9).length;
+}
+</script>"""
