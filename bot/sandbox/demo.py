@@ -400,13 +400,12 @@ class Desk:
         """Click ``button`` on the card: a button, or an item of its overflow menu."""
         card = self.card(key)
         since = self.fake.mark()
-        where = {"channel_id": card.channel, "message_ts": card.ts}
         visible, menu = _card_actions(card)
         person = self.user(uid)
         if label := next((b for b in visible if b.startswith(button)), None):
-            resp = person.click(card, label, **where)
+            resp = person.click(card, label, channel_id=card.channel, message_ts=card.ts)
         elif label := next((o for o in menu if o.startswith(button)), None):
-            resp = person.select(card, OVERFLOW, label, **where)
+            resp = person.select(card, OVERFLOW, label, channel_id=card.channel, message_ts=card.ts)
         else:
             raise RuntimeError(f"{key} offers no {button!r}: {visible} and ⋯ {menu}")
         _ok(resp, f"{button} on {key}")
