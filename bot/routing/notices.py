@@ -75,12 +75,15 @@ def line(
     event: TicketEvent,
     kind: str,
     now: datetime,
+    actor: str | None = None,
     **context: Any,
 ) -> None:
-    """The thread line for ``event`` and the card refresh."""
+    """The thread line for ``event`` and the card refresh; ``actor`` (default the event's)
+    is who the line says did it, e.g. the member who declined before escbot routed again."""
     session.flush()
     ticket = event.ticket
-    payload = renderer.render("owner_line", **line_context(ticket, kind, event.actor_id, **context))
+    who_did = actor or event.actor_id
+    payload = renderer.render("owner_line", **line_context(ticket, kind, who_did, **context))
     outbox.enqueue_thread(session, ticket, payload, f"thread:{ticket.id}:{event.id}", now)
     outbox.enqueue_card(session, ticket, now)
 

@@ -383,7 +383,9 @@ def decline(
     ticket.routing_reason = f"{seen.name} declined it at their sensitive cap. {decision.reason}"
     sla.sync(session, cfg, ticket, now)
     _arm(session, cfg, ticket, decision, now)
-    owner_notices.line(session, renderer, change.event, "declined", now, previous=actor)
+    owner_notices.line(
+        session, renderer, change.event, "declined", now, actor=actor, previous=actor
+    )
     owner_notices.dm_owner(session, cfg, renderer, change, _dm_kind(decision), now)
     return change
 
