@@ -138,7 +138,8 @@ def test_chain_step_and_breach_at_the_same_due_time_tell_each_person_the_right_t
     escbot, fake_slack, config, clock
 ) -> None:
     clock.set(MORNING)
-    ticket, card = open_and_post(escbot, fake_slack, config, severity="sev1")  # Lucía
+    ticket, _ = open_and_post(escbot, fake_slack, config, severity="sev1")
+    assert ticket.assignee_id == LUCIA
     tick(escbot, clock, timedelta(minutes=30))  # TTA due: breach and chain step together
     lucia, wanjiru, lead = (dm_texts(fake_slack, u) for u in (LUCIA, WANJIRU, LEAD))
     assert any(
