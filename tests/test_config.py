@@ -220,7 +220,8 @@ BAD = [
     pytest.param(
         "oncall_hours: prefer_on_shift",
         "oncall_hours: always",
-        "routing.oncall_hours: must be one of 'prefer_on_shift' or 'around_the_clock' (got 'always')",
+        "routing.oncall_hours: must be one of 'prefer_on_shift' or 'around_the_clock' "
+        "(got 'always')",
         id="unknown-oncall-hours",
     ),
     pytest.param(
