@@ -28,7 +28,7 @@ from tests.desk import (
     WANJIRU,
     seed,
 )
-from tests.test_ownership_http import actions, card_of, open_and_post, settle, shown
+from tests.test_ownership_http import actions, card_of, open_and_post, settle, shown, ticket_row
 
 SUNDAY_NIGHT = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)  # 03:00 Dublin; nobody on shift
 
@@ -77,7 +77,7 @@ def test_sunday_night_sev0_self_harm_reaches_a_skilled_rotation_member_and_copie
     # not acknowledged in 15m: the chain's first step goes on down the rotation (Marcus)
     tick(escbot, clock, timedelta(minutes=15))
     assert actions(escbot, ticket, "assign")[-1].payload["assignee"] == MARCUS
-    assert escbot.services.sessions().get_one(Ticket, ticket.id).assignee_id == MARCUS
+    assert ticket_row(escbot, ticket).assignee_id == MARCUS
 
 
 def test_thursday_morning_sev1_goes_to_a_skilled_member_on_shift_not_the_off_shift_oncall(
@@ -122,7 +122,7 @@ def test_the_lead_fallback_tries_again_when_a_shift_starts(
     assert retry.due_at == SUNDAY_NIGHT + timedelta(minutes=30)
     monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 08:00 in Manila
     tick(escbot, clock, monday - clock.now())
-    assert escbot.services.sessions().get_one(Ticket, ticket.id).assignee_id == ANDREA
+    assert ticket_row(escbot, ticket).assignee_id == ANDREA
     assert any("is yours" in t for t in dm_texts(fake_slack, ANDREA))
     assert any(f"has moved to <@{ANDREA}>" in t for t in dm_texts(fake_slack, LEAD))
     thread = json.dumps([m.blocks for m in fake_slack.thread(INTAKE, card.ts)])
@@ -180,7 +180,7 @@ def test_reassigning_to_yourself_is_a_take(escbot, fake_slack, config, clock, us
     resp = jonas.submit_view(view, {"New owner": JONAS, "Reason": "German-language network"})
     assert resp.status_code == 200 and "errors" not in resp.text
     settle(escbot)
-    row = escbot.services.sessions().get_one(Ticket, ticket.id)
+    row = ticket_row(escbot, ticket)
     assert (row.assignee_id, row.status) == (JONAS, "acknowledged")
     assert [e.actor_id for e in actions(escbot, ticket, "take")] == [JONAS]
     assert pending_chain(escbot, ticket) == []
@@ -215,7 +215,7 @@ def test_the_reassign_menu_shows_exposure_and_skill_and_an_override_is_needed_an
     assert errors["reassign_to"].startswith(
         "Priya Raman: no graphic violence skill; at the sensitive cap (0/0 today)."
     )
-    assert escbot.services.sessions().get_one(Ticket, ticket.id).assignee_id == LUCIA
+    assert ticket_row(escbot, ticket).assignee_id == LUCIA
     resp = lucia.submit_view(
         view,
         {"New owner": PRIYA, "Reason": "Hindi captions", "Wellness override": ["override"]},
@@ -259,7 +259,7 @@ def test_take_at_the_cap_is_refused_and_the_owner_at_cap_may_decline(
     user_factory(LUCIA).click(dm, "Decline — at my exposure cap")
     fake_slack.wait_until(lambda: len(actions(escbot, ticket, "assign")) == 2)
     settle(escbot)
-    row = escbot.services.sessions().get_one(Ticket, ticket.id)
+    row = ticket_row(escbot, ticket)
     assert row.assignee_id not in (LUCIA, BEATRIZ)
     assert row.routing_reason.startswith("Lucía Fernández declined it at their sensitive cap.")
     thread = json.dumps([m.blocks for m in fake_slack.thread(INTAKE, card.ts)])
