@@ -9,8 +9,13 @@ the clock stands still while the ticket waits on the reporter
 
 Notices are durable timers: an at-risk warning at ``cfg.sla.at_risk_fraction``
 of a target and a breach notice at 100 %, each at most once per ticket and
-clock. :func:`sync` is the one entry point after any change to a ticket: it
-closes or opens pauses, stores measured times and breaches, and replaces the
+clock. An at-risk warning whose deadline has already passed (after downtime or a
+clock jump) is never sent: the breach says it all. A breach is addressed to whoever
+owned the ticket when the clock ran out, with the lead copied; not to the owner an
+escalation step gave it to at that same instant (they were told it is theirs).
+
+:func:`sync` is the one entry point after any change to a ticket: it closes or opens
+pauses, stores measured times and breaches, and replaces the
 pending timers (cancel + schedule under a new generation) so they always fire
 at the due times the card shows.
 """
@@ -207,7 +212,7 @@ def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> Non
     if status is Status.RESOLVED and ticket.resolved_at is not None:
         ticket.ttr_seconds = _measure(cfg, ticket, ticket.resolved_at)
         _late_breach(session, cfg, ticket, TTR, ticket.resolved_at)
-    reschedule(session, cfg, ticket)
+    reschedule(session, cfg, ticket, now)
 
 
 def pause_while_resolved(cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
@@ -259,8 +264,11 @@ def record_breach(
     return True
 
 
-def reschedule(session: Session, cfg: AppConfig, ticket: Ticket) -> None:
-    """Cancel the ticket's pending SLA timers and schedule the ones still to come.
+def reschedule(
+    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime | None = None
+) -> None:
+    """Cancel the ticket's pending SLA timers and schedule the ones still to come; with
+    ``now``, no at-risk warning whose breach is already due.
 
     The new timers' dedup keys carry a generation (the number of SLA timers
     the ticket ever had), so they never collide with cancelled or fired ones.
@@ -280,7 +288,7 @@ def reschedule(session: Session, cfg: AppConfig, ticket: Ticket) -> None:
             ):
                 continue
             when = due(cfg, ticket, which, level)
-            if when is None:
+            if when is None or (level == AT_RISK and _overdue(cfg, ticket, which, now)):
                 continue
             timers.schedule(
                 session,
@@ -290,6 +298,14 @@ def reschedule(session: Session, cfg: AppConfig, ticket: Ticket) -> None:
                 ticket=ticket,
                 payload={"clock": which, "level": level, "generation": generation},
             )
+
+
+def _overdue(cfg: AppConfig, ticket: Ticket, which: str, now: datetime | None) -> bool:
+    """Has ``which`` reached its breach at ``now``? (Then an at-risk warning is stale.)"""
+    if now is None:
+        return False
+    breach = due(cfg, ticket, which, BREACH)
+    return breach is not None and breach <= now
 
 
 def _cancel_pending(session: Session, ticket_id: int) -> None:
@@ -336,8 +352,8 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
         if when is None or when > now:  # superseded by a reschedule racing this firing
             return
         if level == AT_RISK:
-            if which in _at_risk_notified(session, ticket):
-                return
+            if which in _at_risk_notified(session, ticket) or _overdue(cfg, ticket, which, now):
+                return  # already warned, or too late to warn: the breach notice follows
         elif not record_breach(session, cfg, ticket, which, now):
             return
         notify(session, cfg, renderer, ticket, which, level, now)
@@ -354,41 +370,55 @@ def notify(
     level: str,
     now: datetime,
 ) -> None:
-    """Audit line, thread notice, DMs (assignee; the lead too on breach) and card refresh."""
+    """Audit line, thread notice, DMs and card refresh.
+
+    At risk: the owner is warned. Breach: whoever owned the ticket when the clock ran
+    out is told, and the lead is copied; an owner who got it at that instant (an
+    escalation step on the same due time) is not told it breached "on them".
+    """
     due_at = due(cfg, ticket, which, BREACH)
+    lead = cfg.pod_for_area(ticket.policy_area).lead
+    responsible = ticket.assignee_id
+    if level == BREACH and due_at is not None:
+        responsible = owner_at(session, ticket, due_at) or responsible
     record(
         session,
         ticket,
         f"sla_{level}",
         actor=SYSTEM_ACTOR,
         now=now,
-        payload={"clock": which, "due_at": due_at.isoformat() if due_at else None},
+        payload={
+            "clock": which,
+            "due_at": due_at.isoformat() if due_at else None,
+            "owner": responsible,
+        },
     )
-    lead = cfg.pod_for_area(ticket.policy_area).lead
     context: dict[str, Any] = {
         "t": ticket,
         "clock_name": CLOCK_NAMES[which],
         "level": level,
         "due_at": due_at,
+        "responsible": responsible,
+        "lead": lead,
     }
     # a breach goes before routine messages of its channel, whatever the severity
     priority = outbox.URGENT if level == BREACH else None
     outbox.enqueue_thread(
         session,
         ticket,
-        renderer.render("sla_notice", **context, audience="thread"),
+        renderer.render("sla_notice", **context, audience="thread", you=None),
         f"sla:{ticket.id}:{which}:{level}",
         now,
         priority=priority,
     )
-    people = [ticket.assignee_id or lead]
+    people = [responsible or lead]
     if level == BREACH and lead not in people:
         people.append(lead)
     for user in people:  # notices: one scheduler tick's breaches reach the lead as one DM
         outbox.enqueue_notice(
             session,
             user,
-            renderer.render("sla_notice", **context, audience="dm"),
+            renderer.render("sla_notice", **context, audience="dm", you=user),
             f"sla-dm:{ticket.id}:{which}:{level}:{user}",
             now,
             ticket=ticket,
@@ -397,3 +427,22 @@ def notify(
     ticket.version = (ticket.version or 0) + 1
     ticket.updated_at = now
     outbox.enqueue_card(session, ticket, now)
+
+
+def owner_at(session: Session, ticket: Ticket, at: datetime) -> str | None:
+    """Who owned ``ticket`` just before ``at``: the last assign or take earlier than it."""
+    session.flush()
+    rows = session.execute(
+        select(TicketEvent.action, TicketEvent.actor_id, TicketEvent.payload)
+        .where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.action.in_(("assign", "take")),
+            TicketEvent.at < at,
+        )
+        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+        .limit(1)
+    ).first()
+    if rows is None:
+        return None
+    action, actor, payload = rows
+    return str(actor) if action == "take" else (payload or {}).get("assignee")

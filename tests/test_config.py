@@ -218,6 +218,13 @@ def test_partial_severity_weights_keep_defaults() -> None:
 
 BAD = [
     pytest.param(
+        "oncall_hours: prefer_on_shift",
+        "oncall_hours: always",
+        "routing.oncall_hours: must be one of 'prefer_on_shift' or 'around_the_clock' "
+        "(got 'always')",
+        id="unknown-oncall-hours",
+    ),
+    pytest.param(
         "timezone: Africa/Nairobi",
         "timezone: Africa/Nairobbi",
         "pods.critical_harms.members[6].timezone: unknown time zone 'Africa/Nairobbi'",

@@ -232,6 +232,10 @@ class Routing(Model):
         dict[SevName, NonNegativeInt], BeforeValidator(_with_default_weights)
     ] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     oncall_severities: Annotated[tuple[SevName, ...], Unique] = ("sev0", "sev1")
+    #: ``prefer_on_shift``: an on-call severity goes to the first rotation member on shift,
+    #: then anyone eligible on shift, and only then off-shift rotation members;
+    #: ``around_the_clock``: to the first rotation member who can take it, whatever the hour.
+    oncall_hours: Literal["prefer_on_shift", "around_the_clock"] = "prefer_on_shift"
     escalation_chain: Annotated[
         tuple[Literal["next_oncall", "lead"], ...], Field(min_length=1), Unique
     ] = ("next_oncall", "lead")

@@ -119,7 +119,8 @@ def config_summary(cfg: AppConfig) -> str:
     r = cfg.routing
     out.append(
         f"routing: {r.strategy}, language {r.language}, on call for "
-        f"{','.join(r.oncall_severities) or 'nothing'}, escalation "
+        f"{','.join(r.oncall_severities) or 'nothing'} ({r.oncall_hours.replace('_', ' ')}), "
+        f"escalation "
         f"{' -> '.join(r.escalation_chain)}"
     )
     if cfg.vendors:
