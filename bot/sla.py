@@ -107,8 +107,18 @@ def clock_for(cfg: AppConfig, severity: str) -> SlaClock:
 
 
 def target_seconds(cfg: AppConfig, severity: str, which: str) -> int:
+    """The target in seconds of the severity's clock.
+
+    On a business-hours clock a day of the target is a working day (the
+    calendar's opening hours) and a week a working week: ``2d`` from Thursday
+    10:00 is due Monday 10:00, as a calendar says, not 48 business hours later.
+    """
     sev = cfg.severities[severity]
-    return int((sev.ack_within if which == TTA else sev.resolve_within).total_seconds())
+    target = sev.ack_within if which == TTA else sev.resolve_within
+    if not sev.business_hours:
+        return target.seconds_on(None)
+    cal = cfg.workspace.calendar
+    return target.seconds_on(cal.working_day, len(cal.days))
 
 
 def threshold(cfg: AppConfig, severity: str, which: str, level: str) -> int:
@@ -167,6 +177,16 @@ def at_risk_now(cfg: AppConfig, ticket: Ticket, now: datetime) -> list[str]:
     ]
 
 
+def span(cfg: AppConfig, severity: str, seconds: int) -> str:
+    """SLA seconds as a person reads them: ``1d2h`` on a 24x7 clock, ``11h of working
+    time`` on a business-hours one (where "1d" would wrongly suggest a calendar day)."""
+    if not cfg.severities[severity].business_hours:
+        return format_duration(timedelta(seconds=seconds))
+    hours, rest = divmod(seconds, 3600)
+    text = (f"{hours}h" if hours else "") + (f"{rest // 60}m" if rest >= 60 or not hours else "")
+    return f"{text} of working time"
+
+
 def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> str:
     """One line for the card: due time, paused, or the measured time (mrkdwn, no user text)."""
     mark = " :rotating_light: breached" if breached(ticket, which) else ""
@@ -174,11 +194,11 @@ def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> 
     if stopped(ticket, which):
         if measured is None:
             return "done" + mark
-        return f"done in {format_duration(timedelta(seconds=measured))}" + mark
+        return f"done in {span(cfg, ticket.severity, measured)}" + mark
     if ticket.waiting_since is not None:
         spent = used(cfg, ticket, ticket.waiting_since)
-        left = timedelta(seconds=max(0, target_seconds(cfg, ticket.severity, which) - spent))
-        return f"paused while waiting on the reporter ({format_duration(left)} left)" + mark
+        left = max(0, target_seconds(cfg, ticket.severity, which) - spent)
+        return f"paused while waiting on the reporter ({span(cfg, ticket.severity, left)} left)" + mark
     when = due(cfg, ticket, which)
     return ("was due " if mark else "by ") + renderer.when(when) + mark
 
