@@ -32,7 +32,7 @@ from bot.config.fields import WEEKDAYS
 from bot.core.render import Renderer
 from bot.delivery import outbox, timers
 from bot.tickets.lifecycle import Status, record
-from storage.models import SlaBreach, Ticket, TicketEvent, Timer
+from storage.models import Resolution, SlaBreach, Ticket, TicketEvent, Timer
 from storage.queries import ticket_by_id
 
 TTA, TTR = "tta", "ttr"
@@ -133,7 +133,11 @@ def threshold(cfg: AppConfig, severity: str, which: str, level: str) -> int:
 def stopped(ticket: Ticket, which: str) -> bool:
     """TTA stops at the first acknowledgement, TTR at resolution."""
     if which == TTA:
-        return ticket.tta_seconds is not None or ticket.acked_at is not None
+        return (
+            ticket.tta_seconds is not None
+            or ticket.first_acked_at is not None
+            or ticket.acked_at is not None
+        )
     return ticket.status == Status.RESOLVED.value
 
 
@@ -221,13 +225,40 @@ def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> Non
         ticket.waiting_since = None
     elif status is Status.WAITING and ticket.waiting_since is None:
         ticket.waiting_since = now
-    if ticket.acked_at is not None and ticket.tta_seconds is None:
-        ticket.tta_seconds = _measure(cfg, ticket, ticket.acked_at)
-        _late_breach(session, cfg, ticket, TTA, ticket.acked_at)
+    first_ack = ticket.first_acked_at or ticket.acked_at
+    if first_ack is not None and ticket.tta_seconds is None:
+        ticket.tta_seconds = _measure(cfg, ticket, first_ack)
+        _late_breach(session, cfg, ticket, TTA, first_ack)
     if status is Status.RESOLVED and ticket.resolved_at is not None:
         ticket.ttr_seconds = _measure(cfg, ticket, ticket.resolved_at)
         _late_breach(session, cfg, ticket, TTR, ticket.resolved_at)
+        _keep_resolution(session, ticket)
     reschedule(session, cfg, ticket)
+
+
+def _keep_resolution(session: Session, ticket: Ticket) -> None:
+    """The resolution as measured now, once: the KPIs of its day read it from here."""
+    assert ticket.resolved_at is not None
+    session.flush()
+    kept = session.scalar(
+        select(Resolution.id).where(
+            Resolution.ticket_id == ticket.id, Resolution.at == ticket.resolved_at
+        )
+    )
+    if kept is None:
+        session.add(
+            Resolution(
+                ticket_id=ticket.id,
+                at=ticket.resolved_at,
+                severity=ticket.severity,
+                ttr_seconds=ticket.ttr_seconds,
+                ttr_breached=bool(ticket.ttr_breached),
+                decision=ticket.decision,
+                vendor=ticket.vendor,
+                vendor_correct=ticket.vendor_correct,
+                vendor_error_category=ticket.vendor_error_category,
+            )
+        )
 
 
 def pause_while_resolved(cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
