@@ -202,7 +202,9 @@ def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> 
     if ticket.waiting_since is not None:
         spent = used(cfg, ticket, ticket.waiting_since)
         left = max(0, target_seconds(cfg, ticket.severity, which) - spent)
-        return f"paused while waiting on the reporter ({span(cfg, ticket.severity, left)} left)" + mark
+        return (
+            f"paused while waiting on the reporter ({span(cfg, ticket.severity, left)} left)" + mark
+        )
     when = due(cfg, ticket, which)
     return ("was due " if mark else "by ") + renderer.when(when) + mark
 

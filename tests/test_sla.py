@@ -196,7 +196,13 @@ def test_at_risk_now_and_the_card_line(config: AppConfig) -> None:
         ("sev2", (2026, 12, 3, 17, 0), TTR, (2026, 12, 7, 17, 0), "resolve by Mon 7 Dec 17:00"),
         ("sev2", (2026, 11, 26, 20, 0), TTR, (2026, 11, 30, 18, 0), "after hours: end of Mon"),
         ("sev2", (2026, 11, 28, 11, 0), TTR, (2026, 12, 1, 18, 0), "Saturday: end of Tuesday"),
-        ("sev2", (2026, 11, 27, 16, 0), TTA, (2026, 11, 30, 11, 0), "4 working hours over a weekend"),
+        (
+            "sev2",
+            (2026, 11, 27, 16, 0),
+            TTA,
+            (2026, 11, 30, 11, 0),
+            "4 working hours over a weekend",
+        ),
         ("sev3", (2026, 12, 3, 10, 0), TTA, (2026, 12, 4, 10, 0), "1 working day: Fri 10:00"),
         ("sev3", (2026, 12, 3, 10, 0), TTR, (2026, 12, 10, 10, 0), "5 working days: a week"),
         # Christmas: Fri 25 and Mon 28 Dec 2026 are holidays, so are the weekend days

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core import forms
 from bot.core.blockkit import PRIVATE_METADATA
 from bot.core.desk import Desk
