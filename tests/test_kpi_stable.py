@@ -132,15 +132,13 @@ class World:
     def export_rows(self, period: Period) -> list[dict[str, str]]:
         """The export of the tickets opened in ``period``: the columns that are KPIs.
 
-    (``tta_breached``/``first_ttr_breached`` read "false" until a clock stops or
-    breaches, so only "true" counts as filled in for them.)"""
+        (``tta_breached``/``first_ttr_breached`` read "false" until a clock stops or
+        breaches, so only "true" counts as filled in for them.)"""
         buf = io.StringIO()
         with self.sessions() as s:
             export.write_csv(s, buf, period.start, period.end)
         rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
-        return [
-            {c: "" if r[c] == "false" else r[c] for c in export.KPI_COLUMNS} for r in rows
-        ]
+        return [{c: "" if r[c] == "false" else r[c] for c in export.KPI_COLUMNS} for r in rows]
 
 
 def wipe(sessions: sessionmaker[Session]) -> None:
@@ -162,6 +160,7 @@ STEPS = st.lists(
     min_size=6,
     max_size=30,
 )
+
 
 @settings(
     max_examples=EXAMPLES,

@@ -384,6 +384,8 @@ class Attainment:
 
 @dataclass(frozen=True)
 class Breach:
+    """A missed target; ``at`` is when it was due (the breach notice may fire later)."""
+
     ticket: TicketRef
     clock: str
     at: datetime
@@ -439,7 +441,7 @@ def breached_running(
     found: list[tuple[Any, ...]] = []
     for chunk in _chunks(list(open_ids)):  # an unacknowledged ticket is an open one
         found += session.execute(
-            select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.at, Ticket.id)
+            select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at, Ticket.id)
             .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
             .where(
                 Ticket.id.in_(chunk),
@@ -462,7 +464,7 @@ def sla(
     previous = sum((*(v for d in _clocks(session, prev) for v in d.values()),), Attainment())
     total = session.scalar(select(func.count()).where(cur.has(SlaBreach.at))) or 0
     rows = session.execute(
-        select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.at)
+        select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at)
         .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
         .where(cur.has(SlaBreach.at))
         .order_by(Ticket.severity, SlaBreach.at, SlaBreach.id)
