@@ -37,7 +37,7 @@ from bot.config.fields import WEEKDAYS
 from bot.core.render import Renderer
 from bot.delivery import outbox, timers
 from bot.tickets.lifecycle import Status, record
-from storage.models import SlaBreach, Ticket, TicketEvent, Timer
+from storage.models import Resolution, SlaBreach, Ticket, TicketEvent, Timer
 from storage.queries import ticket_by_id
 
 TTA, TTR = "tta", "ttr"
@@ -112,8 +112,18 @@ def clock_for(cfg: AppConfig, severity: str) -> SlaClock:
 
 
 def target_seconds(cfg: AppConfig, severity: str, which: str) -> int:
+    """The target in seconds of the severity's clock.
+
+    On a business-hours clock a day of the target is a working day (the
+    calendar's opening hours) and a week a working week: ``2d`` from Thursday
+    10:00 is due Monday 10:00, as a calendar says, not 48 business hours later.
+    """
     sev = cfg.severities[severity]
-    return int((sev.ack_within if which == TTA else sev.resolve_within).total_seconds())
+    target = sev.ack_within if which == TTA else sev.resolve_within
+    if not sev.business_hours:
+        return target.seconds_on(None)
+    cal = cfg.workspace.calendar
+    return target.seconds_on(cal.working_day, len(cal.days))
 
 
 def threshold(cfg: AppConfig, severity: str, which: str, level: str) -> int:
@@ -128,7 +138,11 @@ def threshold(cfg: AppConfig, severity: str, which: str, level: str) -> int:
 def stopped(ticket: Ticket, which: str) -> bool:
     """TTA stops at the first acknowledgement, TTR at resolution."""
     if which == TTA:
-        return ticket.tta_seconds is not None or ticket.acked_at is not None
+        return (
+            ticket.tta_seconds is not None
+            or ticket.first_acked_at is not None
+            or ticket.acked_at is not None
+        )
     return ticket.status == Status.RESOLVED.value
 
 
@@ -172,6 +186,16 @@ def at_risk_now(cfg: AppConfig, ticket: Ticket, now: datetime) -> list[str]:
     ]
 
 
+def span(cfg: AppConfig, severity: str, seconds: int) -> str:
+    """SLA seconds as a person reads them: ``1d2h`` on a 24x7 clock, ``11h of working
+    time`` on a business-hours one (where "1d" would wrongly suggest a calendar day)."""
+    if not cfg.severities[severity].business_hours:
+        return format_duration(timedelta(seconds=seconds))
+    hours, rest = divmod(seconds, 3600)
+    text = (f"{hours}h" if hours else "") + (f"{rest // 60}m" if rest >= 60 or not hours else "")
+    return f"{text} of working time"
+
+
 def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> str:
     """One line for the card: due time, paused, or the measured time (mrkdwn, no user text)."""
     mark = " :rotating_light: breached" if breached(ticket, which) else ""
@@ -179,11 +203,13 @@ def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> 
     if stopped(ticket, which):
         if measured is None:
             return "done" + mark
-        return f"done in {format_duration(timedelta(seconds=measured))}" + mark
+        return f"done in {span(cfg, ticket.severity, measured)}" + mark
     if ticket.waiting_since is not None:
         spent = used(cfg, ticket, ticket.waiting_since)
-        left = timedelta(seconds=max(0, target_seconds(cfg, ticket.severity, which) - spent))
-        return f"paused while waiting on the reporter ({format_duration(left)} left)" + mark
+        left = max(0, target_seconds(cfg, ticket.severity, which) - spent)
+        return (
+            f"paused while waiting on the reporter ({span(cfg, ticket.severity, left)} left)" + mark
+        )
     when = due(cfg, ticket, which)
     return ("was due " if mark else "by ") + renderer.when(when) + mark
 
@@ -206,13 +232,40 @@ def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> Non
         ticket.waiting_since = None
     elif status is Status.WAITING and ticket.waiting_since is None:
         ticket.waiting_since = now
-    if ticket.acked_at is not None and ticket.tta_seconds is None:
-        ticket.tta_seconds = _measure(cfg, ticket, ticket.acked_at)
-        _late_breach(session, cfg, ticket, TTA, ticket.acked_at)
+    first_ack = ticket.first_acked_at or ticket.acked_at
+    if first_ack is not None and ticket.tta_seconds is None:
+        ticket.tta_seconds = _measure(cfg, ticket, first_ack)
+        _late_breach(session, cfg, ticket, TTA, first_ack)
     if status is Status.RESOLVED and ticket.resolved_at is not None:
         ticket.ttr_seconds = _measure(cfg, ticket, ticket.resolved_at)
         _late_breach(session, cfg, ticket, TTR, ticket.resolved_at)
+        _keep_resolution(session, ticket)
     reschedule(session, cfg, ticket, now)
+
+
+def _keep_resolution(session: Session, ticket: Ticket) -> None:
+    """The resolution as measured now, once: the KPIs of its day read it from here."""
+    assert ticket.resolved_at is not None
+    session.flush()
+    kept = session.scalar(
+        select(Resolution.id).where(
+            Resolution.ticket_id == ticket.id, Resolution.at == ticket.resolved_at
+        )
+    )
+    if kept is None:
+        session.add(
+            Resolution(
+                ticket_id=ticket.id,
+                at=ticket.resolved_at,
+                severity=ticket.severity,
+                ttr_seconds=ticket.ttr_seconds,
+                ttr_breached=bool(ticket.ttr_breached),
+                decision=ticket.decision,
+                vendor=ticket.vendor,
+                vendor_correct=ticket.vendor_correct,
+                vendor_error_category=ticket.vendor_error_category,
+            )
+        )
 
 
 def pause_while_resolved(cfg: AppConfig, ticket: Ticket, now: datetime) -> None:

@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.config.checks import cross_check
-from bot.config.durations import format_duration
+from bot.config.durations import SlaTarget, format_duration
 from bot.config.errors import Loc, describe
 from bot.config.fields import (
     WEEKDAYS,
@@ -46,6 +46,7 @@ from bot.config.fields import (
     Regex,
     RegionCode,
     SevName,
+    SlaDuration,
     Slug,
     TeamId,
     Text,
@@ -102,6 +103,11 @@ class Calendar(Hours):
 
     holidays: tuple[date, ...] = ()
 
+    @property
+    def working_day(self) -> timedelta:
+        """How long a working day is open: what one day of a business-hours target counts."""
+        return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+
 
 class Workspace(Model):
     team_id: TeamId | None = None
@@ -125,9 +131,28 @@ class PolicyArea(Keyed):
 
 class Severity(Keyed):
     title: Text
-    ack_within: Duration
-    resolve_within: Duration
+    ack_within: SlaDuration
+    resolve_within: SlaDuration
     clock: Literal["24x7", "business_hours"] = "24x7"
+
+    @model_validator(mode="after")
+    def _working_needs_business_hours(self) -> Severity:
+        for key in ("ack_within", "resolve_within"):
+            if self.clock == "24x7" and getattr(self, key).working:
+                raise ValueError(
+                    f"{key} is in working time, but clock 24x7 counts every hour: "
+                    "set clock: business_hours, or drop 'working'"
+                )
+        return self
+
+    @property
+    def business_hours(self) -> bool:
+        return self.clock == "business_hours"
+
+    def spell(self, which: str) -> str:
+        """``ack_within``/``resolve_within`` with the unit in words: "2 working days"."""
+        target: SlaTarget = getattr(self, which)
+        return target.spell(self.business_hours)
 
     @field_validator("resolve_within")
     @classmethod

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core import forms
 from bot.core.desk import Desk
 from bot.core.errors import DomainError
@@ -222,12 +222,11 @@ def options(mapping: dict[str, str]) -> list[dict[str, str]]:
 
 
 def severity_text(cfg: AppConfig, key: str) -> str:
-    """ "sev2 · ack 4h · resolve 2d (business hours) — Medium: …": SLA first, so it
-    survives Slack's 75-character option limit."""
+    """ "sev2 · ack 4 working hours · resolve 2 working days — Medium: …": SLA first, so
+    it survives Slack's 75-character option limit."""
     sev = cfg.severities[key]
-    hours = " (business hours)" if sev.clock == "business_hours" else ""
-    ack, resolve = format_duration(sev.ack_within), format_duration(sev.resolve_within)
-    return f"{key} · ack {ack} · resolve {resolve}{hours} — {sev.title}"
+    ack, resolve = sev.spell("ack_within"), sev.spell("resolve_within")
+    return f"{key} · ack {ack} · resolve {resolve} — {sev.title}"
 
 
 def modal_context(cfg: AppConfig, prefill: Prefill, origin: Origin) -> dict[str, Any]:
