@@ -1,4 +1,5 @@
 """Buttons on the ticket card (block actions); one small listener per action_id.
+(Also the owner DM's "Decline — at my exposure cap".)
 
 Each button's ``value`` is the ticket key. The listener acks first, then the
 domain does the work; a refusal or a stale click comes back as an ephemeral
@@ -34,6 +35,19 @@ def register(app: App, services: Services) -> None:
 
     def take(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ownership.take_ticket(services.desk, *_clicked(body, action))
+
+    @app.action(_action("ticket_decline"))
+    @guarded
+    def ticket_decline(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        change = ownership.decline_ticket(services.desk, *_clicked(body, action))
+        respond(
+            replace_original=False,
+            text=f":shield: You declined {change.ticket.key}. It went to someone else "
+            "and doesn't count towards your day.",
+        )
 
     def reassign(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         view = ownership.reassign_modal(services.desk, *_clicked(body, action))

@@ -42,6 +42,7 @@ def register(app: App, services: Services) -> None:
                 to=values.get(ownership.TO_BLOCK),
                 reason=values.get(ownership.REASON_BLOCK),
                 submission=str(view.get("id")),
+                override=ownership.OVERRIDE in (values.get(ownership.OVERRIDE_BLOCK) or ()),
             )
         except FieldErrors as err:
             ack(response_action="errors", errors=err.errors)

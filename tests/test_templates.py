@@ -472,7 +472,26 @@ def _ooo(i: Inputs) -> list[dict[str, Any]]:
 
 def _owner_dm(i: Inputs) -> list[dict[str, Any]]:
     kinds = ("routed", "lead", "reassigned", "escalated")
-    return [owner_notices.dm_context(i.cfg, i.ticket, k, "U05BER7JBK2", i.text) for k in kinds]
+    return [
+        owner_notices.dm_context(i.cfg, i.ticket, k, "U05BER7JBK2", i.text, decline)
+        for k in kinds
+        for decline in (None, "sensitive today 6/6")
+    ]
+
+
+def _owner_fyi(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {
+            "t": i.ticket,
+            "kind": kind,
+            "owner": "U05NYC3MRD8",
+            "owner_name": i.text,
+            "why": i.text,
+            "card_link": "https://escbot.invalid/card-permalink",
+            "waited": "15m",
+        }
+        for kind in ("moved", "found", "copy")
+    ]
 
 
 def _notice_list(i: Inputs) -> list[dict[str, Any]]:
@@ -488,7 +507,16 @@ def _notice_list(i: Inputs) -> list[dict[str, Any]]:
 
 
 def _owner_line(i: Inputs) -> list[dict[str, Any]]:
-    kinds = ("acknowledged", "taken", "reassigned", "rerouted", "escalated", "exhausted")
+    kinds = (
+        "acknowledged",
+        "taken",
+        "reassigned",
+        "rerouted",
+        "escalated",
+        "exhausted",
+        "found",
+        "declined",
+    )
     return [
         owner_notices.line_context(
             i.ticket,
@@ -498,6 +526,7 @@ def _owner_line(i: Inputs) -> list[dict[str, Any]]:
             reason=i.text,
             step="pod lead",
             waited="30m",
+            override=i.text,
         )
         for kind in kinds
     ]
@@ -505,7 +534,10 @@ def _owner_line(i: Inputs) -> list[dict[str, Any]]:
 
 def _reassign(i: Inputs) -> list[dict[str, Any]]:
     """Shaped like bot.routing.ownership.reassign_choices (names come from the config)."""
-    people = [{"text": f"{n} {i.text}"[:75], "value": f"U0{n:09d}"} for n in range(100)]
+    people = [
+        {"text": f"{n} {i.text}"[:75], "value": f"U0{n:09d}", "description": i.text[:75]}
+        for n in range(100)
+    ]
     groups = [
         {
             "label": "Let escbot choose",
@@ -551,9 +583,13 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
             "audience": audience,
             "clock_name": "time to acknowledge",
             "due_at": NOW,
+            "responsible": "U05NYC3MRD8",
+            "lead": "U04LQ2M8RTA",
+            "you": you,
         }
         for level in ("at_risk", "breach")
         for audience in ("thread", "dm")
+        for you in (None, "U05NYC3MRD8", "U04LQ2M8RTA")
     ]
 
 
@@ -594,6 +630,7 @@ BUILDERS: dict[str, Builder] = {
     "notice_list": _notice_list,
     "ooo_status": _ooo,
     "owner_dm": _owner_dm,
+    "owner_fyi": _owner_fyi,
     "owner_line": _owner_line,
     "reassign_modal": _reassign,
     "reopen_modal": _reopen,

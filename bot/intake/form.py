@@ -44,7 +44,6 @@ from bot.core.mrkdwn import CONTENT_BUDGET, link, mention, pack
 from bot.core.render import Renderer
 from bot.core.sealed import Seal, Tampered
 from bot.core.text import clean, one_line
-from bot.core.timefmt import duration
 from bot.intake import content, following, limits
 from bot.intake import messages as intake_messages
 from bot.intake import service as intake
@@ -224,15 +223,14 @@ def options(mapping: dict[str, str]) -> list[dict[str, str]]:
 
 def severity_option(cfg: AppConfig, key: str) -> dict[str, str]:
     """A severity as a select option: "SEV2 · Medium: …" as its label, the SLA in its
-    ``description`` ("Acknowledge within 4h · resolve within 2d"), so a long title is
-    what gets cut at Slack's 75 characters, never the SLA."""
+    ``description`` ("Acknowledge within 4 working hours · resolve within 2 working days"),
+    so a long title is what gets cut at Slack's 75 characters, never the SLA."""
     sev = cfg.severities[key]
-    hours = " (business hours)" if sev.clock == "business_hours" else ""
-    ack, resolve = duration(sev.ack_within), duration(sev.resolve_within)
+    ack, resolve = sev.spell("ack_within"), sev.spell("resolve_within")
     return {
         "value": key,
         "text": f"{key.upper()} · {sev.title}",
-        "description": f"Acknowledge within {ack} · resolve within {resolve}{hours}",
+        "description": f"Acknowledge within {ack} · resolve within {resolve}",
     }
 
 

@@ -72,9 +72,9 @@ def ask_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
 
 def answer_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
     """The ask DM's Answer button: the reporter's answer form."""
-    with desk.sessions() as session:  # sealed like every modal: its submission is checked
+    with desk.sessions() as session:
         form = service.answer_form(session, desk.renderer, lookup.by_key(session, key), actor)
-        return desk.seal.seal_view(form)
+        return desk.seal.seal_view(form)  # its ticket id signed, as every modal's
 
 
 def reopen_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:

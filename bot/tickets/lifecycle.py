@@ -150,11 +150,11 @@ def transition(
             raise TransitionError(f"You already own {ticket_key}.")
         ticket.assignee_id = actor
         ticket.assigned_at = now
-        ticket.acked_at = ticket.acked_at or now
-    elif action is Action.ACKNOWLEDGE:
-        ticket.acked_at = ticket.acked_at or now
+        _acknowledge(ticket, actor, now)
+    elif action in (Action.ACKNOWLEDGE, Action.WAIT):  # asking the reporter is working on it
+        _acknowledge(ticket, actor, now)
     elif action is Action.RESOLVE:
-        ticket.acked_at = ticket.acked_at or now
+        _acknowledge(ticket, actor, now)
         ticket.resolved_at = now
     elif action is Action.REOPEN:
         ticket.resolved_at = None
@@ -173,6 +173,15 @@ def transition(
         payload={**(payload or {}), **({"assignee": ticket.assignee_id} if assignee else {})},
     )
     return Change(ticket=ticket, event=event, from_status=current, to_status=to)
+
+
+def _acknowledge(ticket: Ticket, actor: str, now: datetime) -> None:
+    """The current owner's ack (cleared by a reassignment), and the ticket's first one,
+    which nothing clears: TTA and every KPI count that one, so a later reassignment
+    or reopen never moves a past day's figures."""
+    ticket.acked_at = ticket.acked_at or now
+    if ticket.first_acked_at is None:
+        ticket.first_acked_at, ticket.first_acked_by = now, actor
 
 
 def record(
