@@ -47,9 +47,13 @@ def shown(message: Message) -> str:
 
 
 def buttons(message: Message) -> list[str]:
-    return [
-        el["text"]["text"] for b in message.blocks if b["type"] == "actions" for el in b["elements"]
-    ]
+    """What a card offers: its buttons and the items of its overflow menu (⋯)."""
+    out = []
+    for b in message.blocks:
+        for el in b["elements"] if b["type"] == "actions" else []:
+            options = el.get("options", []) if el["type"] == "overflow" else [el]
+            out += [o["text"]["text"] for o in options]
+    return out
 
 
 def ticket_row(escbot, ticket: Ticket) -> Ticket:  # type: ignore[no-untyped-def]
@@ -85,7 +89,7 @@ def test_spanish_graphic_violence_goes_to_the_speaker_on_shift_with_fewest_open(
         ":compass: Routed to Beatriz Almeida: graphic_violence, speaks es, on shift "
         "(11:00 America/Sao_Paulo), 1 open (least loaded), 1/5 sensitive today"
     ) in shown(card)
-    assert f"*Owner*\\n<@{BEATRIZ}>" in shown(card)
+    assert f"Owner <@{BEATRIZ}>" in shown(card)
     assert {"Ack", "Take", "Reassign"} <= set(buttons(card))
     [dm] = fake_slack.dms(BEATRIZ)
     permalink = f"https://fake.slack.com/archives/{INTAKE}/p{card.ts.replace('.', '')}"
@@ -148,7 +152,7 @@ def test_ack_by_the_owner_updates_card_and_thread(escbot, fake_slack, config, us
     fake_slack.wait_until(lambda: actions(escbot, ticket, "acknowledge"))
     settle(escbot)
     card = card_of(fake_slack, ticket)
-    assert "*Status*\\nacknowledged" in shown(card)
+    assert "· In progress" in shown(card)
     assert "Ack" not in buttons(card) and {"Take", "Reassign"} <= set(buttons(card))
     lines = [m.text for m in fake_slack.thread(INTAKE, card.ts)]
     assert any("acknowledged" in line for line in lines)
@@ -177,7 +181,7 @@ def test_double_clicked_take_makes_one_transition(escbot, fake_slack, config, us
     assert [e.actor_id for e in actions(escbot, ticket, "take")] == [WANJIRU]
     settle(escbot)
     card = card_of(fake_slack, ticket)
-    assert f"*Owner*\\n<@{WANJIRU}>" in shown(card) and "Taken by Wanjiru Kamau" in shown(card)
+    assert f"Owner <@{WANJIRU}>" in shown(card) and "Taken by Wanjiru Kamau" in shown(card)
 
 
 def test_reassign_through_the_modal(escbot, fake_slack, config, user_factory) -> None:
@@ -195,7 +199,7 @@ def test_reassign_through_the_modal(escbot, fake_slack, config, user_factory) ->
     assert resp.status_code == 200 and not resp.content.strip(b"{} ")
     settle(escbot)
     card = card_of(fake_slack, ticket)
-    assert f"*Owner*\\n<@{WANJIRU}>" in shown(card)
+    assert f"Owner <@{WANJIRU}>" in shown(card)
     assert "Reassigned to Wanjiru Kamau by Lucía Fernández: Swahili voice-over" in shown(card)
     thread = json.dumps([m.blocks for m in fake_slack.thread(INTAKE, card.ts)])
     assert f"<@{LUCIA}> reassigned *{ticket.key}* to <@{WANJIRU}> from <@{LUCIA}>" in thread
@@ -246,7 +250,7 @@ def test_the_chain_reaches_the_thread_and_the_lead(escbot, fake_slack, config, c
     assert f"moves to <@{WANJIRU}> (next on call)" in thread
     assert f"moves to <@{LEAD}> (pod lead)" in thread
     assert any("not acknowledged in time" in json.dumps(m.blocks) for m in fake_slack.dms(LEAD))
-    assert f"*Owner*\\n<@{LEAD}>" in shown(card_of(fake_slack, ticket))
+    assert f"Owner <@{LEAD}>" in shown(card_of(fake_slack, ticket))
 
 
 def test_a_double_submitted_route_again_moves_the_ticket_once(

@@ -67,7 +67,7 @@ def test_sunday_night_sev0_self_harm_reaches_a_skilled_rotation_member_and_copie
         escbot, fake_slack, config, area="self_harm", severity="sev0", language=None
     )
     assert ticket.assignee_id == WANJIRU
-    assert f"*Owner*\\n<@{WANJIRU}>" in shown(card)
+    assert f"Owner <@{WANJIRU}>" in shown(card)
     assert "Routed to Wanjiru Kamau (next in the on-call rotation): self_harm" in shown(card)
     assert "Beatriz Almeida: no self harm skill" in shown(card)
     assert "Andrea Santos: off shift until Mon 08:00 Manila" in shown(card)
@@ -270,5 +270,5 @@ def test_take_at_the_cap_is_refused_and_the_owner_at_cap_may_decline(
     with escbot.services.sessions() as s:
         counts = workload.sensitive_today(s, config.pods["critical_harms"], clock.now(), [LUCIA])
     assert counts == {LUCIA: 5}
-    assert f"*Owner*\\n<@{row.assignee_id}>" in shown(card_of(fake_slack, ticket))
+    assert f"Owner <@{row.assignee_id}>" in shown(card_of(fake_slack, ticket))
     assert [e.actor_id for e in actions(escbot, ticket, "decline")] == [LUCIA]

@@ -177,7 +177,9 @@ def test_at_risk_now_and_the_card_line(config: AppConfig) -> None:
     t = ticket("sev0", T0)  # 24x7: ack 15m
     assert at_risk_now(config, t, T0 + timedelta(seconds=674)) == []
     assert at_risk_now(config, t, T0 + timedelta(seconds=675)) == [TTA]
-    assert describe(config, r, t, TTA) == "by Thu 26 Nov 10:15 GMT"
+    assert describe(config, r, t, TTA) == (
+        "by <!date^1795688100^{date_short_pretty} {time}|Thu 26 Nov 10:15 Europe/Dublin>"
+    )
     t.tta_breached = True
     assert describe(config, r, t, TTA) == "was due Thu 26 Nov 10:15 GMT :rotating_light: breached"
     t.acked_at, t.tta_seconds = T0 + timedelta(minutes=20), 1200
@@ -229,7 +231,9 @@ def test_the_card_says_the_calendar_due_time_and_working_time(config: AppConfig)
     r = Renderer(config.team_tz)
     t = ticket("sev2", local(2026, 12, 3, 17, 0), status="acknowledged", tta_seconds=600)
     t.acked_at = t.created_at + timedelta(minutes=10)
-    assert describe(config, r, t, TTR) == "by Mon 07 Dec 17:00 GMT"
+    assert describe(config, r, t, TTR) == (
+        "by <!date^1796662800^{date_short_pretty} {time}|Mon 07 Dec 17:00 Europe/Dublin>"
+    )
     t.ttr_seconds, t.status = 11 * H + 30 * 60, "resolved"
     assert describe(config, r, t, TTR) == "done in 11h30m of working time"
 

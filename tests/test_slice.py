@@ -46,8 +46,8 @@ def test_escalate_text_opens_ticket_posts_card_and_answers_reporter(
 
     assert drain(escbot.services.outbox)
     [card] = fake_slack.messages(INTAKE)
-    header = card.blocks[0]["text"]["text"]
-    assert "ESC-1" in header and "Coordinated hate campaign" in header
+    header, title = card.blocks[0]["text"]["text"], card.blocks[1]["text"]["text"]
+    assert "SEV2 · ESC-1 · Needs ack" in header and "Coordinated hate campaign" in title
 
     with escbot.services.sessions() as s:
         ticket = s.scalars(select(Ticket)).one()
@@ -64,7 +64,7 @@ def test_second_escalation_gets_next_key(escbot, fake_slack, user_factory) -> No
         assert escalate(partner, fake_slack, summary).status_code == 200
     fake_slack.wait_until(lambda: len(fake_slack.messages(INTAKE)) == 2)
     headers = [m.blocks[0]["text"]["text"] for m in fake_slack.messages(INTAKE)]
-    assert [h.split(" ")[1] for h in headers] == ["ESC-1", "ESC-2"]
+    assert [h.split(" · ")[1] for h in headers] == ["ESC-1", "ESC-2"]
 
 
 def test_help_explains_usage_and_empty_command_opens_the_form(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from bot.reporting.kpi import Window, nearest_rank
-from storage.models import SlaBreach, Ticket
+from bot.reporting.kpi import Window, nearest_rank, open_at
+from storage.models import Resolution, SlaBreach, Ticket
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ def headline(session: Session, cur: Window, prev: Window) -> Headline:
         new=both(_new),
         open=both(_open_at_end),
         breached=both(_breached),
-        tta_median=both(lambda s, w: _median(s, Ticket.tta_seconds, Ticket.acked_at, w)),
-        ttr_median=both(lambda s, w: _median(s, Ticket.ttr_seconds, Ticket.resolved_at, w)),
+        # the first acknowledgement, and each resolution as measured then (as the sections)
+        tta_median=both(lambda s, w: _median(s, Ticket.tta_seconds, Ticket.first_acked_at, w)),
+        ttr_median=both(lambda s, w: _median(s, Resolution.ttr_seconds, Resolution.at, w)),
     )
 
 
@@ -57,11 +58,8 @@ def _new(session: Session, window: Window) -> int:
 
 
 def _open_at_end(session: Session, window: Window) -> int:
-    """Opened before the window's end and not resolved by then (a reopen counts as open)."""
-    end = window.end
-    still_open = or_(Ticket.resolved_at.is_(None), Ticket.resolved_at >= end)
-    stmt = select(func.count()).where(and_(Ticket.created_at < end, still_open))
-    return session.scalar(stmt) or 0
+    """Open at the window's end (as the backlog counts it: never moves after the fact)."""
+    return len(open_at(session, window.end))
 
 
 def _breached(session: Session, window: Window) -> int:

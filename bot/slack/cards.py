@@ -174,7 +174,7 @@ def ticket_buttons(ticket: Ticket) -> list[Button]:
         buttons.append(Button(text="Ack", action_id="ticket_ack", value=key))
     if is_open(status):
         buttons.append(Button(text="Take", action_id="ticket_take", value=key))
-        buttons.append(Button(text="Reassign…", action_id="ticket_reassign", value=key))
+        buttons.append(Button(text="Reassign", action_id="ticket_reassign", value=key))
     buttons += resolution.card_buttons(ticket)
     return buttons
 

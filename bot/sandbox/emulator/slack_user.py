@@ -383,10 +383,30 @@ class SlackUser:
         message_ts: str | None = None,
         **opts: Unpack[SendOptions],
     ) -> HttpResponse:
-        """Click the button whose visible text is ``button_text`` (a ``block_actions``)."""
+        """Click the button whose visible text is ``button_text`` (a ``block_actions``); if
+        no button shows it, choose the overflow menu (⋯) item that does, as a person would."""
         target = _as_target(message_or_view)
         buttons = [(b, el) for b, el in _elements(target) if el.get("type") == "button"]
-        block, el = _pick(buttons, button_text, lambda e: _text(e.get("text")), "button")
+        try:
+            block, el = _pick(buttons, button_text, lambda e: _text(e.get("text")), "button")
+        except LookupError:
+            menu = [
+                (b, el)
+                for b, el in _elements(target)
+                if el.get("type") == "overflow"
+                and any(_text(o.get("text")) == button_text for o in el.get("options", []))
+            ]
+            if not menu:
+                raise
+            [(_, overflow), *_] = menu
+            return self.select(
+                message_or_view,
+                str(overflow.get("action_id")),
+                button_text,
+                channel_id=channel_id,
+                message_ts=message_ts,
+                **opts,
+            )
         action = {
             "type": "button",
             "action_id": el.get("action_id"),
