@@ -448,7 +448,7 @@ def play(desk: Desk) -> None:
     _ok(desk.user(uid).click(choice, ask), "ask to follow")
     desk.settle()
     owner = desk.owner(ask.rsplit(" ", 1)[-1])
-    request = next(m for m in reversed(desk.fake.dms(owner)) if "asks to follow" in m.text)
+    request = next(m for m in reversed(desk.fake.dms(owner)) if "asks to follow" in (m.text or ""))
     n.step("Its owner approves from the DM: the partner follows the ticket now")
     _ok(desk.user(owner).click(request, "Approve", channel_id=request.channel), "approve")
     desk.settle()
