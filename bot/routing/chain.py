@@ -41,7 +41,6 @@ from bot import sla
 from bot.config import AppConfig
 from bot.config.model import Pod
 from bot.core.render import Renderer
-from bot.core.timefmt import duration
 from bot.delivery import timers
 from bot.routing import notices as owner_notices
 from bot.routing import workload
@@ -157,7 +156,7 @@ def escalate(
     steps = cfg.routing.escalation_chain
     pod = cfg.pod_for_area(ticket.policy_area)
     had_it = workload.owners_of(session, ticket.id)
-    waited = duration(cfg.severities[ticket.severity].ack_within)
+    waited = cfg.severities[ticket.severity].spell("ack_within")
     skipped: list[dict[str, str]] = []
     for at_level in range(level, len(steps) + 1):
         step = steps[at_level - 1]
