@@ -88,7 +88,7 @@ def test_digest_posts_once_with_its_chart_in_the_channel(
     [post] = fake_slack.messages(KPI)  # one message in the channel: the digest and its chart
     assert post.blocks[0]["block_id"] == "headline"
     assert post.blocks[0]["text"]["text"].startswith(
-        "*:bar_chart: Weekly digest · Mon 23 Nov 09:30 → Mon 30 Nov 09:30*\n"
+        ":bar_chart: Weekly digest · Mon 23 Nov 09:30 → Mon 30 Nov 09:30\n"
     )
     assert fake_slack.thread(KPI, post.ts) == []  # nothing hidden in a thread
     [png] = fake_slack.files

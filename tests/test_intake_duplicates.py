@@ -91,7 +91,7 @@ def test_add_to_the_ticket_links_the_reporter_adds_content_and_tells_everyone(
     )
 
     posted = card(fake_slack, "ESC-1")
-    assert "https://example.com/p/2" in json.dumps(posted.blocks)  # the card, updated in place
+    assert "3 items" in json.dumps(posted.blocks)  # the card's count, updated in place
     assert posted.edited_ts is not None and len(fake_slack.messages(INTAKE)) == 1
     line = fake_slack.thread(INTAKE, posted.ts)[-1]
     assert f"<@{SEER}> reported this too and now follows the ticket" in json.dumps(line.blocks)
@@ -117,7 +117,8 @@ def test_open_a_new_ticket_anyway_opens_one(escbot, fake_slack, user_factory) ->
     assert drain(escbot.services.outbox)
     assert keys(escbot) == ["ESC-1", "ESC-2"]
     posted = card(fake_slack, "ESC-2")
-    assert "https://example.com/p/2" in json.dumps(posted.blocks)
+    details = fake_slack.thread(INTAKE, posted.ts)[0]
+    assert "https://example.com/p/2" in json.dumps(details.blocks)
     with escbot.services.sessions() as s:
         assert s.scalars(select(Watcher)).all() == []
 

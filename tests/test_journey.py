@@ -111,7 +111,8 @@ def test_core_journey(escbot, fake_slack, user_factory, clock, config, app_token
     [digest] = fake_slack.messages(KPI)
     assert digest.blocks[0]["text"]["text"].startswith(":bar_chart: Daily digest")
     [png] = fake_slack.files
-    assert (png.channel, png.thread_ts) == (KPI, digest.ts) and png.content.startswith(b"\x89PNG")
+    assert (png.channel, png.thread_ts) == (KPI, None) and png.content.startswith(b"\x89PNG")
+    assert digest.files[0]["id"] == png.id  # the chart in the digest's own message
 
     if socket:
         reply_deliveries = [

@@ -304,7 +304,7 @@ def test_reopen_rules(sessions, config) -> None:  # type: ignore[no-untyped-def]
             lambda s, t: resolution.reopen(s, config, r, t, "", actor=REPORTER, now=T0),
         )
     late = T0 + timedelta(days=14, seconds=1)
-    with pytest.raises(DomainError, match=r"reopened for 2w after that.*open a new escalation"):
+    with pytest.raises(DomainError, match=r"reopened for 14d after that.*open a new escalation"):
         act(
             sessions,
             tid,

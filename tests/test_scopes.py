@@ -65,11 +65,11 @@ def test_the_manifest_asks_for_exactly_the_scopes_a_day_of_escbot_uses(  # type:
     fake_slack.wait_until(lambda: row(escbot, second).status == "acknowledged")
     assert drain(escbot.services.outbox)
 
-    # The next morning's digest; Slack takes its post but the answer is lost on the way.
+    # The next morning's digest (shared with its chart); Slack takes it but the answer is lost.
     clock.advance(timedelta(days=1))
     clock.set(clock.now().replace(hour=9, minute=5))
     escbot.services.outbox.client.retry_handlers.clear()
-    fake_slack.lose_answers("chat.postMessage")
+    fake_slack.lose_answers("files.completeUploadExternal")
     assert digests.run_due_digest(escbot.services.desk, config.digest("daily"), clock.now())
     escbot.services.outbox.run_once()
     with transaction(escbot.services.sessions) as s:  # retry now, not after the backoff

@@ -181,11 +181,14 @@ def test_at_risk_now_and_the_card_line(config: AppConfig) -> None:
         "by <!date^1795688100^{date_short_pretty} {time}|Thu 26 Nov 10:15 Europe/Dublin>"
     )
     t.tta_breached = True
-    assert describe(config, r, t, TTA) == "was due Thu 26 Nov 10:15 GMT :rotating_light: breached"
+    assert describe(config, r, t, TTA) == (
+        "was due <!date^1795688100^{date_short_pretty} {time}|Thu 26 Nov 10:15 Europe/Dublin>"
+        " :rotating_light: breached"
+    )
     t.acked_at, t.tta_seconds = T0 + timedelta(minutes=20), 1200
     assert describe(config, r, t, TTA) == "done in 20m :rotating_light: breached"
     t.waiting_since = T0 + timedelta(minutes=30)
-    assert describe(config, r, t, TTR) == "paused while waiting on the reporter (3h30m left)"
+    assert describe(config, r, t, TTR) == "paused while waiting on the reporter (3h 30m left)"
 
 
 # -- business-hours targets in working days -----------------------------------------------
@@ -235,7 +238,7 @@ def test_the_card_says_the_calendar_due_time_and_working_time(config: AppConfig)
         "by <!date^1796662800^{date_short_pretty} {time}|Mon 07 Dec 17:00 Europe/Dublin>"
     )
     t.ttr_seconds, t.status = 11 * H + 30 * 60, "resolved"
-    assert describe(config, r, t, TTR) == "done in 11h30m of working time"
+    assert describe(config, r, t, TTR) == "done in 11h 30m of working time"
 
 
 def test_weeks_are_working_weeks_and_24x7_days_are_calendar_days(config: AppConfig) -> None:

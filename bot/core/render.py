@@ -52,8 +52,13 @@ class Renderer:
 
     def when(self, value: datetime | None, fmt: str = "%a %d %b %H:%M") -> str:
         """A time as a ``<!date^…>`` token (each viewer's own zone; mrkdwn only), with a
-        fallback in the team's zone formatted by ``fmt`` and named in full."""
-        return "—" if value is None else timefmt.slack_date(value, self.tz, fmt)
+        fallback in the team's zone formatted by ``fmt`` and named in full. A ``fmt``
+        without a time of day is a date, written as the team's calendar has it."""
+        if value is None:
+            return "—"
+        if "%H" not in fmt:
+            return value.astimezone(self.tz).strftime(fmt)
+        return timefmt.slack_date(value, self.tz, fmt)
 
     def zoned(self, value: datetime | None, fmt: str = "%a %d %b %H:%M") -> str:
         """A time as text in the team's zone, named in full (for plain_text and files)."""

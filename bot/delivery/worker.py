@@ -475,6 +475,8 @@ class OutboxWorker:
             content = base64.b64decode(args.pop("content_b64"))
 
             def upload() -> dict[str, Any]:
+                if plan.uncertain and (found := self._find_shared(args)):
+                    return found
                 resp = self.client.files_upload_v2(content=content, **args)
                 return {"channel": args["channel"], "files": [f["id"] for f in resp["files"]]}
 
@@ -538,6 +540,21 @@ class OutboxWorker:
             if payload.get("dedup") == dedup:
                 log.info("outbox: %s was already posted before a crash; not posting again", dedup)
                 return {"channel": channel, "ts": message["ts"]}
+        return None
+
+    def _find_shared(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The file an interrupted upload already shared, found by its file name (a digest
+        chart's names its digest and period); a share message has no metadata to carry."""
+        channel, thread = args["channel"], args.get("thread_ts")
+        if thread:
+            resp = self.client.conversations_replies(channel=channel, ts=thread, limit=200)
+        else:
+            resp = self.client.conversations_history(channel=channel, limit=100)
+        for message in resp.get("messages") or []:
+            files = [f for f in message.get("files") or [] if f.get("name") == args["filename"]]
+            if files:
+                log.info("outbox: %s was already shared; not uploading again", args["filename"])
+                return {"channel": channel, "ts": message["ts"], "files": [f["id"] for f in files]}
         return None
 
     # -- failures --------------------------------------------------------
