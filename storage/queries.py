@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, select, update
+from sqlalchemy import CursorResult, Executable, Table, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -113,6 +114,32 @@ def _insert_new(dialect: str, table: Table) -> Any:
     """Built once: values go in as parameters, so each call skips building a statement."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+def lock_names(session: Session, names: Iterable[str]) -> None:
+    """Hold a lock on each name until the caller's transaction ends, so that transactions
+    checking and then writing the same names run one after the other.
+
+    PostgreSQL: transaction-scoped advisory locks on a 64-bit hash of each name, taken
+    in one statement in ascending order (two transactions locking overlapping names
+    cannot deadlock; a hash collision only makes two of them queue). SQLite needs
+    none: ``transaction()`` begins with ``BEGIN IMMEDIATE``, which already holds the
+    database's single write lock (across processes too) until commit.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(name) for name in names})
+    if keys:
+        session.execute(_LOCK_KEYS, {"keys": keys})
+
+
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY 1) AS ordered"
+).bindparams(bindparam("keys", type_=postgresql.ARRAY(postgresql.BIGINT)))
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
 
 
 def request_result(session: Session, key: str) -> dict[str, Any] | None:

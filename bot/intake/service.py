@@ -35,7 +35,14 @@ from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
 from bot.tickets.permissions import Verb
 from storage.models import ContentItem, ProcessedRequest, Ticket, Watcher
-from storage.queries import claim_request, next_number, request_result, ticket_by_key, ticket_key
+from storage.queries import (
+    claim_request,
+    lock_names,
+    next_number,
+    request_result,
+    ticket_by_key,
+    ticket_key,
+)
 
 #: The audit action of a second report of a ticket's content (trends count these).
 REPORTED_AGAIN = "reported_again"
@@ -78,10 +85,16 @@ def submit(
     allow_duplicate: bool = False,
 ) -> Outcome:
     """Open a ticket for ``draft`` unless this request was handled or its content is
-    already in an open ticket (then DUPLICATE, and nothing is written)."""
+    already in an open ticket (then DUPLICATE, and nothing is written).
+
+    The check holds under concurrency: the draft's content is locked (:func:`claim_content`)
+    before it is looked up, so of two reports of the same content at the same instant
+    the second waits for the first to commit its ticket, and is offered it."""
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
+    if not allow_duplicate:
+        claim_content(session, draft.content)
     if not allow_duplicate and (matches := find_duplicates(session, draft.content)):
         return Outcome(Result.DUPLICATE, matches=tuple(matches))
     if not claim_request(session, request_key, now, {}):
@@ -177,6 +190,7 @@ def add_to_ticket(
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
+    claim_content(session, draft.content)  # content locks first, then the ticket's row
     ticket = ticket_by_key(session, key, lock=True)
     if ticket is None:
         raise NotFound(f"{key} does not exist.")
@@ -241,6 +255,12 @@ def watchers(session: Session, ticket: Ticket) -> list[str]:
             select(Watcher.user_id).where(Watcher.ticket_id == ticket.id).order_by(Watcher.id)
         )
     )
+
+
+def claim_content(session: Session, content: tuple[str, ...] | list[str]) -> None:
+    """Lock ``content`` (in canonical form) until the transaction ends: whoever checks it
+    for duplicates and then writes a ticket with it does so one at a time."""
+    lock_names(session, (f"content:{normalize(raw)[1]}" for raw in content))
 
 
 def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> list[Match]:
