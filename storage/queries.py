@@ -116,7 +116,7 @@ def _insert_new(dialect: str, table: Table) -> Any:
     return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
-def lock_names(session: Session, names: Iterable[str]) -> None:
+def lock_names(session: Session, names: Iterable[str]) -> bool:
     """Hold a lock on each name until the caller's transaction ends, so that transactions
     checking and then writing the same names run one after the other.
 
@@ -124,13 +124,15 @@ def lock_names(session: Session, names: Iterable[str]) -> None:
     in one statement in ascending order (two transactions locking overlapping names
     cannot deadlock; a hash collision only makes two of them queue). SQLite needs
     none: ``transaction()`` begins with ``BEGIN IMMEDIATE``, which already holds the
-    database's single write lock (across processes too) until commit.
+    database's single write lock (across processes too) until commit. True if locks
+    were taken (what was read before them may have changed meanwhile).
     """
     if session.get_bind().dialect.name != "postgresql":
-        return
+        return False
     keys = sorted({_lock_key(name) for name in names})
     if keys:
         session.execute(_LOCK_KEYS, {"keys": keys})
+    return bool(keys)
 
 
 _LOCK_KEYS = text(

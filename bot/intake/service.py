@@ -87,16 +87,20 @@ def submit(
     """Open a ticket for ``draft`` unless this request was handled or its content is
     already in an open ticket (then DUPLICATE, and nothing is written).
 
-    The check holds under concurrency: the draft's content is locked (:func:`claim_content`)
-    before it is looked up, so of two reports of the same content at the same instant
-    the second waits for the first to commit its ticket, and is offered it."""
+    The check holds under concurrency: content found in no open ticket is locked
+    (:func:`claim_content`) and looked up again, so of two reports of the same content
+    at the same instant the second waits for the first to commit its ticket, and is
+    offered it. Reports of content already in a ticket (the rest of a burst) take no lock
+    and so do not queue behind each other."""
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
     if not allow_duplicate:
-        claim_content(session, draft.content)
-    if not allow_duplicate and (matches := find_duplicates(session, draft.content)):
-        return Outcome(Result.DUPLICATE, matches=tuple(matches))
+        matches = find_duplicates(session, draft.content)
+        if not matches and claim_content(session, draft.content):
+            matches = find_duplicates(session, draft.content)
+        if matches:
+            return Outcome(Result.DUPLICATE, matches=tuple(matches))
     if not claim_request(session, request_key, now, {}):
         return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
     ticket = open_ticket(session, cfg, renderer, draft, reporter=reporter, now=now)
@@ -257,10 +261,11 @@ def watchers(session: Session, ticket: Ticket) -> list[str]:
     )
 
 
-def claim_content(session: Session, content: tuple[str, ...] | list[str]) -> None:
+def claim_content(session: Session, content: tuple[str, ...] | list[str]) -> bool:
     """Lock ``content`` (in canonical form) until the transaction ends: whoever checks it
-    for duplicates and then writes a ticket with it does so one at a time."""
-    lock_names(session, (f"content:{normalize(raw)[1]}" for raw in content))
+    for duplicates and then writes a ticket with it does so one at a time. False where
+    the transaction holds the database's write lock anyway (SQLite): nothing changed."""
+    return lock_names(session, (f"content:{normalize(raw)[1]}" for raw in content))
 
 
 def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> list[Match]:
