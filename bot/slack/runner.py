@@ -31,7 +31,7 @@ class PromptAck(Ack):
         self._response: BoltResponse | None = None
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def response(self) -> BoltResponse | None:
         return self._response
 
