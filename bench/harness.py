@@ -207,7 +207,8 @@ class ServerProcess:
         raise RuntimeError(f"{self.name} did not answer in {timeout}s:\n{self.log_tail()}")
 
     def rss_mb(self) -> float:
-        return rss_mb(self.pid)
+        """RSS of the serving process: the largest worker's with ``--workers``."""
+        return max(rss_mb(pid) for pid in self.pids()[1:] or [self.pid])
 
     def pids(self) -> list[int]:
         """The server's process and its children (``--workers``: the worker processes)."""

@@ -105,7 +105,18 @@ def db_upgrade(database_url: str | None) -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    envvar="ESCBOT_WORKERS",
+    show_default=True,
+    help="HTTP serving processes on $PORT (about one per core); the outbox and timers "
+    "run in the first.",
+)
+@click.option("--worker-index", type=int, hidden=True)  # set by the supervisor for its workers
+@click.pass_context
+def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
     """Serve escbot: HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set."""
     try:
         settings = Settings.from_env()
@@ -113,9 +124,17 @@ def run() -> None:
         click.echo(f"escbot: {err}", err=True)
         sys.exit(2)
     cfg = _load_config_or_exit(settings.config_path)
+    if workers > 1 and worker_index is None:
+        if settings.app_token:
+            click.echo("escbot: Socket Mode is one connection: run it without --workers", err=True)
+            sys.exit(2)
+        from bot.workers import supervise
+
+        parent = ctx.parent.params if ctx.parent else {}
+        sys.exit(supervise(settings, workers, parent))
     from bot.runtime import Runtime
 
-    runtime = Runtime.build(settings, cfg)
+    runtime = Runtime.build(settings, cfg, worker=worker_index)
     signal.signal(signal.SIGTERM, _stop)  # leave the serving loop, then shut down below
     try:
         runtime.serve_forever()

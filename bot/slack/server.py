@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import resource
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -310,6 +311,17 @@ def _allow_descriptors(connections: int) -> None:
         )
 
 
+def _shared_socket(host: str, port: int) -> socket.socket:
+    """A socket bound with SO_REUSEPORT: the kernel spreads new connections over every
+    process bound so (by a hash of each connection), with no process in between."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock  # waitress listens on it
+
+
 class Server:
     """waitress on a background thread (tests, demo, the metrics address) or the foreground."""
 
@@ -320,12 +332,15 @@ class Server:
         port: int,
         threads: int = 8,
         limits: HttpLimits | None = None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         limits = limits or HttpLimits()
         _allow_descriptors(limits.connection_limit)
-        self.server = create_server(
-            wsgi, host=host, port=port, threads=threads, **waitress_options(limits)
-        )
+        where: dict[str, Any] = {"host": host, "port": port}
+        if reuse_port:  # one of several processes on this port (``escbot run --workers``)
+            where = {"sockets": [_shared_socket(host, port)]}
+        self.server = create_server(wsgi, threads=threads, **where, **waitress_options(limits))
         self._thread: threading.Thread | None = None
 
     @property
