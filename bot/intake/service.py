@@ -34,12 +34,13 @@ from bot.routing import ownership
 from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
 from bot.tickets.permissions import Verb
-from storage.models import ContentItem, ProcessedRequest, Ticket, Watcher
+from storage.models import ContentItem, Ticket, Watcher
 from storage.queries import (
     claim_request,
     lock_names,
     next_number,
     request_result,
+    set_request_result,
     ticket_by_key,
     ticket_key,
 )
@@ -292,5 +293,4 @@ def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> l
 
 def remember(session: Session, request_key: str, result: Result, ticket: Ticket) -> None:
     """What a claimed request did, for its repeats (``Result.REPEAT``)."""
-    row = session.get_one(ProcessedRequest, request_key)
-    row.result = {"result": result.value, "key": ticket.key}
+    set_request_result(session, request_key, {"result": result.value, "key": ticket.key})
