@@ -186,11 +186,14 @@ def describe(cfg: AppConfig, renderer: Renderer, ticket: Ticket, which: str) -> 
 # -- keeping the books ----------------------------------------------------------------
 
 
-def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
+def sync(
+    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, *, new: bool = False
+) -> None:
     """Bring pauses, measured times, breaches and timers in line with the ticket's status.
 
     Idempotent; call it in the transaction of every change (create, ack,
-    assign, wait, resume, resolve, reopen).
+    assign, wait, resume, resolve, reopen). ``new``: the ticket is being created in
+    this transaction, so it has no SLA timers or notices yet to look up.
     """
     clock = clock_for(cfg, ticket.severity)
     status = Status(ticket.status)
@@ -207,7 +210,7 @@ def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> Non
     if status is Status.RESOLVED and ticket.resolved_at is not None:
         ticket.ttr_seconds = _measure(cfg, ticket, ticket.resolved_at)
         _late_breach(session, cfg, ticket, TTR, ticket.resolved_at)
-    reschedule(session, cfg, ticket)
+    reschedule(session, cfg, ticket, new=new)
 
 
 def pause_while_resolved(cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
@@ -259,20 +262,26 @@ def record_breach(
     return True
 
 
-def reschedule(session: Session, cfg: AppConfig, ticket: Ticket) -> None:
+def reschedule(session: Session, cfg: AppConfig, ticket: Ticket, *, new: bool = False) -> None:
     """Cancel the ticket's pending SLA timers and schedule the ones still to come.
 
     The new timers' dedup keys carry a generation (the number of SLA timers
     the ticket ever had), so they never collide with cancelled or fired ones.
+    A ``new`` ticket has none, nor notices: three statements of intake's fewer.
     """
     session.flush()
-    _cancel_pending(session, ticket.id)
-    generation = session.scalar(
-        select(func.count())
-        .select_from(Timer)
-        .where(Timer.ticket_id == ticket.id, Timer.kind == TIMER_KIND)
-    )
-    notified = _at_risk_notified(session, ticket)
+    generation, notified = 0, set()
+    if not new:
+        _cancel_pending(session, ticket.id)
+        generation = (
+            session.scalar(
+                select(func.count())
+                .select_from(Timer)
+                .where(Timer.ticket_id == ticket.id, Timer.kind == TIMER_KIND)
+            )
+            or 0
+        )
+        notified = _at_risk_notified(session, ticket)
     for which in CLOCKS:
         for level in (AT_RISK, BREACH):
             if (level == AT_RISK and which in notified) or (

@@ -165,7 +165,7 @@ def open_ticket(
     details = intake_messages.details(renderer, cfg, ticket)
     outbox.enqueue_thread(session, ticket, details, f"thread:{ticket.id}:details", now)
     ownership.assign_new(session, cfg, ticket, now, renderer)
-    sla.sync(session, cfg, ticket, now)
+    sla.sync(session, cfg, ticket, now, new=True)
     outbox.enqueue_dm(  # after routing: it names the owner
         session,
         ticket.reporter_id,
