@@ -338,7 +338,10 @@ def reopen_reported(
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
-    claim_content(session, draft.content)  # a new report of it waits, then finds it open
+    # A new report of this content waits for the reopen, then finds the ticket open; a
+    # double click that waited here for the first one gets the first one's answer.
+    if claim_content(session, draft.content) and (previous := request_result(session, request_key)):
+        return Outcome(Result.REPEAT, previous=previous)
     match = next((m for m in reported_before(session, draft.content) if m.ticket.key == key), None)
     if match is None:
         raise DomainError(f"{key} isn't a resolved ticket about this content any more.")
