@@ -241,6 +241,51 @@ def export(
     click.echo(f"exported {count} tickets" + (f" to {out}" if out else ""), err=True)
 
 
+@main.group()
+def qa() -> None:
+    """The BPO quality programme: vendors' decisions, samples, scores (docs/qa.md)."""
+
+
+@qa.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: by suffix.")
+@click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def qa_import(
+    file: Path, fmt: str | None, strict: bool, database_url: str | None, config_path: str | None
+) -> None:
+    """Import vendors' decisions from a CSV or JSON Lines FILE, once each.
+
+    The good rows are stored in one transaction; bad rows are listed by line and
+    skipped (exit 1), unless --strict. A second run of the same file imports nothing.
+    """
+    from bot.core.clock import SystemClock
+    from bot.qa.imports import guess_format, import_text
+
+    cfg = _load_config_or_exit(config_path)
+    chosen = guess_format(f".{fmt}" if fmt else file.name)
+    if chosen is None:
+        click.echo("escbot: say --format csv or --format jsonl for this file name", err=True)
+        sys.exit(2)
+    sessions = _sessions_or_exit(database_url)
+    with file.open(encoding="utf-8", newline="") as fh:
+        result = import_text(sessions, cfg, fh, chosen, SystemClock().now(), strict=strict)
+    for error in result.errors[:500]:
+        click.echo(f"{file.name}: {error}", err=True)
+    if len(result.errors) > 500:
+        click.echo(f"…and {len(result.errors) - 500} more bad rows", err=True)
+    if result.refused:
+        click.echo(f"escbot: {file.name} refused, nothing imported: {result.refused}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"{file.name}: {result.rows} rows read · {result.imported} imported · "
+        f"{result.duplicates} already imported · {len(result.errors)} bad"
+    )
+    if result.errors:
+        sys.exit(1)
+
+
 @main.command("outbox")
 @click.option("--retry-dead", is_flag=True, help="Queue dead messages for delivery again.")
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
