@@ -286,6 +286,38 @@ def qa_import(
         sys.exit(1)
 
 
+@qa.command("sample")
+@click.argument("vendor")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def qa_sample(
+    vendor: str, day: datetime, database_url: str | None, config_path: str | None
+) -> None:
+    """Re-derive VENDOR's QA sample of DAY from the seed and compare it with the one drawn."""
+    from bot.core.clock import SystemClock
+    from bot.core.desk import Desk
+    from bot.core.render import Renderer
+    from bot.qa import sampling
+
+    cfg = _load_config_or_exit(config_path)
+    if vendor not in cfg.qa.plans:
+        click.echo(f"escbot: no QA plan for vendor {vendor!r} in qa.plans", err=True)
+        sys.exit(2)
+    desk = Desk(_sessions_or_exit(database_url), cfg, Renderer(cfg.team_tz), SystemClock())
+    picked = sampling.rederive(desk, vendor, day.date())
+    for p in picked:
+        click.echo(f"{p.stratum}\t{p.sampled}/{p.size}\t{p.decision_id}")
+    stored = sampling.drawn(desk, vendor, day.date())
+    if stored is None:
+        click.echo(f"{len(picked)} decisions; no sample was drawn for that day yet", err=True)
+    elif stored == sorted(p.decision_id for p in picked):
+        click.echo(f"{len(picked)} decisions: the same as the sample drawn", err=True)
+    else:
+        click.echo("the sample drawn differs from this one (decisions imported later?)", err=True)
+        sys.exit(1)
+
+
 @main.command("outbox")
 @click.option("--retry-dead", is_flag=True, help="Queue dead messages for delivery again.")
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.config.model import Pod
+from bot.qa.exposure import sensitive_items_since
 from bot.routing.decide import Absence, Need, Snapshot, in_scope
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
 from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
@@ -81,7 +82,7 @@ def sensitive_today(
     session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
 ) -> dict[str, int]:
     """Sensitive tickets each of ``user_ids`` was given (routed, reassigned, escalated to,
-    taken) since their own midnight.
+    taken) since their own midnight, plus the sensitive QA items they were given to grade.
 
     A ticket counts once per person and day however often it comes back, and
     keeps counting after it moves on: the cap is about what they had to see.
@@ -107,7 +108,10 @@ def sensitive_today(
     for ticket_id, user, at in rows:
         if user in midnights and at >= midnights[user]:
             seen[user].add(ticket_id)
-    return {user: len(tickets) for user, tickets in seen.items()}
+    counts = {user: len(tickets) for user, tickets in seen.items()}
+    for user, n in sensitive_items_since(session, midnights).items():
+        counts[user] = counts.get(user, 0) + n
+    return counts
 
 
 def absences(session: Session, user_ids: Iterable[str], now: datetime) -> dict[str, Absence]:
