@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable
 
 from bot.core.desk import Desk
-from bot.qa import sampling
+from bot.qa import home, sampling
 
 log = logging.getLogger(__name__)
 
 
 def tick(desk: Desk) -> None:
-    steps: tuple[Callable[[Desk], object], ...] = (sampling.draw_due,)
+    steps: tuple[Callable[[Desk], object], ...] = (sampling.draw_due, home.send_daily_dms)
     for step in steps:
         try:
             step(desk)
