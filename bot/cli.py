@@ -213,6 +213,7 @@ def digest(
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark (for Excel).")
+@click.option("--qa", is_flag=True, help="QA items (sample and grades) instead of tickets.")
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
 @click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
 def export(
@@ -220,11 +221,17 @@ def export(
     last: datetime,
     out: Path | None,
     bom: bool,
+    qa: bool,
     database_url: str | None,
     config_path: str | None,
 ) -> None:
-    """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV."""
-    from bot.reporting.export import date_range, write_csv
+    """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV;
+    with --qa, the QA items of vendors' decisions made in those days."""
+    from bot.qa import export as qa_export
+    from bot.reporting.export import date_range
+    from bot.reporting.export import write_csv as tickets_csv
+
+    write_csv = qa_export.write_csv if qa else tickets_csv
 
     if last < first:
         click.echo("escbot: --to is before --from", err=True)
@@ -238,7 +245,8 @@ def export(
         else:
             with out.open("w", encoding="utf-8", newline="") as fh:
                 count = write_csv(session, fh, start, end, bom=bom)
-    click.echo(f"exported {count} tickets" + (f" to {out}" if out else ""), err=True)
+    what = "QA items" if qa else "tickets"
+    click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
 
 
 @main.group()

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.core.errors import NotFound
 from bot.core.forms import FieldErrors
-from bot.qa import grading
+from bot.qa import clarify, grading
 from bot.services import Services
 from handlers.boundary import guarded
 
@@ -64,3 +64,39 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors=err.errors)
             return
         ack()
+
+    @app.action(_action("qa_clarify_item"))
+    @guarded
+    def qa_clarify_item(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        view = clarify.modal_for_item(desk, _id(action), body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(_action("qa_clarify_write"))
+    @guarded
+    def qa_clarify_write(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        view = clarify.modal_for_proposal(desk, _id(action), body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(clarify.MODAL)
+    @guarded
+    def qa_clarification_written(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            clarify.submit(desk, view, body["user"]["id"])
+        except FieldErrors as err:
+            ack(response_action="errors", errors=err.errors)
+            return
+        ack()
+
+    @app.action(_action("qa_ack"))
+    @guarded
+    def qa_ack(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        message = clarify.acknowledge(desk, _id(action), body["user"]["id"])
+        if (body.get("container") or {}).get("type") == "message":
+            respond(replace_original=True, **message)  # the button becomes "Acknowledged by"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.text import mrkdwn
-from bot.qa import grading
-from storage.models import QaDecision, QaItem
+from bot.qa import clarify, grading
+from storage.models import QaClarification, QaDecision, QaItem
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -87,4 +87,51 @@ def _qa_grade_modal(inputs: Any) -> list[dict[str, Any]]:
     ]
 
 
-QA_BUILDERS = {"qa_home": _qa_home, "qa_dm": _qa_dm, "qa_grade_modal": _qa_grade_modal}
+def _clarification(text: str) -> QaClarification:
+    return QaClarification(
+        id=77,
+        vendor="vendor_1",
+        policy_area="graphic_violence",
+        error_category=text[:64],
+        source="pattern",
+        status="open",
+        examples=[text[:500]] * 10,
+        policy_point=text[:500],
+        instead=text[:1500],
+        proposed_at=NOW,
+        written_by="U05MAD1LFZ3",
+        posted_at=NOW,
+        acknowledged_by="U08NWLEAD01",
+        acknowledged_at=NOW,
+    )
+
+
+def _qa_clarification(inputs: Any) -> list[dict[str, Any]]:
+    clar = _clarification(inputs.text)
+    vendor = inputs.cfg.vendors["vendor_1"].model_copy(update={"leads": ("U08NWLEAD01",)})
+    cfg = inputs.cfg.model_copy(update={"vendors": {**inputs.cfg.vendors, "vendor_1": vendor}})
+    context = clarify.message_context(cfg, clar)
+    kinds = ("posted", "acknowledged", "reminder", "proposed", "closed")
+    return [context | {"kind": kind, "n": 12} for kind in kinds]
+
+
+def _qa_clarification_modal(inputs: Any) -> list[dict[str, Any]]:
+    area = inputs.cfg.policy_areas["graphic_violence"]
+    base = {
+        "meta": json.dumps({"clarification": 77}),
+        "vendor": inputs.text,
+        "area": inputs.text,
+        "sections": (inputs.text,) * 5,
+        "category": inputs.text,
+        "examples": "\n".join([inputs.text[:500]] * 10),
+    }
+    return [base, base | {"examples": "", "sections": area.policy_sections}]
+
+
+QA_BUILDERS = {
+    "qa_home": _qa_home,
+    "qa_dm": _qa_dm,
+    "qa_grade_modal": _qa_grade_modal,
+    "qa_clarification": _qa_clarification,
+    "qa_clarification_modal": _qa_clarification_modal,
+}

@@ -3,7 +3,7 @@ for the pod lead the scores and clarifications."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,10 +12,15 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.core.desk import Desk
+from bot.core.text import mrkdwn
 from bot.delivery import outbox
+from bot.qa import clarify
 from bot.qa.assign import GRADED, PENDING, assign_pending
 from bot.qa.grading import context as item_context
+from bot.qa.report import points, share_text
 from bot.qa.sampling import already_drawn, day_bounds
+from bot.qa.scores import vendor_scores
+from bot.reporting.kpi import Window
 from storage.db import transaction
 from storage.models import QaDecision, QaItem, QaRun
 
@@ -70,23 +75,28 @@ def home_context(
         "graded": recent_grades(session, cfg, user),
         "lead": lead,
         "lead_lines": lead_lines(session, cfg, now) if lead else [],
-        "clarifications": [],
+        "clarifications": clarify.for_home(session, cfg, now) if lead else [],
     }
 
 
 def lead_lines(session: Session, cfg: AppConfig, now: datetime) -> list[str]:
-    """What the lead sees of the programme (mrkdwn lines): filled in by scores and
-    clarifications."""
+    """What the lead sees of the programme (mrkdwn lines): each vendor's QA score over the
+    last seven days, and what waits for a grader."""
+    week = Window(now - timedelta(days=7), now)
+    before = Window(week.start - timedelta(days=7), week.start)
+    lines = [
+        f"{':red_circle: ' if v.overall.clearly_below else ''}*{mrkdwn(v.name)}* "
+        f"{share_text(v.overall)}{points(v.change)} · target {v.target:.0%} · last 7 days"
+        for v in vendor_scores(session, cfg, week, before)
+    ]
     unassigned = session.scalar(
         select(func.count())
         .select_from(QaItem)
         .where(QaItem.grader_id.is_(None), QaItem.status == PENDING)
     )
-    return (
-        [f":hourglass: {unassigned} QA item(s) wait for a grader under their cap"]
-        if unassigned
-        else []
-    )
+    if unassigned:
+        lines.append(f":hourglass: {unassigned} QA item(s) wait for a grader under their cap")
+    return lines
 
 
 def send_daily_dms(desk: Desk) -> int:

@@ -13,13 +13,17 @@ import logging
 from collections.abc import Callable
 
 from bot.core.desk import Desk
-from bot.qa import home, sampling
+from bot.qa import clarify, home, sampling
 
 log = logging.getLogger(__name__)
 
 
 def tick(desk: Desk) -> None:
-    steps: tuple[Callable[[Desk], object], ...] = (sampling.draw_due, home.send_daily_dms)
+    steps: tuple[Callable[[Desk], object], ...] = (
+        sampling.draw_due,
+        home.send_daily_dms,
+        clarify.propose_from_patterns,
+    )
     for step in steps:
         try:
             step(desk)

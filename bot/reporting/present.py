@@ -18,6 +18,7 @@ from bot.config import AppConfig, Digest
 from bot.core.mrkdwn import link
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn, truncate
+from bot.qa import report as qa_report
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
 from bot.reporting.periods import Period
@@ -247,7 +248,11 @@ class _View:
             lines.append(line)
         if not vendors:
             lines.append("No vendors configured.")
-        return {"text": "\n".join(lines)}
+        qa = self.report.qa  # the sampled scores: their own fields, never mixed with the above
+        if qa is None:
+            return {"text": "\n".join(lines)}
+        lines.append(qa_report.HEADING)
+        return {"text": "\n".join(lines), "fields": qa_report.fields(self.cfg, qa, self.when)}
 
     def _followups(self) -> dict[str, Any] | None:
         f = self.report.followups
