@@ -19,7 +19,7 @@ from bot.qa import schedule
 from bot.reporting import digests
 from storage.models import QaClarification, QaItem
 from tests.desk import LEAD, PARTNER
-from tests.qa_support import NORTHWIND, VENDOR_CHANNEL, VENDOR_LEAD, decisions
+from tests.qa_support import VENDOR_CHANNEL, VENDOR_LEAD, decisions
 from tests.test_qa_import import post
 from tests.test_resolution_http import modal, settle
 
