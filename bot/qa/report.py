@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.core.text import mrkdwn
-from bot.qa import clarify
+from bot.qa import calibration, clarify
 from bot.qa.scores import Share, VendorScores, vendor_scores
 from bot.reporting.kpi import Window
 
@@ -27,12 +27,14 @@ AGENTS_SHOWN = 3
 class QaReport:
     vendors: tuple[VendorScores, ...]
     clarifications: clarify.Summary
+    calibration: calibration.Calibration | None = None
 
 
 def build(session: Session, cfg: AppConfig, cur: Window, prev: Window, now: datetime) -> QaReport:
     return QaReport(
         vendor_scores(session, cfg, cur, prev),
         clarify.summary(session, cfg, now, timedelta(seconds=cur.seconds)),
+        calibration.latest(session, cfg),
     )
 
 
@@ -98,4 +100,7 @@ def fields(cfg: AppConfig, report: QaReport, when: Callable[[datetime | None], s
     text = clarify.summary_text(cfg, report.clarifications, when)
     if text:
         out.append(text)
+    if report.calibration is not None:
+        day = report.calibration.started.astimezone(cfg.team_tz).strftime("%a %d %b")
+        out.append(calibration.summary_text(report.calibration, day)[:2000])
     return out[:10]

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from bot.core.desk import Desk
-from bot.qa import clarify, home, sampling
+from bot.qa import calibration, clarify, home, sampling
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 def tick(desk: Desk) -> None:
     steps: tuple[Callable[[Desk], object], ...] = (
         sampling.draw_due,
+        calibration.draw_due,
         home.send_daily_dms,
         clarify.propose_from_patterns,
     )
