@@ -255,6 +255,21 @@ def load(engine: Engine, n: int, rate: int, seed: int) -> float:
         insert(engine, "content_items", CONTENT_COLS, batch.content)
         insert(engine, "sla_breaches", BREACH_COLS, batch.breaches)
         insert(engine, "followups", FOLLOWUP_COLS, batch.followups)
+    with engine.begin() as conn:  # what bot.sla.sync keeps: the first ack, each resolution
+        conn.execute(
+            text(
+                "UPDATE tickets SET first_acked_at = acked_at, first_acked_by = assignee_id"
+                " WHERE acked_at IS NOT NULL"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO resolutions (ticket_id, at, severity, ttr_seconds, ttr_breached,"
+                " decision, vendor, vendor_correct, vendor_error_category)"
+                " SELECT id, resolved_at, severity, ttr_seconds, ttr_breached, decision, vendor,"
+                " vendor_correct, vendor_error_category FROM tickets WHERE resolved_at IS NOT NULL"
+            )
+        )
     with engine.begin() as conn:
         for ix in indexes:
             ix.create(conn)

@@ -97,10 +97,15 @@ def db() -> None:
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
 def db_upgrade(database_url: str | None) -> None:
     """Create or migrate the schema to the latest version."""
-    from storage.db import make_engine, upgrade
+    from bot.core.clock import SystemClock
+    from bot.intake.recanonical import recanonicalize
+    from storage.db import make_engine, make_session_factory, upgrade
 
     engine = make_engine(database_url)
     upgrade(engine)
+    rewritten = recanonicalize(make_session_factory(engine), SystemClock().now())
+    if rewritten:
+        click.echo(f"{rewritten} stored content links re-keyed for the current duplicate rules")
     click.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 

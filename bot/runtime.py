@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import create_app
 from bot.config import AppConfig
 from bot.core.clock import Clock
+from bot.intake.recanonical import recanonicalize
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.slack.membership import join_channels
@@ -43,6 +44,7 @@ class Runtime:
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
+        recanonicalize(sessions, services.desk.clock.now())  # after a content-identity change
         server = Server(
             EscbotWSGI(app, services), settings.host, settings.port, settings.threads, settings.http
         )
@@ -126,13 +128,14 @@ class Runtime:
                 "an app-level token (xapp-…) with the connections:write scope"
             ) from None
         self.socket_mode = handler
-        if handler.client.is_connected():
+        socket = handler.client  # the WebSocket client, not a Web API method call
+        if socket.is_connected():
             log.info(
                 "Socket Mode connected (session %s); HTTP still serves /healthz and /metrics",
-                handler.client.session_id(),
+                socket.session_id(),
             )
         else:
-            retry = handler.client.ping_interval
+            retry = socket.ping_interval
             log.warning("Socket Mode connection failed; retrying every %ss", retry)
 
     def shutdown(self) -> None:

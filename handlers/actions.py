@@ -1,4 +1,5 @@
 """Buttons on the ticket card (block actions); one small listener per action_id.
+(Also the owner DM's "Decline — at my exposure cap".)
 
 Each button's ``value`` is the ticket key. The listener acks first, then the
 domain does the work; a refusal or a stale click comes back as an ephemeral
@@ -37,6 +38,19 @@ def register(app: App, services: Services) -> None:
     def ticket_take(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         ownership.take_ticket(services.desk, *_clicked(body, action))
+
+    @app.action(_action("ticket_decline"))
+    @guarded
+    def ticket_decline(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        change = ownership.decline_ticket(services.desk, *_clicked(body, action))
+        respond(
+            replace_original=False,
+            text=f":shield: You declined {change.ticket.key}. It went to someone else "
+            "and doesn't count towards your day.",
+        )
 
     @app.action(_action("ticket_reassign"))
     @guarded
@@ -82,6 +96,21 @@ def _register_resolution(app: App, services: Services) -> None:
     ) -> None:
         ack()
         view = resolution.ask_modal(services.desk, action["value"], actor=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(_action("ticket_resume"))
+    @guarded
+    def ticket_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        resolution.resume(services.desk, action["value"], actor=body["user"]["id"])
+
+    @app.action("reporter_answer")  # in the reporter's ask DM
+    @guarded
+    def reporter_answer(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        view = resolution.answer_modal(services.desk, action["value"], actor=body["user"]["id"])
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(_action("ticket_reopen"))

@@ -1,15 +1,18 @@
 """``/escalate`` and its subcommands.
 
 ``/escalate`` (with or without a summary) opens the intake modal; a first word
-found in ``SUBCOMMANDS`` runs that subcommand instead. Adding one is one line
-in that table: ``"word": Subcommand(function, "usage", "what it does")``,
-where ``function(inv: Invocation)`` answers with ``inv.respond(...)``; the
-help lists it automatically.
+found in ``SUBCOMMANDS`` runs that subcommand instead, when the rest reads as its
+arguments (``takes``): ``/escalate status ESC-4`` is the subcommand,
+``/escalate Status of creator account…`` is a summary. Adding one is one line in
+that table: ``"word": Subcommand(function, "usage", "what it does", takes)``,
+where ``function(inv: Invocation)`` answers with ``inv.respond(...)``; the help
+lists it automatically.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +54,10 @@ class Subcommand:
     run: Callable[[Invocation], None]
     usage: str
     about: str
+    takes: str = ""  # a regex the arguments match in full (case-insensitive); "" = none
+
+    def accepts(self, args: str) -> bool:
+        return re.fullmatch(self.takes, args, re.IGNORECASE | re.DOTALL) is not None
 
 
 def _help(inv: Invocation) -> None:
@@ -87,15 +94,37 @@ def _followups(inv: Invocation) -> None:
     inv.respond(**resolution.followup_list(inv.services.desk, inv.user))
 
 
+_KEY = r"(?:esc-)?\d{1,17}"
+_DATE = r"\d{1,4}-\d{1,2}-\d{1,2}"
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(_help, "help", "shows this"),
-    "status": Subcommand(_status, "status ESC-n", "state, owner, SLA and latest events"),
+    "status": Subcommand(
+        _status, "status ESC-n", "state, owner, SLA and latest events", rf"(?:{_KEY})?"
+    ),
     "mine": Subcommand(_mine, "mine", "open tickets you reported or own"),
-    "ooo": Subcommand(_ooo, "ooo <from> <to> [note] | list | clear", "your out-of-office"),
-    "digest": Subcommand(_digest, "digest [name]", "a private preview of a KPI digest"),
-    "followup": Subcommand(_followup, "followup ESC-n", "add a remediation follow-up"),
+    "ooo": Subcommand(
+        _ooo,
+        "ooo <from> <to> [note] | list | clear",
+        "your out-of-office",
+        rf"(?:list|ls|clear)?|{_DATE}(?:\s.*)?",
+    ),
+    "digest": Subcommand(
+        _digest, "digest [name]", "a private preview of a KPI digest", r"(?:[\w-]+)?"
+    ),
+    "followup": Subcommand(
+        _followup, "followup ESC-n", "add a remediation follow-up", rf"(?:{_KEY})?"
+    ),
     "followups": Subcommand(_followups, "followups", "open follow-ups: yours and the team's"),
 }
+
+
+def subcommand(text: str) -> tuple[Subcommand, str] | None:
+    """The subcommand ``text`` runs, with its arguments; None: ``text`` is a summary."""
+    word, *rest = text.split(maxsplit=1)[:2] or [""]
+    sub = SUBCOMMANDS.get(word.lower())
+    args = rest[0].strip() if rest else ""
+    return (sub, args) if sub is not None and sub.accepts(args) else None
 
 
 def register(app: App, services: Services) -> None:
@@ -106,10 +135,9 @@ def register(app: App, services: Services) -> None:
     def escalate(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         text = command.get("text", "").strip()
-        word, _, rest = text.partition(" ")
-        sub = SUBCOMMANDS.get(word.lower())
-        if sub is not None:
-            sub.run(Invocation(services, command, rest.strip(), respond, client))
+        if (found := subcommand(text)) is not None:
+            sub, args = found
+            sub.run(Invocation(services, command, args, respond, client))
             return
         started = time.perf_counter()
         view = intake_form.command_modal(desk, text, command.get("channel_id"))

@@ -42,6 +42,7 @@ def register(app: App, services: Services) -> None:
                 to=values.get(ownership.TO_BLOCK),
                 reason=values.get(ownership.REASON_BLOCK),
                 submission=str(view.get("id")),
+                override=ownership.OVERRIDE in (values.get(ownership.OVERRIDE_BLOCK) or ()),
             )
         except FieldErrors as err:
             ack(response_action="errors", errors=err.errors)
@@ -81,6 +82,14 @@ def _register_resolution(app: App, services: Services) -> None:
     @guarded
     def ask_reporter_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         submit(ack, body, view, resolution.ask_reporter)
+
+    @app.view("answer_modal")
+    @guarded
+    def answer_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:  # answered meanwhile (another form, a DM, the owner's Resume): say so in place
+            submit(ack, body, view, resolution.answer)
+        except DomainError as err:
+            ack(response_action="errors", errors={resolution.ANSWER_BLOCK: str(err)})
 
     @app.view("reopen_modal")
     @guarded

@@ -93,7 +93,11 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     assigned_at: Mapped[datetime | None]
+    # the current owner's acknowledgement (a reassignment clears it) …
     acked_at: Mapped[datetime | None] = mapped_column(index=True)
+    # … and the ticket's first one, set once: what TTA and the KPIs count
+    first_acked_at: Mapped[datetime | None] = mapped_column(index=True)
+    first_acked_by: Mapped[str | None] = mapped_column(String(32))
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # routing / escalation chain
@@ -158,6 +162,29 @@ class TicketEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class Resolution(Base):
+    """One row per time a ticket was resolved, written then and never changed.
+
+    The KPIs count resolutions, time to resolve and vendor verdicts from here,
+    so a reopen (which clears ``tickets.resolved_at``) or a second resolution
+    never rewrites the figures of the day a ticket was first resolved.
+    """
+
+    __tablename__ = "resolutions"
+    __table_args__ = (UniqueConstraint("ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    ttr_seconds: Mapped[int | None] = mapped_column(Integer)
+    ttr_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision: Mapped[str | None] = mapped_column(String(64))
+    vendor: Mapped[str | None] = mapped_column(String(64))
+    vendor_correct: Mapped[bool | None] = mapped_column(Boolean)
+    vendor_error_category: Mapped[str | None] = mapped_column(String(100))
 
 
 class ProcessedRequest(Base):

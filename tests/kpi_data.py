@@ -1,9 +1,10 @@
 """Hand-made ticket histories for the KPI and digest tests.
 
 Rows are written directly, with exactly the columns the SLA, resolution and
-follow-up code fill in (tta/ttr seconds, breach flags, vendor verdicts,
-reopen events, breach rows, follow-ups), so every expected number in the
-tests can be worked out by hand from the calls that built the data.
+follow-up code fill in (first acknowledgement, tta/ttr seconds, breach flags,
+vendor verdicts, resolution rows, reopen events, breach rows, follow-ups), so
+every expected number in the tests can be worked out by hand from the calls
+that built the data.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from storage.models import ContentItem, Counter, FollowUp, SlaBreach, Ticket, TicketEvent
+from storage.models import (
+    ContentItem,
+    Counter,
+    FollowUp,
+    Resolution,
+    SlaBreach,
+    Ticket,
+    TicketEvent,
+)
 
 #: Wed 25 Nov 2026, 00:00 in Dublin (UTC+0 in winter): the period of the daily digest tests.
 D = datetime(2026, 11, 25, tzinfo=UTC)
@@ -58,10 +67,15 @@ class History:
             "card_ts": f"{1764000000 + self.n}.000{self.n:03d}",
         }
         fields.update(kw)
+        if fields.get("acked_at") is not None:
+            fields.setdefault("first_acked_at", fields["acked_at"])
+            fields.setdefault("first_acked_by", fields.get("assignee_id") or "U05MAD1LFZ3")
         ticket = Ticket(**fields)
         self.s.add(ticket)
         self.s.flush()
         self.s.execute(update(Counter).where(Counter.name == "ticket").values(value=self.n))
+        if ticket.status == "resolved" and ticket.resolved_at is not None:
+            self.resolution(ticket, ticket.resolved_at)
         return ticket
 
     def acked(self, created_at: datetime, tta: int, **kw: Any) -> Ticket:
@@ -77,6 +91,23 @@ class History:
         kw.setdefault("acked_at", created_at)
         kw.setdefault("tta_seconds", 0)
         return self.ticket(created_at, status="resolved", resolved_at=done, ttr_seconds=ttr, **kw)
+
+    def resolution(self, t: Ticket, at: datetime) -> None:
+        """The resolution row ``bot.sla.sync`` keeps when a ticket is resolved."""
+        self.s.add(
+            Resolution(
+                ticket_id=t.id,
+                at=at,
+                severity=t.severity,
+                ttr_seconds=t.ttr_seconds,
+                ttr_breached=t.ttr_breached,
+                decision=t.decision,
+                vendor=t.vendor,
+                vendor_correct=t.vendor_correct,
+                vendor_error_category=t.vendor_error_category,
+            )
+        )
+        self.s.flush()
 
     def content(self, ticket: Ticket, normalized: str, at: datetime | None = None) -> None:
         self.s.add(

@@ -91,13 +91,37 @@ def test_entries_know_their_keys(cfg: AppConfig) -> None:
     assert cfg.pods["critical_harms"].rotations["primary"].key == "primary"
 
 
+@pytest.mark.parametrize(
+    ("written", "working", "hours"),
+    [
+        ("2d", "2 working days", 18),
+        ("2 working days", "2 working days", 18),
+        ("5h", "5 working hours", 5),
+        ("1 day and 4 hours", "1 working day 4 working hours", 13),
+        ("8 hours 30 minutes", "8 working hours 30 minutes", 8.5),
+        ("1w", "1 working week", 45),
+    ],
+)
+def test_sla_targets_count_working_days_on_a_business_clock(
+    tmp_path: Path, written: str, working: str, hours: float
+) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(edit("resolve_within: 2 working days", f"resolve_within: {written}"))
+    sev2 = load_config(path).severities["sev2"]
+    assert sev2.spell("resolve_within") == working
+    day = load_config(path).workspace.calendar.working_day
+    assert sev2.resolve_within.seconds_on(day, 5) == hours * 3600
+
+
 def test_summary_mentions_areas_members_digests(cfg: AppConfig) -> None:
     text = config_summary(cfg)
     assert "Europe/Dublin" in text and "C06H2KX8ESC" in text
     for area in cfg.policy_areas:
         assert area in text
     assert "[sensitive]" in text
-    assert "TTA 15m" in text and "TTR 4h" in text
+    assert "TTA 15 minutes" in text and "TTR 4 hours" in text  # sev0, 24x7
+    assert "TTA 4 working hours" in text and "TTR 2 working days" in text  # sev2
+    assert "a working day is 9h" in text
     assert "7 members" in text
     for member in cfg.pods["critical_harms"].members:
         assert member.name in text
@@ -218,6 +242,13 @@ def test_partial_severity_weights_keep_defaults() -> None:
 
 BAD = [
     pytest.param(
+        "oncall_hours: prefer_on_shift",
+        "oncall_hours: always",
+        "routing.oncall_hours: must be one of 'prefer_on_shift' or 'around_the_clock' "
+        "(got 'always')",
+        id="unknown-oncall-hours",
+    ),
+    pytest.param(
         "timezone: Africa/Nairobi",
         "timezone: Africa/Nairobbi",
         "pods.critical_harms.members[6].timezone: unknown time zone 'Africa/Nairobbi'",
@@ -316,7 +347,13 @@ BAD = [
         id="bad-user-id",
     ),
     pytest.param(
-        "ack_within: 4h",
+        "ack_within: 15m",
+        "ack_within: 15 working minutes",
+        "severities.sev0: ack_within is in working time, but clock 24x7 counts every hour",
+        id="working-time-on-a-24x7-clock",
+    ),
+    pytest.param(
+        "ack_within: 4 working hours",
         "ack_within: 3d",
         "severities.sev2.resolve_within: 2d must be longer than ack_within (3d)",
         id="ack-not-before-resolve",

@@ -16,7 +16,7 @@ from bot.core.render import Renderer
 from bot.reporting import digests, present, report
 from bot.reporting.chart import alt_text, render_chart
 from bot.reporting.kpi import Attainment, Daily
-from bot.reporting.periods import Period, digest_period, period_before, period_containing
+from bot.reporting.periods import digest_period, period_before, period_containing
 from storage.db import transaction
 from tests.kpi_data import DAY, KPI, NOW, D, H, History, M
 
@@ -102,10 +102,11 @@ def test_daily_trigger_fires_at_0900_local_across_dst(config, after, expected) -
         "09:00 Tue",
         "09:00 Fri",
     }
-    # and each run reports on the previous local day
-    assert [digest_period(config, config.digest("daily"), f).first for f in fires] == [
-        (f.astimezone(DUBLIN) - DAY).date() for f in fires
-    ]
+    # and each run covers the time since the previous one: Monday's covers the weekend
+    periods = [digest_period(config, config.digest("daily"), f) for f in fires]
+    assert [p.end for p in periods] == fires
+    assert [p.start for p in periods[1:]] == fires[:-1]
+    assert periods[1].first.strftime("%a") == "Fri" and periods[1].last.strftime("%a") == "Mon"
 
 
 def test_weekly_trigger_and_period(config) -> None:
@@ -132,6 +133,7 @@ def full_history(h: History) -> None:
         t.status, t.resolved_at, t.ttr_seconds = "resolved", D + (10 + i) * H, 3600 * (i + 1)
         t.vendor, t.vendor_correct = "northwind_manila", i != 0
         t.vendor_error_category = "missed_context" if i == 0 else None
+        h.resolution(t, t.resolved_at)
         h.content(t, "example.com/post/9")
     h.content(h.ticket(D - 3 * DAY), "example.com/post/9")
     opened[5].tta_breached = True
@@ -161,7 +163,7 @@ def test_composed_digest_has_every_section_within_block_kit_limits(full_report) 
         "*Volumes*",
         "*Backlog*",
         "*Turnaround*",
-        "*SLA attainment*",
+        "*SLA*",
         "*Vendor quality*",
         "*Follow-ups*",
         "*Trends worth a look*",
@@ -235,7 +237,7 @@ def test_sections_follow_the_configuration(sessions, config) -> None:
 
 def test_late_and_preview_notes(sessions, config) -> None:
     daily = config.digest("daily")
-    period = Period("day", D.date(), DUBLIN)
+    period = period_containing("day", D.date(), DUBLIN)
     with sessions() as s:
         late = present.make_digest(
             s, config, Renderer(DUBLIN), daily, period, NOW, late=True, scheduled=NOW - 6 * H
@@ -303,34 +305,33 @@ def test_digest_channel_is_configured(config) -> None:
 # -- which periods are due (catch-up) ---------------------------------------------------
 
 
-def test_a_weekday_daily_never_reports_on_saturday(config) -> None:
-    daily = config.digest("daily")
-    saturday = period_containing("day", date(2026, 11, 21), DUBLIN)
-    sunday = period_containing("day", date(2026, 11, 22), DUBLIN)
-    assert digests.due_time(config, daily, saturday) is None
-    assert digests.due_time(config, daily, sunday) == utc(2026, 11, 23, 9, 0)
-    assert digests.due_periods(config, daily, utc(2026, 11, 23, 10, 0)) == [
-        (sunday, utc(2026, 11, 23, 9, 0))
-    ]
+def test_mondays_daily_covers_the_weekend(config) -> None:
+    daily = config.digest("daily")  # 09:00 mon-fri
+    [(period, due)] = digests.due_periods(config, daily, utc(2026, 11, 23, 10, 0))
+    assert due == utc(2026, 11, 23, 9, 0)
+    assert (period.start, period.end) == (utc(2026, 11, 20, 9, 0), due)  # Fri 09:00 → Mon
+    assert period.label == "Fri 20 Nov 09:00 → Mon 23 Nov 09:00"
+    assert (period.previous.start, period.previous.end) == (utc(2026, 11, 19, 9), period.start)
+    tuesday = digest_period(config, daily, utc(2026, 11, 24, 9, 0))
+    assert tuesday.start == period.end  # each window starts where the one before ended
 
 
 def test_due_periods_walk_back_over_a_long_catch_up_window(config) -> None:
     daily = config.digest("daily").model_copy(update={"catch_up": timedelta(days=3)})
     due = digests.due_periods(config, daily, utc(2026, 11, 25, 10, 0))  # Wednesday
     assert [(p.first.day, at) for p, at in due] == [
-        (22, utc(2026, 11, 23, 9, 0)),  # Sunday, due Monday
+        (20, utc(2026, 11, 23, 9, 0)),  # since Friday, due Monday
         (23, utc(2026, 11, 24, 9, 0)),
         (24, utc(2026, 11, 25, 9, 0)),
     ]
 
 
-def test_lateness_counts_from_when_a_period_fell_due_not_the_last_cron_fire(config) -> None:
-    """Cron every minute (as in the replica test): at 00:50 yesterday is 50 min late,
-    the day before fell due 24 h 50 min ago, outside the 12 h window, and stays skipped."""
-    every_minute = config.digest("daily").model_copy(update={"cron": "* * * * *"})
-    now = utc(2026, 11, 27, 0, 50)
-    assert digests.due_periods(config, every_minute, now) == [
-        (period_containing("day", date(2026, 11, 26), DUBLIN), utc(2026, 11, 27, 0, 0))
-    ]
-    weekly = config.digest("weekly").model_copy(update={"cron": "* * * * *"})
-    assert digests.due_periods(config, weekly, now) == []  # last week fell due Monday 00:00
+def test_a_run_missed_beyond_catch_up_is_skipped_and_the_next_covers_its_time(config) -> None:
+    daily = config.digest("daily")  # catch_up 12h
+    assert digests.due_periods(config, daily, utc(2026, 11, 25, 21, 1)) == []  # 12h01m late
+    [(period, due)] = digests.due_periods(config, daily, utc(2026, 11, 26, 9, 5))
+    assert (period.start, due) == (utc(2026, 11, 25, 9, 0), utc(2026, 11, 26, 9, 0))
+    weekly = config.digest("weekly").model_copy(update={"cron": "* * * * *", "catch_up": H})
+    minutes = digests.due_periods(config, weekly, utc(2026, 11, 27, 0, 50))
+    assert len(minutes) == 60  # a run a minute, each covering its minute
+    assert all(p.end - p.start == M for p, _ in minutes)

@@ -82,18 +82,20 @@ def test_digest_posts_once_with_its_chart_in_the_thread(
     [services] = replicas(1, FakeClock(utc(2026, 11, 30, 9, 30)))
     weekly = config.digest("weekly")  # chart: true
     run = digests.run_due_digest(services.desk, weekly, services.clock.now())
-    assert run is not None and (run.period_start, run.late) == (utc(2026, 11, 23), False)
+    assert run is not None and (run.period_start, run.late) == (utc(2026, 11, 23, 9, 30), False)
     assert digests.run_due_digest(services.desk, weekly, services.clock.now()) is None
     assert drain(services.outbox)
     [post] = fake_slack.messages(KPI)
-    assert post.blocks[0]["text"]["text"].startswith(":bar_chart: Weekly digest · week of Mon 23")
+    assert post.blocks[0]["text"]["text"] == (
+        ":bar_chart: Weekly digest · Mon 23 Nov 09:30 → Mon 30 Nov 09:30"
+    )
     [reply] = fake_slack.thread(KPI, post.ts)
     [png] = fake_slack.files
     assert (png.channel, png.thread_ts, png.completed) == (KPI, post.ts, True)
     assert png.content.startswith(b"\x89PNG") and png.filename == "weekly-2026-11-23.png"
     assert png.alt_txt.startswith("Stacked bars: tickets opened per day by policy area")
     assert reply.files[0]["id"] == png.id
-    assert runs(sessions) == [("weekly", utc(2026, 11, 23), False)]
+    assert runs(sessions) == [("weekly", utc(2026, 11, 23, 9, 30), False)]
 
 
 def test_two_replicas_at_the_scheduled_minute_post_once(
@@ -136,7 +138,7 @@ def test_the_unique_run_row_decides_when_both_replicas_passed_the_check(
     assert len(fake_slack.messages(KPI)) == 1
     with sessions() as s:
         keys = s.scalars(select(OutboxMessage.dedup_key).order_by(OutboxMessage.id)).all()
-    period = "daily:2026-11-25 00:00:00+00:00"
+    period = "daily:2026-11-25 09:00:00+00:00"  # since the previous run
     assert keys == [f"digest:{period}", f"digest-chart:{period}"]  # one message, one chart
 
 
@@ -148,14 +150,14 @@ def test_runner_started_after_a_missed_run_posts_it_once_marked_late(
     clock = FakeClock(utc(2026, 11, 26, 15, 0))
     [services] = replicas(1, clock)
     posted = digests.catch_up(services.desk, clock.now())
-    assert [(r.name, r.period_start, r.late) for r in posted] == [("daily", D, True)]
+    assert [(r.name, r.period_start, r.late) for r in posted] == [("daily", D + 9 * H, True)]
     assert digests.catch_up(services.desk, clock.now()) == []
     [other] = replicas(1, clock)  # another replica starting later
     assert digests.catch_up(other.desk, clock.now() + H) == []
     assert drain(services.outbox)
     [post] = fake_slack.messages(KPI)
     assert "Posted late (due Thu 26 Nov 09:00)" in str(post.blocks)
-    assert runs(sessions) == [("daily", D, True)]
+    assert runs(sessions) == [("daily", D + 9 * H, True)]
 
 
 def test_catch_up_skips_runs_older_than_their_window(replicas, history, sessions) -> None:
@@ -179,8 +181,19 @@ def test_catch_up_right_at_the_scheduled_time_is_not_late(replicas, history, ses
 @pytest.mark.parametrize(
     ("fire", "start", "end", "label"),
     [
-        (utc(2026, 3, 30, 8, 0), utc(2026, 3, 29, 0), utc(2026, 3, 29, 23), "Sun 29 Mar 2026"),
-        (utc(2026, 10, 26, 9, 0), utc(2026, 10, 24, 23), utc(2026, 10, 26, 0), "Sun 25 Oct 2026"),
+        # Monday's run covers the time since Friday's, 09:00 local on both sides of the change
+        (
+            utc(2026, 3, 30, 8, 0),
+            utc(2026, 3, 27, 9),
+            utc(2026, 3, 30, 8),
+            "Fri 27 Mar 09:00 → Mon 30 Mar 09:00",
+        ),
+        (
+            utc(2026, 10, 26, 9, 0),
+            utc(2026, 10, 23, 8),
+            utc(2026, 10, 26, 9),
+            "Fri 23 Oct 09:00 → Mon 26 Oct 09:00",
+        ),
     ],
 )
 def test_scheduled_job_at_0900_local_on_either_side_of_dst(
@@ -274,7 +287,9 @@ def test_preview_is_private_and_records_nothing(
     [services] = replicas(1, FakeClock(NOW))
     payload = digests.digest_preview(services.desk, None, LEAD)  # the first digest: daily
     assert payload["response_type"] == "ephemeral"
-    assert "Daily digest · Wed 25 Nov 2026" in payload["blocks"][0]["text"]["text"]
+    assert (
+        "Daily digest · Wed 25 Nov 09:00 → Thu 26 Nov 09:00" in payload["blocks"][0]["text"]["text"]
+    )
     assert digests.digest_preview(services.desk, "weekly", LEAD)["blocks"]
     assert runs(sessions) == []
     with sessions() as s:

@@ -55,7 +55,8 @@ def add(
 
 
 def reminders(sessions: sessionmaker[Session], owner: str = JONAS) -> list[str]:
-    """The reminder DMs queued for ``owner``, as "due_soon"/"overdue" by their first line."""
+    """The reminder DMs queued for ``owner``, as "due_soon"/"due_now"/"overdue" by their
+    first line."""
     with sessions() as s:
         rows = s.scalars(
             select(OutboxMessage)
@@ -66,7 +67,13 @@ def reminders(sessions: sessionmaker[Session], owner: str = JONAS) -> list[str]:
         for row in rows:
             line = row.payload["blocks"][0]["text"]["text"]
             out.append(
-                "overdue" if "Overdue" in line else "due_soon" if "Due " in line else "added"
+                "overdue"
+                if "Overdue" in line
+                else "due_now"
+                if "Due now" in line
+                else "due_soon"
+                if "Due " in line
+                else "added"
             )
         return out
 
@@ -79,10 +86,15 @@ def test_add_checks_every_field(sessions, config) -> None:  # type: ignore[no-un
     with pytest.raises(FieldErrors) as err:
         add(sessions, config, tid, due=date(2026, 11, 25))
     assert err.value.errors == {"due": "The due date can't be in the past."}
-    evening = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
-    with pytest.raises(FieldErrors):  # today, but the business day is over
-        add(sessions, config, tid, due=date(2026, 11, 26), now=evening)
     add(sessions, config, tid, due=date(2026, 11, 26))  # today, before 18:00: fine
+    # today after the business day: due by the end of the owner's day (Jonas: Berlin)
+    evening = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
+    fid = add(sessions, config, tid, due=date(2026, 11, 26), now=evening)
+    with sessions() as s:
+        assert s.get_one(FollowUp, fid).due_at == datetime(2026, 11, 26, 22, 59, tzinfo=UTC)
+    after_midnight_in_berlin = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+    with pytest.raises(FieldErrors):  # still the 26th in Dublin, but the owner's day is over
+        add(sessions, config, tid, due=date(2026, 11, 26), now=after_midnight_in_berlin)
     only = r"^Only members of the Critical Harms pod \(and escbot admins\) can add follow-ups to"
     with pytest.raises(NotAllowed, match=only + " ESC-1; nothing was changed.$"):
         add(sessions, config, tid, actor=REPORTER)
@@ -129,9 +141,9 @@ def test_reminded_before_and_when_overdue_exactly_once_each(sessions, config) ->
         (DUE_AT - timedelta(days=2, seconds=1), ["added"]),
         (DUE_AT - timedelta(days=2), ["added", "due_soon"]),
         (DUE_AT - timedelta(hours=1), ["added", "due_soon"]),
-        (DUE_AT, ["added", "due_soon", "overdue"]),
-        (DUE_AT + timedelta(hours=23), ["added", "due_soon", "overdue"]),
-        (DUE_AT + timedelta(days=1), ["added", "due_soon", "overdue", "overdue"]),
+        (DUE_AT, ["added", "due_soon", "due_now"]),  # at the due time: not overdue yet
+        (DUE_AT + timedelta(hours=23), ["added", "due_soon", "due_now"]),
+        (DUE_AT + timedelta(days=1), ["added", "due_soon", "due_now", "overdue"]),
     ]:
         clock.set(at)
         timers.run_due()
@@ -151,7 +163,7 @@ def test_reminded_before_and_when_overdue_exactly_once_each(sessions, config) ->
         followups.done(s, config, Renderer(config.team_tz), fid, actor=JONAS, now=clock.now())
     clock.advance(timedelta(days=10))
     assert timers.run_due() == 0
-    assert reminders(sessions).count("overdue") == 2
+    assert reminders(sessions).count("overdue") == 1
     with sessions() as s:
         fu = s.get_one(FollowUp, fid)
         assert (fu.status, fu.done_at) == ("done", DUE_AT + timedelta(days=1))
@@ -164,6 +176,11 @@ def test_reminded_before_and_when_overdue_exactly_once_each(sessions, config) ->
 
 
 def test_snooze_moves_the_next_reminder_a_day(sessions, config) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    sys.modules[__name__].reminders = (
+        lambda f: lambda s, owner=JONAS: print(f(s, owner)) or f(s, owner)
+    )(reminders)
     clock = FakeClock(DUE_AT)
     timers = runner(sessions, config, clock)
     tid = new_ticket(sessions, config)

@@ -102,7 +102,7 @@ def test_escalate_text_prefills_the_summary_and_long_text_the_details(
     assert inputs["summary"]["initial_value"] == "Viral video of an attack"
     assert "initial_value" not in inputs["details"]
     severities = [o["text"]["text"] for o in inputs["severity"]["options"]]
-    assert severities[0].startswith("sev0 · ack 15m · resolve 4h")
+    assert severities[0].startswith("sev0 · ack 15 minutes · resolve 4 hours")
     assert inputs["severity"]["initial_option"]["value"] == config.intake.defaults.severity
 
     long = "word " * 60

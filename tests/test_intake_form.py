@@ -56,7 +56,7 @@ def test_modal_offers_every_configured_choice_with_defaults_and_fits_block_kit(c
     assert inputs["summary"]["element"]["max_length"] == config.intake.summary_max
     assert "post:…" in inputs["content"]["hint"]["text"]
     sev = [o["text"]["text"] for o in inputs["severity"]["element"]["options"]]
-    assert sev[2] == "sev2 · ack 4h · resolve 2d (business hours) — Medium: clear violation, lim…"
+    assert sev[2] == "sev2 · ack 4 working hours · resolve 2 working days — Medium: clear violat…"
 
 
 def test_read_turns_a_submission_into_a_draft(config) -> None:  # type: ignore[no-untyped-def]

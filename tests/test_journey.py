@@ -107,7 +107,7 @@ def test_core_journey(escbot, fake_slack, user_factory, clock, config, app_token
     assert steps == ["create", "assign", "acknowledge", "wait_on_reporter", "resume", "resolve"]
     cards = [m for m in fake_slack.messages(INTAKE) if ticket.key in m.blocks[0]["text"]["text"]]
     assert len(cards) == 1
-    assert thread(fake_slack, cards[0]).count("replied on") == 1
+    assert thread(fake_slack, cards[0]).count("answered above on") == 1
     [digest] = fake_slack.messages(KPI)
     assert digest.blocks[0]["text"]["text"].startswith(":bar_chart: Daily digest")
     [png] = fake_slack.files

@@ -64,9 +64,9 @@ def test_turnaround_percentiles_are_nearest_rank_per_severity(sessions) -> None:
         h.acked(D - DAY + 10 * H, 120, severity="sev0")  # the day before
         h.ticket(D + H, severity="sev3", status="acknowledged", acked_at=D + 2 * H)  # unmeasured
     with sessions() as s:
-        tta = kpi.percentiles(s, Ticket.tta_seconds, Ticket.acked_at, PERIOD)
-        ttr = kpi.percentiles(s, Ticket.ttr_seconds, Ticket.resolved_at, PERIOD)
-        before = kpi.percentiles(s, Ticket.tta_seconds, Ticket.acked_at, PREVIOUS)
+        tta = kpi.tta_percentiles(s, PERIOD)
+        ttr = kpi.ttr_percentiles(s, PERIOD)
+        before = kpi.tta_percentiles(s, PREVIOUS)
     # sev1 TTA sorted: 300, 600, … 3000 → p50 = 5th = 1500, p90 = 9th = 2700
     # (linear interpolation would give 1650 and 2730).
     assert tta == {
@@ -94,7 +94,7 @@ def test_sla_attainment_per_severity_and_breaches_in_the_period(sessions) -> Non
         late = h.ticket(D + 19 * H, severity="sev0", tta_breached=True)  # ESC-12: never acked
         h.breach(late, "tta", D + 20 * H)
     with sessions() as s:
-        sla = kpi.sla(s, PERIOD, PREVIOUS)
+        sla = kpi.sla(s, PERIOD, PREVIOUS, kpi.open_at(s, PERIOD.end))
     assert sla.tta == {"sev1": Attainment(6, 10)}
     assert sla.ttr == {"sev1": Attainment(3, 4)}
     assert sla.overall == Attainment(9, 14)
@@ -109,8 +109,11 @@ def test_sla_attainment_per_severity_and_breaches_in_the_period(sessions) -> Non
         ("ESC-4", "ttr"),
     ]
     assert sla.breaches[0].at == D + 20 * H
+    # clocks still running at the end of the day that had breached: ESC-12's ack only
+    assert sla.still_open_total == 1 and sla.still_open[0].ticket.key == "ESC-12"
     with sessions() as s:
-        assert kpi.sla(s, PERIOD, PREVIOUS, limit=2).breaches[-1].ticket.key == "ESC-7"
+        open_ids = kpi.open_at(s, PERIOD.end)
+        assert kpi.sla(s, PERIOD, PREVIOUS, open_ids, limit=2).breaches[-1].ticket.key == "ESC-7"
 
 
 def test_wilson_interval_hand_computed() -> None:
@@ -243,7 +246,7 @@ def test_backlog_by_severity_and_oldest_open(sessions) -> None:
         h.ticket(D - 5 * DAY, severity="sev0", status="assigned")  # ESC-6
         h.ticket(D - 1 * DAY, severity="sev2", status="assigned")  # ESC-7
     with sessions() as s:
-        b = kpi.backlog(s)
+        b = kpi.backlog(s, NOW)
     assert b.total == 6
     assert b.by_severity == {"sev0": 1, "sev1": 1, "sev2": 3, "sev3": 1}
     assert [r.key for r in b.oldest] == ["ESC-4", "ESC-1", "ESC-6", "ESC-3", "ESC-7"]

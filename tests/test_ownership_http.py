@@ -236,7 +236,7 @@ def test_out_of_office_is_set_listed_honoured_and_cleared(
 
 def test_the_chain_reaches_the_thread_and_the_lead(escbot, fake_slack, config, clock) -> None:
     ticket, card = open_and_post(escbot, fake_slack, config, severity="sev1")
-    assert ticket.assignee_id == BEATRIZ  # on call
+    assert ticket.assignee_id == LUCIA  # the first rotation member on shift
     clock.advance(timedelta(minutes=30))
     escbot.services.timers.run_due()
     clock.advance(timedelta(minutes=30))

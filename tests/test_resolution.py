@@ -376,7 +376,7 @@ def test_card_buttons_follow_the_status(sessions, config) -> None:  # type: igno
         texts = lambda: [b["text"] for b in resolution.card_buttons(t)]  # noqa: E731
         assert texts() == ["Resolve", "Ask reporter", "Add follow-up"]
         t.status = "waiting_on_reporter"
-        assert texts() == ["Resolve", "Add follow-up"]
+        assert texts() == ["Resolve", "Resume", "Add follow-up"]
         t.status = "resolved"
         assert texts() == ["Reopen", "Add follow-up"]
         assert all(b["value"] == t.key for b in resolution.card_buttons(t))

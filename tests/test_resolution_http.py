@@ -115,7 +115,7 @@ def test_a_ticket_through_its_whole_life(escbot, fake_slack, user_factory, clock
     settle(escbot)
     t = row(escbot, ticket)
     assert (t.paused_seconds, t.waiting_since) == (2 * 3600, None)
-    assert "replied on" in thread(fake_slack, msg) and "paused 2h" in thread(fake_slack, msg)
+    assert "answered above on" in thread(fake_slack, msg) and "paused 2h" in thread(fake_slack, msg)
 
     # resolve: the vendor question is required to say what went wrong
     clock.advance(timedelta(minutes=30))
@@ -281,7 +281,14 @@ def test_follow_up_from_the_card_reminded_and_closed_from_the_dm(  # type: ignor
     settle(escbot)
     reminders = [m for m in fake_slack.dms(JONAS) if "Due Mon 07 Dec" in shown(m)]
     assert len(reminders) == 1
+    # at the due time: "due now" (Jonas is in Berlin: 19:00 his time), not yet overdue
     clock.set(datetime(2026, 12, 7, 18, 0, tzinfo=UTC))
+    escbot.services.timers.run_due()
+    settle(escbot)
+    [due_now] = [m for m in fake_slack.dms(JONAS) if "*Due now*" in shown(m)]
+    assert "19:00 your time" in shown(due_now) and "Overdue" not in shown(due_now)
+    assert "(overdue)" not in shown(card(fake_slack, ticket))
+    clock.set(datetime(2026, 12, 8, 18, 0, tzinfo=UTC))  # a day later: overdue
     escbot.services.timers.run_due()
     settle(escbot)
     [overdue] = [m for m in fake_slack.dms(JONAS) if "*Overdue*" in shown(m)]

@@ -52,17 +52,22 @@ def test_spanish_graphic_violence_goes_to_the_least_loaded_speaker_on_shift(conf
     assert (d.assignee, d.via) == (BEATRIZ, LEAST_LOADED)
     assert d.reason == (
         "Routed to Beatriz Almeida: graphic_violence, speaks es, on shift "
-        "(11:00 America/Sao_Paulo), 1 open (least loaded), 3/5 sensitive today"
+        "(11:00 America/Sao_Paulo), 1 open (least loaded), 3/5 sensitive today. "
+        "Passed over: Lucía Fernández: busier (load 4 against 2); "
+        "Jonas Becker: no graphic violence skill; "
+        "Marcus Reed: doesn't speak es (speakers preferred); "
+        "Andrea Santos: no graphic violence skill; Priya Raman: no graphic violence skill; "
+        "Wanjiru Kamau: doesn't speak es (speakers preferred)"
     )
     table = rows(d)
     assert set(table) == {LUCIA, JONAS, MARCUS, BEATRIZ, ANDREA, PRIYA, WANJIRU}
     assert table[BEATRIZ]["chosen"] and table[BEATRIZ]["excluded"] is None
-    assert table[LUCIA]["note"] == "load 4 > 2"
+    assert table[LUCIA]["note"] == "busier (load 4 against 2)"
     # lighter, but don't speak Spanish: passed over, not excluded
     assert table[MARCUS]["excluded"] is None
     assert table[MARCUS]["note"] == "doesn't speak es (speakers preferred)"
-    assert table[JONAS]["excluded"] == "no graphic_violence skill"
-    assert table[ANDREA]["excluded"] == "no graphic_violence skill"
+    assert table[JONAS]["excluded"] == "no graphic violence skill"
+    assert table[ANDREA]["excluded"] == "no graphic violence skill"
 
 
 def test_sensitive_cap_and_absence_and_shift_exclude_with_reasons(config) -> None:
@@ -79,9 +84,13 @@ def test_sensitive_cap_and_absence_and_shift_exclude_with_reasons(config) -> Non
     table = rows(d)
     assert table[BEATRIZ]["excluded"] == "at sensitive cap (5/5 today)"
     assert table[WANJIRU]["excluded"] == "out of office until Sun 29 Nov 02:00"
-    assert d.reason.endswith("3 open (least loaded), 1/6 sensitive today")
-    morning = rows(decide(config, GV_ES, Snapshot(MORNING)))
-    assert morning[MARCUS]["excluded"] == "off shift (05:00 America/New_York)"
+    assert "3 open (least loaded), 1/6 sensitive today. Passed over: " in d.reason
+    assert "Beatriz Almeida: at sensitive cap (5/5 today)" in d.reason
+    assert "Wanjiru Kamau: out of office until Sun 29 Nov 02:00" in d.reason
+    morning = decide(config, GV_ES, Snapshot(MORNING))
+    assert rows(morning)[MARCUS]["excluded"] == "off shift (05:00 America/New_York)"
+    assert "Marcus Reed: off shift until 09:00 New York" in morning.reason
+    assert "Beatriz Almeida: off shift until 10:00 Sao Paulo" in morning.reason
 
 
 def test_without_an_eligible_speaker_the_least_loaded_other_gets_it(config) -> None:
@@ -97,25 +106,57 @@ def test_required_language_excludes_non_speakers_down_to_the_lead(config) -> Non
     d = decide(cfg, GV_ES, snap)
     assert (d.assignee, d.via) == (LEAD_ID, LEAD)
     assert rows(d)[MARCUS]["excluded"] == "doesn't speak es"
-    assert d.reason.startswith("Nobody eligible, so routed to the pod lead (")
-    assert "at sensitive cap: Lucía Fernández, Beatriz Almeida" in d.reason
-    assert "don't speak es: Marcus Reed, Wanjiru Kamau" in d.reason
+    assert d.reason.startswith("Nobody eligible, so routed to the pod lead. Considered: ")
+    assert "Lucía Fernández: at sensitive cap (6/6 today)" in d.reason
+    assert "Beatriz Almeida: at sensitive cap (5/5 today)" in d.reason
+    assert "Marcus Reed: doesn't speak es; " in d.reason
+    assert "Wanjiru Kamau: doesn't speak es" in d.reason
     assert d.pointer is None
 
 
-def test_oncall_takes_sev1_even_off_shift_unless_barred(config) -> None:
+def test_oncall_severity_prefers_a_rotation_member_on_shift(config) -> None:
+    """Thursday 10:00 Dublin, sev1: the on-call (Beatriz, 07:00 São Paulo) is off shift;
+    the rotation goes on with Wanjiru (on shift, no Spanish) and Lucía (on shift, Spanish)."""
     sev1 = Need("graphic_violence", "sev1", "es", sensitive=True)
     d = decide(config, sev1, Snapshot(MORNING))
+    assert (d.assignee, d.via) == (LUCIA, ONCALL)
+    assert d.reason.startswith(
+        "Routed to Lucía Fernández (next in the on-call rotation): graphic_violence, speaks es, "
+        "on shift (11:00 Europe/Madrid)"
+    )
+    assert (
+        "Passed over: Beatriz Almeida: off shift until 10:00 Sao Paulo; "
+        "Wanjiru Kamau: doesn't speak es (speakers preferred); "
+        "Marcus Reed: off shift until 09:00 New York; Jonas Becker: no graphic violence skill"
+    ) in d.reason
+    assert d.pointer is None  # on-call doesn't use up anyone's turn
+    around = with_routing(config, oncall_hours="around_the_clock")
+    d = decide(around, sev1, Snapshot(MORNING))
     assert (d.assignee, d.via) == (BEATRIZ, ONCALL)
     assert d.reason.startswith("Routed to Beatriz Almeida (on call for sev1): graphic_violence")
     assert "off shift (07:00 America/Sao_Paulo)" in d.reason
-    assert d.pointer is None  # on-call doesn't use up anyone's turn
-    away = Snapshot(MORNING, away={BEATRIZ: Absence(AFTERNOON)})
-    fallback = decide(config, sev1, away)
-    assert (fallback.assignee, fallback.via) == (LUCIA, LEAST_LOADED)
-    # the on-call exception is only about the shift: Beatriz has no self_harm skill
-    harm = decide(config, Need("self_harm", "sev0", None, sensitive=True), Snapshot(MORNING))
-    assert harm.via != ONCALL and rows(harm)[BEATRIZ]["excluded"] == "no self_harm skill"
+    # the shift aside, the rules hold: Beatriz has no self_harm skill
+    harm = decide(around, Need("self_harm", "sev0", None, sensitive=True), Snapshot(MORNING))
+    assert harm.assignee == WANJIRU and rows(harm)[BEATRIZ]["excluded"] == "no self harm skill"
+    assert "Passed over: Beatriz Almeida: no self harm skill;" in harm.reason
+
+
+def test_oncall_severity_at_night_goes_to_the_first_rotation_member_who_can_take_it(
+    config,
+) -> None:
+    """Sunday 03:00 Dublin, sev0 self-harm: nobody is on shift; the on-call (Beatriz) has no
+    self-harm skill, the next in the rotation (Wanjiru, 06:00 Nairobi) has."""
+    sunday = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    d = decide(config, Need("self_harm", "sev0", None, sensitive=True), Snapshot(sunday))
+    assert (d.assignee, d.via) == (WANJIRU, ONCALL)
+    assert "Beatriz Almeida: no self harm skill" in d.reason
+    assert "Marcus Reed: later in the on-call rotation" in d.reason
+    assert "Andrea Santos: off shift until Mon 08:00 Manila" in d.reason
+    # with Wanjiru and Marcus away, nobody can: the lead, and the reasons
+    away = {u: Absence(sunday.replace(day=30)) for u in (WANJIRU, MARCUS)}
+    d = decide(config, Need("self_harm", "sev0", None, sensitive=True), Snapshot(sunday, away=away))
+    assert d.via == LEAD
+    assert "Wanjiru Kamau: out of office until Mon 30 Nov 06:00" in d.reason
 
 
 def test_ties_rotate_with_the_pointer_and_the_pointer_moves_past_the_chosen(config) -> None:

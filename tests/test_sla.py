@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import AppConfig
+from bot.config.durations import parse_target
 from bot.core.render import Renderer
 from bot.sla import AT_RISK, TTA, TTR, SlaClock, at_risk_now, clock_for, describe, due, used
 from storage.models import Ticket
@@ -157,11 +158,11 @@ def test_spring_forward_ttr_with_a_pause(config: AppConfig) -> None:
 
 
 def test_due_times_shift_by_the_pause_and_freeze_while_waiting(config: AppConfig) -> None:
-    t = ticket("sev2", local(2026, 11, 26, 10, 0))  # Thu: ack 4h, resolve 2d business
+    t = ticket("sev2", local(2026, 11, 26, 10, 0))  # Thu: 4 working hours, 2 working days
     assert due(config, t, TTA) == local(2026, 11, 26, 14, 0)
     assert due(config, t, TTA, AT_RISK) == local(2026, 11, 26, 13, 0)
-    assert due(config, t, TTR) == local(2026, 12, 3, 13, 0)  # 8+9+9+9+9 = 44h, then 4h
-    assert due(config, t, TTR, AT_RISK) == local(2026, 12, 2, 10, 0)  # 36h
+    assert due(config, t, TTR) == local(2026, 11, 30, 10, 0)  # Monday, same time
+    assert due(config, t, TTR, AT_RISK) == local(2026, 11, 27, 14, 30)  # 75% of 18h: 8h + 5.5h
     t.paused_seconds = 2 * H
     assert due(config, t, TTA) == local(2026, 11, 26, 16, 0)
     t.waiting_since = local(2026, 11, 26, 11, 0)
@@ -183,3 +184,62 @@ def test_at_risk_now_and_the_card_line(config: AppConfig) -> None:
     assert describe(config, r, t, TTA) == "done in 20m :rotating_light: breached"
     t.waiting_since = T0 + timedelta(minutes=30)
     assert describe(config, r, t, TTR) == "paused while waiting on the reporter (3h30m left)"
+
+
+# -- business-hours targets in working days -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("severity", "created", "which", "expected", "why"),
+    [
+        ("sev2", (2026, 11, 26, 10, 0), TTR, (2026, 11, 30, 10, 0), "Thu + 2 working days"),
+        ("sev2", (2026, 12, 3, 17, 0), TTR, (2026, 12, 7, 17, 0), "resolve by Mon 7 Dec 17:00"),
+        ("sev2", (2026, 11, 26, 20, 0), TTR, (2026, 11, 30, 18, 0), "after hours: end of Mon"),
+        ("sev2", (2026, 11, 28, 11, 0), TTR, (2026, 12, 1, 18, 0), "Saturday: end of Tuesday"),
+        (
+            "sev2",
+            (2026, 11, 27, 16, 0),
+            TTA,
+            (2026, 11, 30, 11, 0),
+            "4 working hours over a weekend",
+        ),
+        ("sev3", (2026, 12, 3, 10, 0), TTA, (2026, 12, 4, 10, 0), "1 working day: Fri 10:00"),
+        ("sev3", (2026, 12, 3, 10, 0), TTR, (2026, 12, 10, 10, 0), "5 working days: a week"),
+        # Christmas: Fri 25 and Mon 28 Dec 2026 are holidays, so are the weekend days
+        ("sev2", (2026, 12, 23, 12, 0), TTR, (2026, 12, 29, 12, 0), "holidays skipped"),
+        ("sev3", (2026, 12, 24, 15, 0), TTA, (2026, 12, 29, 15, 0), "Christmas Eve + 1 day"),
+        # summer time starts Sun 29 Mar 2026: the local time is kept, not the UTC one
+        ("sev3", (2026, 3, 27, 10, 0), TTA, (2026, 3, 30, 10, 0), "across spring forward"),
+        ("sev2", (2026, 10, 23, 15, 0), TTR, (2026, 10, 28, 15, 0), "autumn back + holiday"),
+    ],
+)
+def test_working_days_land_where_a_calendar_says(
+    config: AppConfig,
+    severity: str,
+    created: tuple[int, ...],
+    which: str,
+    expected: tuple[int, ...],
+    why: str,
+) -> None:
+    t = ticket(severity, local(*created), status="assigned")
+    assert due(config, t, which) == local(*expected), why
+
+
+def test_the_card_says_the_calendar_due_time_and_working_time(config: AppConfig) -> None:
+    r = Renderer(config.team_tz)
+    t = ticket("sev2", local(2026, 12, 3, 17, 0), status="acknowledged", tta_seconds=600)
+    t.acked_at = t.created_at + timedelta(minutes=10)
+    assert describe(config, r, t, TTR) == "by Mon 07 Dec 17:00 GMT"
+    t.ttr_seconds, t.status = 11 * H + 30 * 60, "resolved"
+    assert describe(config, r, t, TTR) == "done in 11h30m of working time"
+
+
+def test_weeks_are_working_weeks_and_24x7_days_are_calendar_days(config: AppConfig) -> None:
+    sev3 = config.severities["sev3"].model_copy(update={"resolve_within": parse_target("1w")})
+    cfg = config.model_copy(update={"severities": {**config.severities, "sev3": sev3}})
+    t = ticket("sev3", local(2026, 12, 2, 10, 0), status="assigned")  # Wed
+    assert due(cfg, t, TTR) == local(2026, 12, 9, 10, 0)  # five working days
+    sev1 = config.severities["sev1"].model_copy(update={"resolve_within": parse_target("2d")})
+    cfg = config.model_copy(update={"severities": {**config.severities, "sev1": sev1}})
+    t = ticket("sev1", local(2026, 11, 28, 10, 0), status="assigned")  # Sat, 24x7
+    assert due(cfg, t, TTR) == local(2026, 11, 30, 10, 0)

@@ -71,6 +71,8 @@ def test_each_notice_fires_once_at_its_time(sessions, config) -> None:  # type: 
     timers.run_due()  # the escalation chain moves the ticket on too; the breach stays one
     assert notices(sessions, tid) == [("sla_at_risk", "tta"), ("sla_breach", "tta")]
     ack(sessions, config, tid, T0 + timedelta(minutes=20))
+    clock.set(T0 + timedelta(hours=3))
+    timers.run_due()
     clock.set(T0 + timedelta(hours=5))
     timers.run_due()
     timers.run_due()
@@ -190,7 +192,8 @@ def test_two_runners_fire_every_notice_once(sessions, config) -> None:  # type: 
         barrier.wait()
         r.run_due()
 
-    for step in (timedelta(minutes=12), timedelta(minutes=16), timedelta(hours=5)):
+    steps = (timedelta(minutes=12), timedelta(minutes=16), timedelta(hours=3), timedelta(hours=5))
+    for step in steps:
         clock.set(T0 + step)
         threads = [threading.Thread(target=go, args=(r,)) for r in runners]
         for t in threads:

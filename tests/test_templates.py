@@ -229,9 +229,23 @@ def _draft(i: Inputs) -> Draft:
 
 def _choice(i: Inputs) -> list[dict[str, Any]]:
     matches = tuple(Match(i.ticket, _draft(i).content) for _ in range(7))
+    earlier = [
+        {
+            "key": i.ticket.key,
+            "decision": i.text if n % 2 else None,
+            "resolved": "03 Dec 2026",
+            "summary": i.text if n % 2 else "",
+            "links": [mrkdwn(i.text)] * 10,
+            "hidden": 290,
+            "reopen": bool(n % 2),
+            "action_id": f"{intake_form.REOPEN_ACTION}_{n}",
+        }
+        for n in range(1, intake_form.MAX_MATCHES + 1)
+    ]
     return [
         intake_form.choice_context(_draft(i), matches, {i.ticket.id}),
         intake_form.choice_context(_draft(i), matches),  # none the reporter may see
+        intake_form.choice_context(_draft(i), ()) | {"earlier": earlier},
     ]
 
 
@@ -252,6 +266,11 @@ def _follow_request(i: Inputs) -> list[dict[str, Any]]:
     ]
 
 
+def _reported_before(i: Inputs) -> list[dict[str, Any]]:
+    earlier = {"key": i.ticket.key, "decision": i.text, "resolved": "03 Dec 2026"}
+    return [{"t": i.ticket, "earlier": earlier}]
+
+
 def _done(i: Inputs) -> list[dict[str, Any]]:
     base = {
         "callback_id": intake_form.DONE_VIEW,
@@ -264,6 +283,8 @@ def _done(i: Inputs) -> list[dict[str, Any]]:
         base | {"result": "created", "added_count": 0},
         base | {"result": "added", "added_count": 300},
         base | {"result": "requested", "added_count": 0, "summary": "", "owner": ""},
+        base
+        | {"result": "reopened", "added_count": 0, "summary": i.text, "owner": "<@U05MAD1LFZ3>"},
         base | {"result": "repeat", "added_count": 0, "summary": ""},
     ]
 
@@ -329,6 +350,21 @@ def _ask(i: Inputs) -> list[dict[str, Any]]:
     return [{"t": i.ticket}]
 
 
+def _answer(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {"t": i.ticket, "question": i.text, "block": "answer"},
+        {"t": i.ticket, "question": "", "block": "answer"},
+    ]
+
+
+def _dm_answer(i: Inputs) -> list[dict[str, Any]]:
+    others = [f"ESC-{n}" for n in range(200)]
+    return [
+        {"t": i.ticket, "others": others, "owner": "U05MAD1LFZ3"},
+        {"t": None, "others": [], "owner": None},
+    ]
+
+
 def _digest(i: Inputs) -> list[dict[str, Any]]:
     escaped = mrkdwn(i.text)
     section = {"text": escaped, "fields": [escaped] * 12}
@@ -347,7 +383,7 @@ def _digest(i: Inputs) -> list[dict[str, Any]]:
 
 def _followup_message(i: Inputs) -> list[dict[str, Any]]:
     context = followups.message_context(i.cfg, followup(i.text, 1), i.ticket, NOW)
-    kinds = ("added", "done", "snoozed", "overdue", "due_soon")
+    kinds = ("added", "done", "snoozed", "overdue", "due_soon", "due_now")
     return [
         context | {"kind": kind, "audience": audience, "actor": "U05MAD1LFZ3", "state": state}
         for kind in kinds
@@ -394,6 +430,7 @@ def _home(i: Inputs) -> list[dict[str, Any]]:
         "pod": True,
         "user": "U05MAD1LFZ3",
         "ooo": ooo,
+        "can_ooo": True,
         "queue": [row] * 40,
         "queue_more": 4,
         "followups": fus,
@@ -431,7 +468,26 @@ def _ooo(i: Inputs) -> list[dict[str, Any]]:
 
 def _owner_dm(i: Inputs) -> list[dict[str, Any]]:
     kinds = ("routed", "lead", "reassigned", "escalated")
-    return [owner_notices.dm_context(i.cfg, i.ticket, k, "U05BER7JBK2", i.text) for k in kinds]
+    return [
+        owner_notices.dm_context(i.cfg, i.ticket, k, "U05BER7JBK2", i.text, decline)
+        for k in kinds
+        for decline in (None, "sensitive today 6/6")
+    ]
+
+
+def _owner_fyi(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {
+            "t": i.ticket,
+            "kind": kind,
+            "owner": "U05NYC3MRD8",
+            "owner_name": i.text,
+            "why": i.text,
+            "card_link": "https://escbot.invalid/card-permalink",
+            "waited": "15m",
+        }
+        for kind in ("moved", "found", "copy")
+    ]
 
 
 def _notice_list(i: Inputs) -> list[dict[str, Any]]:
@@ -447,7 +503,16 @@ def _notice_list(i: Inputs) -> list[dict[str, Any]]:
 
 
 def _owner_line(i: Inputs) -> list[dict[str, Any]]:
-    kinds = ("acknowledged", "taken", "reassigned", "rerouted", "escalated", "exhausted")
+    kinds = (
+        "acknowledged",
+        "taken",
+        "reassigned",
+        "rerouted",
+        "escalated",
+        "exhausted",
+        "found",
+        "declined",
+    )
     return [
         owner_notices.line_context(
             i.ticket,
@@ -457,6 +522,7 @@ def _owner_line(i: Inputs) -> list[dict[str, Any]]:
             reason=i.text,
             step="pod lead",
             waited="30m",
+            override=i.text,
         )
         for kind in kinds
     ]
@@ -464,7 +530,10 @@ def _owner_line(i: Inputs) -> list[dict[str, Any]]:
 
 def _reassign(i: Inputs) -> list[dict[str, Any]]:
     """Shaped like bot.routing.ownership.reassign_choices (names come from the config)."""
-    people = [{"text": f"{n} {i.text}"[:75], "value": f"U0{n:09d}"} for n in range(100)]
+    people = [
+        {"text": f"{n} {i.text}"[:75], "value": f"U0{n:09d}", "description": i.text[:75]}
+        for n in range(100)
+    ]
     groups = [
         {
             "label": "Let escbot choose",
@@ -510,9 +579,13 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
             "audience": audience,
             "clock_name": "time to acknowledge",
             "due_at": NOW,
+            "responsible": "U05NYC3MRD8",
+            "lead": "U04LQ2M8RTA",
+            "you": you,
         }
         for level in ("at_risk", "breach")
         for audience in ("thread", "dm")
+        for you in (None, "U05NYC3MRD8", "U04LQ2M8RTA")
     ]
 
 
@@ -525,19 +598,17 @@ def _ticket_update(i: Inputs) -> list[dict[str, Any]]:
             "actor": "U05MAD1LFZ3",
             "text": i.text,
             "paused": "2h",
-            "card_link": "https://escbot.invalid/card-permalink",
+            "via": via,
+            "card_link": "https://example.slack.com/archives/C1/p1",
         }
-        for kind in ("asked", "replied", "reopened")
+        for kind in ("asked", "answered", "resumed", "reopened")
         for audience in ("thread", "dm")
+        for via in ("form", "dm", "thread")
     ]
 
 
-def _dm_answer(i: Inputs) -> list[dict[str, Any]]:
-    others = [f"ESC-{n}" for n in range(1000, 1100)]
-    return [{"t": i.ticket, "others": others}, {"t": None, "others": []}]
-
-
 BUILDERS: dict[str, Builder] = {
+    "answer_modal": _answer,
     "ask_reporter_modal": _ask,
     "digest": _digest,
     "dm_answer": _dm_answer,
@@ -555,12 +626,14 @@ BUILDERS: dict[str, Builder] = {
     "notice_list": _notice_list,
     "ooo_status": _ooo,
     "owner_dm": _owner_dm,
+    "owner_fyi": _owner_fyi,
     "owner_line": _owner_line,
     "reassign_modal": _reassign,
     "reopen_modal": _reopen,
     "reported_again": _reported_again,
     "reporter_ack": lambda i: [intake_messages.ticket_context(i.cfg, i.ticket)],
     "reporter_added": _reporter_added,
+    "reported_before": _reported_before,
     "reporter_dm": _reporter_dm,
     "resolution_notice": _resolution_notice,
     "resolve_modal": _resolve_modal,

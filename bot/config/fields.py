@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, PlainValidator
 
-from bot.config.durations import format_duration, parse_duration
+from bot.config.durations import SlaTarget, format_duration, parse_duration, parse_target
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)
@@ -132,6 +132,13 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, when_used="json"),
 ]
+
+SlaDuration = Annotated[
+    SlaTarget,
+    PlainValidator(parse_target),
+    PlainSerializer(format_duration, when_used="json"),
+]
+"""An SLA target: a :data:`Duration` whose days are working days on a business-hours clock."""
 
 _DIGITS = re.compile(r"\d")
 

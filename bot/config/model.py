@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.config.checks import cross_check
-from bot.config.durations import format_duration
+from bot.config.durations import SlaTarget, format_duration
 from bot.config.errors import Loc, describe
 from bot.config.fields import (
     WEEKDAYS,
@@ -46,6 +46,7 @@ from bot.config.fields import (
     Regex,
     RegionCode,
     SevName,
+    SlaDuration,
     Slug,
     TeamId,
     Text,
@@ -103,6 +104,11 @@ class Calendar(Hours):
 
     holidays: tuple[date, ...] = ()
 
+    @property
+    def working_day(self) -> timedelta:
+        """How long a working day is open: what one day of a business-hours target counts."""
+        return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+
 
 class Workspace(Model):
     team_id: TeamId | None = None
@@ -126,9 +132,28 @@ class PolicyArea(Keyed):
 
 class Severity(Keyed):
     title: Text
-    ack_within: Duration
-    resolve_within: Duration
+    ack_within: SlaDuration
+    resolve_within: SlaDuration
     clock: Literal["24x7", "business_hours"] = "24x7"
+
+    @model_validator(mode="after")
+    def _working_needs_business_hours(self) -> Severity:
+        for key in ("ack_within", "resolve_within"):
+            if self.clock == "24x7" and getattr(self, key).working:
+                raise ValueError(
+                    f"{key} is in working time, but clock 24x7 counts every hour: "
+                    "set clock: business_hours, or drop 'working'"
+                )
+        return self
+
+    @property
+    def business_hours(self) -> bool:
+        return self.clock == "business_hours"
+
+    def spell(self, which: str) -> str:
+        """``ack_within``/``resolve_within`` with the unit in words: "2 working days"."""
+        target: SlaTarget = getattr(self, which)
+        return target.spell(self.business_hours)
 
     @field_validator("resolve_within")
     @classmethod
@@ -233,6 +258,10 @@ class Routing(Model):
         dict[SevName, NonNegativeInt], BeforeValidator(_with_default_weights)
     ] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     oncall_severities: Annotated[tuple[SevName, ...], Unique] = ("sev0", "sev1")
+    #: ``prefer_on_shift``: an on-call severity goes to the first rotation member on shift,
+    #: then anyone eligible on shift, and only then off-shift rotation members;
+    #: ``around_the_clock``: to the first rotation member who can take it, whatever the hour.
+    oncall_hours: Literal["prefer_on_shift", "around_the_clock"] = "prefer_on_shift"
     escalation_chain: Annotated[
         tuple[Literal["next_oncall", "lead"], ...], Field(min_length=1), Unique
     ] = ("next_oncall", "lead")

@@ -52,6 +52,7 @@ def config_summary(cfg: AppConfig) -> str:
     )
     out.append(
         f"business hours: {_hours(cal)} {ws.timezone}"
+        f" (a working day is {format_duration(cal.working_day)})"
         + (f", {_plural(len(cal.holidays), 'holiday')}" if cal.holidays else "")
     )
 
@@ -75,9 +76,9 @@ def config_summary(cfg: AppConfig) -> str:
             [
                 name,
                 sev.title,
-                f"TTA {format_duration(sev.ack_within)}",
-                f"TTR {format_duration(sev.resolve_within)}",
-                sev.clock,
+                f"TTA {sev.spell('ack_within')}",
+                f"TTR {sev.spell('resolve_within')}",
+                "business hours" if sev.business_hours else "24x7",
             ]
             for name, sev in cfg.severities.items()
         ]
@@ -119,7 +120,8 @@ def config_summary(cfg: AppConfig) -> str:
     r = cfg.routing
     out.append(
         f"routing: {r.strategy}, language {r.language}, on call for "
-        f"{','.join(r.oncall_severities) or 'nothing'}, escalation "
+        f"{','.join(r.oncall_severities) or 'nothing'} ({r.oncall_hours.replace('_', ' ')}), "
+        f"escalation "
         f"{' -> '.join(r.escalation_chain)}"
     )
     if cfg.vendors:

@@ -22,7 +22,8 @@ class FieldErrors(DomainError):
 
 
 def values(view: dict[str, Any]) -> dict[str, Any]:
-    """``state.values`` flattened to ``{block_id: value}``: text, option value, user or date.
+    """``state.values`` flattened to ``{block_id: value}``: text, option value (a list of
+    them for checkboxes), user or date.
 
     Empty inputs read as ``None``; a date stays an ISO string (see :func:`as_date`).
     """
@@ -40,6 +41,8 @@ def _value(entry: dict[str, Any]) -> Any:
         return option.get("value") if option else None
     if kind == "users_select":
         return entry.get("selected_user")
+    if kind == "checkboxes":
+        return [o.get("value") for o in entry.get("selected_options") or []] or None
     if kind == "datepicker":
         return entry.get("selected_date")
     value = entry.get("value")

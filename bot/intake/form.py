@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core import forms
 from bot.core.desk import Desk
 from bot.core.errors import DomainError
@@ -49,6 +49,7 @@ from bot.intake import messages as intake_messages
 from bot.intake import service as intake
 from bot.intake.draft import Draft
 from bot.intake.service import Match, Outcome, Result
+from bot.resolution import service as resolution
 from bot.tickets import permissions
 from bot.tickets.lifecycle import status_label
 from storage.db import transaction
@@ -60,8 +61,11 @@ CHOICE_VIEW = "escalate_duplicate"
 DONE_VIEW = "escalate_done"
 ADD_ACTION = "intake_add"  # one per matching ticket: intake_add_1, intake_add_2…
 ASK_ACTION = "intake_ask"  # for a ticket the reporter may not see: ask to follow it
-NEW_ACTION = "intake_new"
-CHOICE_ACTIONS = re.compile(rf"^(?:{ADD_ACTION}_\d+|{ASK_ACTION}_\d+|{NEW_ACTION})$")
+NEW_ACTION = "intake_new"  # value "new", or the resolved ticket's key the new one follows
+REOPEN_ACTION = "intake_reopen"  # one per resolved ticket: intake_reopen_1…
+CHOICE_ACTIONS = re.compile(
+    rf"^(?:{ADD_ACTION}_\d+|{ASK_ACTION}_\d+|{REOPEN_ACTION}_\d+|{NEW_ACTION})$"
+)
 MAX_MATCHES = 5
 DETAILS_MAX = 3000  # Slack's plain_text_input limit
 REQUESTED_ACTION_MAX = 300
@@ -218,12 +222,11 @@ def options(mapping: dict[str, str]) -> list[dict[str, str]]:
 
 
 def severity_text(cfg: AppConfig, key: str) -> str:
-    """ "sev2 · ack 4h · resolve 2d (business hours) — Medium: …": SLA first, so it
-    survives Slack's 75-character option limit."""
+    """ "sev2 · ack 4 working hours · resolve 2 working days — Medium: …": SLA first, so
+    it survives Slack's 75-character option limit."""
     sev = cfg.severities[key]
-    hours = " (business hours)" if sev.clock == "business_hours" else ""
-    ack, resolve = format_duration(sev.ack_within), format_duration(sev.resolve_within)
-    return f"{key} · ack {ack} · resolve {resolve}{hours} — {sev.title}"
+    ack, resolve = sev.spell("ack_within"), sev.spell("resolve_within")
+    return f"{key} · ack {ack} · resolve {resolve} — {sev.title}"
 
 
 def modal_context(cfg: AppConfig, prefill: Prefill, origin: Origin) -> dict[str, Any]:
@@ -418,6 +421,7 @@ def submit(
         view_id=view["id"],
         reporter=reporter,
         now=now,
+        earlier=outcome.earlier,
     )
     return outcome, choice
 
@@ -433,10 +437,13 @@ def choice_view(
     view_id: str,
     reporter: str,
     now: datetime,
+    earlier: tuple[Match, ...] = (),
 ) -> dict[str, Any]:
     """The modal's next step: "ESC-n already covers <link> — add to ESC-n / open a new one"
     for tickets ``reporter`` may see, "already being handled by the desk (ESC-n) — ask to
-    follow it" for the others.
+    follow it" for the others; or, for content of resolved tickets (``earlier``), "reported
+    before in ESC-n (decision, date) — reopen it / open a new one that links to it" (the
+    decision only for a reporter who may see that ticket).
 
     The submission, its reporter and the choices shown wait in ``pending_drafts``
     (committed before Slack shows the choice); the view carries nothing to trust.
@@ -446,10 +453,21 @@ def choice_view(
         m.ticket.id for m in matches if permissions.may_see(session, cfg, m.ticket, reporter)
     }
     context = choice_context(draft, matches, visible)
+    context["earlier"] = [
+        _earlier(session, renderer, cfg, m, i, reporter, now)
+        for i, m in enumerate(earlier[:MAX_MATCHES], 1)
+    ]
     shown = {
         m["action_id"]: {"key": m["t"].key, "kind": "add" if m["visible"] else "ask"}
         for m in context["matches"]
     }
+    shown |= {
+        e["action_id"]: {"key": e["key"], "kind": "reopen"}
+        for e in context["earlier"]
+        if e["reopen"]
+    }
+    linked = context["earlier"][0]["key"] if context["earlier"] and not matches else ""
+    shown[NEW_ACTION] = {"key": linked or "new", "kind": "new"}
     pending = {
         "draft": draft.to_json(),
         "reporter": reporter,
@@ -459,6 +477,32 @@ def choice_view(
     session.execute(delete(PendingDraft).where(PendingDraft.created_at < now - PENDING_TTL))
     session.merge(PendingDraft(view_id=view_id, payload=pending, created_at=now))
     return renderer.render("duplicate_choice", **context)
+
+
+def _earlier(
+    session: Session,
+    renderer: Renderer,
+    cfg: AppConfig,
+    match: Match,
+    index: int,
+    reporter: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """One resolved ticket of the choice: what ``reporter`` may see of it, and whether
+    they may reopen it."""
+    ticket = match.ticket
+    sees = permissions.may_see(session, cfg, ticket, reporter)
+    links, hidden = (
+        pack((link(raw) for raw in match.content), CONTENT_BUDGET - 200) if sees else ([], 0)
+    )
+    return {
+        **intake_messages.earlier_context(cfg, renderer, ticket, decision=sees),
+        "summary": ticket.summary if sees else "",
+        "links": links,
+        "hidden": hidden,
+        "reopen": resolution.reopen_allowed(cfg, ticket, reporter, now),
+        "action_id": f"{REOPEN_ACTION}_{index}",
+    }
 
 
 def choice_context(
@@ -523,13 +567,7 @@ def decide(
     draft = Draft.from_json(pending["draft"])
     action_id = str(action.get("action_id", ""))
     choice = pending.get("shown", {}).get(action_id)
-    if action_id == NEW_ACTION:
-        limits.check_tickets(session, cfg, reporter, draft.severity, now)
-        outcome = intake.submit(
-            session, cfg, renderer, draft, reporter=reporter, now=now, request_key=key,
-            allow_duplicate=True,
-        )  # fmt: skip
-    elif choice is None or action.get("value") != choice["key"]:
+    if choice is None or action.get("value") != choice["key"]:
         log.warning(
             "duplicate choice %s=%r by %s refused: not what was shown",
             action_id[:40],
@@ -537,6 +575,17 @@ def decide(
             reporter,
         )
         raise Tampered("That button was not one escbot showed you; nothing was done.")
+    if choice["kind"] == "new":
+        limits.check_tickets(session, cfg, reporter, draft.severity, now)
+        outcome = intake.submit(
+            session, cfg, renderer, draft, reporter=reporter, now=now, request_key=key,
+            allow_duplicate=True, linked="" if choice["key"] == "new" else choice["key"],
+        )  # fmt: skip
+    elif choice["kind"] == "reopen":
+        outcome = intake.reopen_reported(
+            session, cfg, renderer, choice["key"], draft,
+            reporter=reporter, now=now, request_key=key,
+        )  # fmt: skip
     elif choice["kind"] == "add":
         outcome = intake.add_to_ticket(
             session, cfg, renderer, choice["key"], draft,

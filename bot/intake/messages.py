@@ -138,3 +138,26 @@ def reporter_added(
         card_link=outbox.CARD_LINK,
         added_count=len(added),
     )
+
+
+def earlier_context(
+    cfg: AppConfig, renderer: Renderer, ticket: Ticket, *, decision: bool
+) -> dict[str, Any]:
+    """How a resolved ticket reads as "reported before in ESC-n (decision, date)";
+    ``decision`` False (someone who may not see the ticket): only its key."""
+    if not decision:
+        return {"key": ticket.key, "decision": None, "resolved": None}
+    return {
+        "key": ticket.key,
+        "decision": cfg.resolution.decisions.get(ticket.decision or "", ticket.decision or "—"),
+        "resolved": renderer.when(ticket.resolved_at, "%d %b %Y") if ticket.resolved_at else "—",
+    }
+
+
+def reported_before(
+    renderer: Renderer, cfg: AppConfig, ticket: Ticket, before: Ticket
+) -> dict[str, Any]:
+    """The new ticket's thread line naming the resolved ticket it follows (the desk may
+    see both)."""
+    earlier = earlier_context(cfg, renderer, before, decision=True)
+    return renderer.render("reported_before", t=ticket, earlier=earlier)

@@ -30,6 +30,7 @@ from bot.delivery import outbox
 from bot.intake import messages as intake_messages
 from bot.intake.content import normalize
 from bot.intake.draft import Draft
+from bot.resolution import service as resolution
 from bot.routing import ownership
 from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
@@ -46,6 +47,7 @@ class Result(StrEnum):
     ADDED = "added"  # the reporter joined an open ticket covering the same content
     DUPLICATE = "duplicate"  # nothing written: the reporter must choose
     REQUESTED = "requested"  # the reporter asked to follow a ticket they may not see
+    REOPENED = "reopened"  # the reporter reopened the resolved ticket that had the content
     REPEAT = "repeat"  # this request was handled before; ``previous`` says how
 
 
@@ -62,6 +64,8 @@ class Outcome:
     result: Result
     ticket: Ticket | None = None
     matches: tuple[Match, ...] = ()
+    #: with no open match, resolved tickets that were about some of the content
+    earlier: tuple[Match, ...] = ()
     added: tuple[str, ...] = ()  # content newly added to an existing ticket
     previous: dict[str, Any] = field(default_factory=dict)  # for REPEAT: {"result", "key"}
 
@@ -76,17 +80,29 @@ def submit(
     now: datetime,
     request_key: str,
     allow_duplicate: bool = False,
+    linked: str | None = None,
 ) -> Outcome:
     """Open a ticket for ``draft`` unless this request was handled or its content is
-    already in an open ticket (then DUPLICATE, and nothing is written)."""
+    already in an open ticket, or was in a resolved one (then DUPLICATE, and nothing is
+    written). ``linked``: the resolved ticket the reporter chose to open a new one after."""
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
-    if not allow_duplicate and (matches := find_duplicates(session, draft.content)):
-        return Outcome(Result.DUPLICATE, matches=tuple(matches))
+    if not allow_duplicate:
+        if matches := find_duplicates(session, draft.content):
+            return Outcome(Result.DUPLICATE, matches=tuple(matches))
+        if earlier := reported_before(session, draft.content):
+            return Outcome(Result.DUPLICATE, earlier=tuple(earlier))
+    before = next(
+        (m for m in reported_before(session, draft.content) if linked and m.ticket.key == linked),
+        None,
+    )  # only a ticket that really had this content: the button's value is the client's
     if not claim_request(session, request_key, now, {}):
         return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
-    ticket = open_ticket(session, cfg, renderer, draft, reporter=reporter, now=now)
+    ticket = open_ticket(
+        session, cfg, renderer, draft, reporter=reporter, now=now,
+        before=before.ticket if before else None,
+    )  # fmt: skip
     remember(session, request_key, Result.CREATED, ticket)
     return Outcome(Result.CREATED, ticket=ticket)
 
@@ -99,8 +115,10 @@ def open_ticket(
     *,
     reporter: str,
     now: datetime,
+    before: Ticket | None = None,
 ) -> Ticket:
-    """Create the ticket and queue its messages; the caller owns the transaction."""
+    """Create the ticket and queue its messages; the caller owns the transaction.
+    ``before``: the resolved ticket this one follows, named in its thread."""
     number = next_number(session)
     area = cfg.policy_areas[draft.policy_area]
     ticket = Ticket(
@@ -139,13 +157,20 @@ def open_ticket(
         actor=reporter,
         now=now,
         to_status=Status.NEW.value,
-        payload={"policy_area": draft.policy_area, "severity": draft.severity},
+        payload={
+            "policy_area": draft.policy_area,
+            "severity": draft.severity,
+            **({"reported_before": before.key} if before else {}),
+        },
     )
     # The card first, then its details as the first line of its thread; both render
     # the ticket as it is when delivered, so the owner chosen next is on the card.
     outbox.enqueue_card(session, ticket, now)
     details = intake_messages.details(renderer, cfg, ticket)
     outbox.enqueue_thread(session, ticket, details, f"thread:{ticket.id}:details", now)
+    if before is not None:
+        line = intake_messages.reported_before(renderer, cfg, ticket, before)
+        outbox.enqueue_thread(session, ticket, line, f"thread:{ticket.id}:before", now)
     ownership.assign_new(session, cfg, ticket, now, renderer)
     sla.sync(session, cfg, ticket, now)
     outbox.enqueue_dm(  # after routing: it names the owner
@@ -185,16 +210,7 @@ def add_to_ticket(
         raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")
     if not claim_request(session, request_key, now, {}):
         return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
-    known = {item.normalized for item in ticket.content_items}
-    added: list[str] = []
-    for raw in draft.content:
-        kind, norm = normalize(raw)
-        if norm not in known:
-            known.add(norm)
-            added.append(raw)
-            ticket.content_items.append(
-                ContentItem(raw=raw, normalized=norm, kind=kind, created_at=now)
-            )
+    added = _add_content(ticket, draft, now)
     watching = watch(session, ticket, reporter, now)
     event = record(
         session,
@@ -245,6 +261,20 @@ def watchers(session: Session, ticket: Ticket) -> list[str]:
 
 def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> list[Match]:
     """Open tickets holding any of ``content`` (after normalizing), oldest ticket first."""
+    return _holding(session, content, OPEN_STATUSES, Ticket.number)
+
+
+def reported_before(session: Session, content: tuple[str, ...] | list[str]) -> list[Match]:
+    """Resolved tickets that held any of ``content``, the latest decision first."""
+    return _holding(session, content, (Status.RESOLVED,), Ticket.resolved_at.desc())
+
+
+def _holding(
+    session: Session,
+    content: tuple[str, ...] | list[str],
+    statuses: tuple[Status, ...],
+    order: Any,
+) -> list[Match]:
     wanted: dict[str, str] = {}
     for raw in content:
         wanted.setdefault(normalize(raw)[1], raw)
@@ -254,8 +284,8 @@ def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> l
         select(ContentItem.normalized, Ticket)
         .join(Ticket, ContentItem.ticket_id == Ticket.id)
         .where(ContentItem.normalized.in_(list(wanted)))
-        .where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(Ticket.number, ContentItem.id)
+        .where(Ticket.status.in_([s.value for s in statuses]))
+        .order_by(order, Ticket.number, ContentItem.id)
     ).all()
     found: dict[int, tuple[Ticket, list[str]]] = {}
     for norm, ticket in rows:
@@ -263,6 +293,52 @@ def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> l
         if wanted[norm] not in raws:
             raws.append(wanted[norm])
     return [Match(ticket, tuple(raws)) for ticket, raws in found.values()]
+
+
+def reopen_reported(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    key: str,
+    draft: Draft,
+    *,
+    reporter: str,
+    now: datetime,
+    request_key: str,
+) -> Outcome:
+    """The reporter's "reopen ESC-n" on content a resolved ticket had: reopened with their
+    summary as the reason (who may, and until when: ``resolution.service.check_reopen``)."""
+    previous = request_result(session, request_key)
+    if previous is not None:
+        return Outcome(Result.REPEAT, previous=previous)
+    match = next((m for m in reported_before(session, draft.content) if m.ticket.key == key), None)
+    if match is None:
+        raise DomainError(f"{key} isn't a resolved ticket about this content any more.")
+    ticket = match.ticket
+    session.refresh(ticket, with_for_update=True)
+    if not claim_request(session, request_key, now, {}):
+        return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
+    reason = f"Reported again: {draft.summary}"
+    resolution.reopen(session, cfg, renderer, ticket, reason, actor=reporter, now=now)
+    _add_content(ticket, draft, now)
+    watch(session, ticket, reporter, now)
+    remember(session, request_key, Result.REOPENED, ticket)
+    return Outcome(Result.REOPENED, ticket=ticket)
+
+
+def _add_content(ticket: Ticket, draft: Draft, now: datetime) -> list[str]:
+    """The draft's content the ticket doesn't have yet, added to it; returns it as typed."""
+    known = {item.normalized for item in ticket.content_items}
+    added: list[str] = []
+    for raw in draft.content:
+        kind, norm = normalize(raw)
+        if norm not in known:
+            known.add(norm)
+            added.append(raw)
+            ticket.content_items.append(
+                ContentItem(raw=raw, normalized=norm, kind=kind, created_at=now)
+            )
+    return added
 
 
 def remember(session: Session, request_key: str, result: Result, ticket: Ticket) -> None:

@@ -161,6 +161,8 @@ def latest(session: Session, cfg: AppConfig) -> Calibration | None:
         .join(QaDecision, QaDecision.id == QaItem.decision_id)
         .where(QaItem.run_id == run.id)
     ).all()
+    if not rows:
+        return None  # a week without decisions to calibrate on
     by_decision: dict[int, list[QaItem]] = defaultdict(list)
     decisions: dict[int, QaDecision] = {}
     for item, decision in rows:

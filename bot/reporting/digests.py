@@ -11,7 +11,7 @@ one requester and records nothing.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -24,7 +24,13 @@ from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.text import mrkdwn
 from bot.delivery.outbox import enqueue_message, enqueue_upload
-from bot.reporting.periods import Period, digest_period
+from bot.reporting.periods import (
+    Period,
+    digest_period,
+    last_fire,
+    previous_fire,
+    scheduled_period,
+)
 from bot.reporting.present import TITLES, present
 from bot.reporting.report import build_report
 from bot.tickets import permissions
@@ -34,7 +40,7 @@ from storage.models import DigestRun
 log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(minutes=5)  # posted later than this after its time: marked late
-MAX_LOOKBACK = 400  # periods catch-up walks back at most (a catch_up of over a year of days)
+MAX_LOOKBACK = 400  # runs catch-up walks back at most (a catch_up of over a year of days)
 
 
 # -- posting exactly once ----------------------------------------------------------------
@@ -106,35 +112,20 @@ def run_due_digest(
     return run
 
 
-def due_time(cfg: AppConfig, digest: Digest, period: Period) -> datetime | None:
-    """When ``period``'s digest falls due: the schedule's first time after the period ended.
-
-    None when no run of the schedule reports on that period (a ``mon-fri`` daily
-    digest never reports on Saturday: Monday's run reports on Sunday).
-    """
-    fire = cfg.digest_trigger(digest).get_next_fire_time(None, period.end)
-    if fire is None or digest_period(cfg, digest, fire) != period:
-        return None
-    return fire.astimezone(UTC)
-
-
 def due_periods(cfg: AppConfig, digest: Digest, now: datetime) -> list[tuple[Period, datetime]]:
-    """Periods whose digest fell due within the last ``catch_up``, oldest first, with when.
+    """The schedule's runs within the last ``catch_up``, oldest first, with what each covers.
 
-    Walks back period by period from the last complete one (a few steps, however
-    often the cron fires); lateness counts from a period's due time, so a period
-    first due before the window is skipped even if the cron fired since.
+    A run older than its ``catch_up`` window is skipped; the run after it still
+    starts its window at the skipped run's time, as the schedule says.
     """
     trigger = cfg.digest_trigger(digest)
     found = []
-    period = digest_period(cfg, digest, now)
+    fire = last_fire(trigger, now)
     for _ in range(MAX_LOOKBACK):
-        fire = trigger.get_next_fire_time(None, period.end)
-        if fire is None or fire <= now - digest.catch_up:
-            break  # earlier periods fell due earlier still
-        if fire <= now and digest_period(cfg, digest, fire) == period:
-            found.append((period, fire.astimezone(UTC)))
-        period = period.previous
+        if fire <= now - digest.catch_up:
+            break
+        found.append((scheduled_period(cfg, digest, fire), fire))
+        fire = previous_fire(trigger, fire)
     return found[::-1]
 
 
@@ -164,8 +155,7 @@ def run_scheduled(desk: Desk, name: str) -> None:
     if digest is None:
         return
     now = desk.clock.now()
-    period = digest_period(desk.config, digest, now)
-    due = due_time(desk.config, digest, period) or now
+    due = digest_period(desk.config, digest, now).end
     try:
         run_due_digest(desk, digest, now, late=now - due > LATE_AFTER, scheduled=due)
     except Exception:  # the scheduler thread must live on; catch-up retries the period

@@ -1,5 +1,12 @@
 """Tickets as CSV for spreadsheets (``escbot export``).
 
+Columns named after the ticket's current state (``status``, ``assignee_id``,
+``acked_at``, ``resolved_at``…) say where it stands now; the KPI columns never
+move once set, so an export of a past day gives the same figures before and
+after a later reassign, reopen or resolve: ``first_acked_at``/``_by``,
+``tta_seconds``, ``first_resolved_at``, ``first_ttr_seconds`` and the wall-clock
+``ack_wall_seconds``/``resolve_wall_seconds`` measured to those first events.
+
 RFC 4180 via the csv module (CRLF line ends, quotes doubled), UTF-8, with an
 optional byte-order mark for Excel. Every ticket column is written, plus its
 content items, card link and wall-clock durations. Text cells that a
@@ -19,15 +26,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import ContentItem, Ticket
+from storage.models import ContentItem, Resolution, Ticket
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TICKET_COLUMNS = tuple(c.name for c in Ticket.__table__.columns)
 EXTRA_COLUMNS = (
     "content",
     "card_link",
+    "first_resolved_at",
+    "first_ttr_seconds",
+    "first_ttr_breached",
     "ack_wall_seconds",
     "resolve_wall_seconds",
+)
+#: the columns of a row that never change after the fact (KPIs; see the module docstring)
+KPI_COLUMNS = (
+    "key",
+    "created_at",
+    "first_acked_at",
+    "first_acked_by",
+    "tta_seconds",
+    "tta_breached",
+    *EXTRA_COLUMNS[2:],
 )
 HEADER = (*TICKET_COLUMNS, *EXTRA_COLUMNS)
 BATCH = 1000
@@ -82,7 +102,16 @@ def rows(session: Session, start: datetime, end: datetime) -> Iterator[list[Any]
             .order_by(ContentItem.id)
         ):
             content.setdefault(ticket_id, []).append(raw)
+        first: dict[int, Resolution] = {}
+        for kept in session.scalars(
+            select(Resolution)
+            .where(Resolution.ticket_id.in_([t.id for t in batch]))
+            .order_by(Resolution.at, Resolution.id)
+        ):
+            first.setdefault(kept.ticket_id, kept)
         for t in batch:
+            res = first.get(t.id)
+            resolved_at = res.at if res else None
             link = (
                 f"https://slack.com/archives/{t.card_channel}/p{t.card_ts.replace('.', '')}"
                 if t.card_channel and t.card_ts
@@ -92,8 +121,11 @@ def rows(session: Session, start: datetime, end: datetime) -> Iterator[list[Any]
             values += [
                 "\n".join(content.get(t.id, [])),
                 link,
-                _seconds(t.created_at, t.acked_at),
-                _seconds(t.created_at, t.resolved_at),
+                resolved_at,
+                res.ttr_seconds if res else None,
+                res.ttr_breached if res else None,
+                _seconds(t.created_at, t.first_acked_at),
+                _seconds(t.created_at, resolved_at),
             ]
             yield [_cell(v) for v in values]
         last_id = batch[-1].id

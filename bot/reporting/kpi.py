@@ -5,6 +5,14 @@ Every query is bounded by the period (an index range on ``created_at``,
 digest costs the same whatever the length of the history. Python only sees
 aggregates and the few tickets a digest links to.
 
+Figures of a past period never move: acknowledgements are counted by the
+ticket's *first* acknowledgement (``first_acked_at``, never cleared),
+resolutions by the append-only ``resolutions`` rows (each resolution in the
+period it happened, measured then; a reopen doesn't remove it), and what was
+open or overdue is read *as of* the period's end, rewinding today's state by
+the audit events since. So a digest, or ``escbot digest --period`` for a past
+day, says the same before and after any later reassign, reopen or resolve.
+
 Percentiles are **nearest-rank**, identically on SQLite and PostgreSQL: the
 p-th percentile of n sorted values is the value at rank ``ceil(p·n/100)``
 (computed with ``ROW_NUMBER()`` and ``COUNT()`` window functions; on
@@ -23,10 +31,20 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.models import OPEN_STATUSES_SQL, FollowUp, SlaBreach, Ticket, TicketEvent
+from bot.tickets.lifecycle import OPEN_STATUSES, Action
+from storage.models import (
+    OPEN_STATUSES_SQL,
+    FollowUp,
+    Resolution,
+    SlaBreach,
+    Ticket,
+    TicketEvent,
+)
 
 PERCENTILES = (50, 90)
 TOP = 3  # tickets linked in a list before "and N more"
+OPEN = frozenset(s.value for s in OPEN_STATUSES)
+STATUS_ACTIONS = tuple(a.value for a in Action)  # the audit actions that change a status
 DIMENSIONS = ("policy_area", "severity", "source_team", "vendor", "language")
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile, for Wilson intervals
 
@@ -106,10 +124,6 @@ def ticket_refs(session: Session, *where: Any, total: int, limit: int = TOP) -> 
     return refs_of(session, stmt, total, limit)
 
 
-def _count(session: Session, *where: Any) -> int:
-    return session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
-
-
 # -- volumes -----------------------------------------------------------------------
 
 
@@ -152,19 +166,30 @@ def volumes(session: Session, cur: Window, prev: Window) -> Volumes:
     }
     new = sum(s.current for s in by["severity"])
     previous_new = sum(s.previous for s in by["severity"])
-    resolved = _count(session, cur.has(Ticket.resolved_at))
     reopen_ids = select(TicketEvent.ticket_id).where(
         TicketEvent.action == "reopen", cur.has(TicketEvent.at)
     )
     return Volumes(
         new=ticket_refs(session, cur.has(Ticket.created_at), total=new),
-        resolved=ticket_refs(session, cur.has(Ticket.resolved_at), total=resolved),
+        resolved=ticket_refs(
+            session, Ticket.id.in_(_resolved_ids(cur)), total=_resolved(session, cur)
+        ),
         reopened=ticket_refs(session, Ticket.id.in_(reopen_ids), total=_reopens(session, cur)),
         previous_new=previous_new,
-        previous_resolved=_count(session, prev.has(Ticket.resolved_at)),
+        previous_resolved=_resolved(session, prev),
         previous_reopened=_reopens(session, prev),
         by=by,
     )
+
+
+def _resolved_ids(window: Window) -> Select[Any]:
+    return select(Resolution.ticket_id).where(window.has(Resolution.at))
+
+
+def _resolved(session: Session, window: Window) -> int:
+    """Tickets resolved in ``window`` (once each, however often they were resolved)."""
+    stmt = select(func.count(func.distinct(Resolution.ticket_id))).where(window.has(Resolution.at))
+    return session.scalar(stmt) or 0
 
 
 def _reopens(session: Session, window: Window) -> int:
@@ -195,23 +220,77 @@ def _open_tickets(session: Session) -> str:
     return "tickets"
 
 
-def backlog(session: Session, limit: int = 5) -> Backlog:
-    """Open tickets now: a small set, read through the partial index of open tickets."""
+def open_at(session: Session, at: datetime) -> dict[int, str]:
+    """Tickets open at the instant ``at`` (id → status then), also long after it.
+
+    Today's open tickets (through the small partial index), rewound by the
+    status changes since ``at``: a ticket that changed status later was, at
+    ``at``, in the status its first later change started from. Only the
+    events after ``at`` are read, so this costs little for a recent period.
+    """
     src = _open_tickets(session)
-    rows = session.execute(
-        text(f"SELECT severity, count(*) FROM {src} WHERE {OPEN_STATUSES_SQL} GROUP BY severity")
-    ).all()
-    by_severity = {sev: int(n) for sev, n in sorted(rows)}
-    oldest = session.execute(
-        text(
-            f'SELECT "key", severity, summary, created_at, card_channel, card_ts, sensitive'
-            f" FROM {src}"
-            f" WHERE {OPEN_STATUSES_SQL} ORDER BY created_at, id LIMIT :limit"
+    now_open = dict(
+        session.execute(
+            text(f"SELECT id, status FROM {src} WHERE {OPEN_STATUSES_SQL} AND created_at < :at")
+            .bindparams(at=at)
+            .columns(Ticket.id, Ticket.status)
+        ).all()
+    )
+    later = session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.from_status)
+        .where(
+            TicketEvent.action.in_(STATUS_ACTIONS),
+            TicketEvent.at >= at,
+            TicketEvent.to_status.is_not(None),
         )
-        .bindparams(limit=limit)
-        .columns(*REF_COLUMNS)
+        .order_by(TicketEvent.at, TicketEvent.id)
     ).all()
-    return Backlog(sum(by_severity.values()), by_severity, tuple(TicketRef(*r) for r in oldest))
+    first: dict[int, str | None] = {}
+    for ticket_id, status in later:
+        first.setdefault(ticket_id, status)
+    older = set()
+    for chunk in _chunks(list(first)):
+        older |= set(
+            session.scalars(select(Ticket.id).where(Ticket.id.in_(chunk), Ticket.created_at < at))
+        )
+    for ticket_id in older:
+        if first[ticket_id] in OPEN:
+            now_open[ticket_id] = str(first[ticket_id])
+        else:
+            now_open.pop(ticket_id, None)
+    return now_open
+
+
+def backlog(session: Session, at: datetime, limit: int = 5) -> Backlog:
+    """Tickets open at ``at`` (the period's end), by severity, and the oldest of them."""
+    ids = list(open_at(session, at))
+    by_severity: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        for sev, n in session.execute(
+            select(Ticket.severity, func.count())
+            .where(Ticket.id.in_(chunk))
+            .group_by(Ticket.severity)
+        ):
+            by_severity[sev] = by_severity.get(sev, 0) + int(n)
+    oldest: list[tuple[Any, ...]] = []
+    for chunk in _chunks(ids):
+        oldest += session.execute(
+            select(*REF_COLUMNS, Ticket.id)
+            .where(Ticket.id.in_(chunk))
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(limit)
+        ).all()
+    oldest.sort(key=lambda r: (r[3], r[-1]))
+    return Backlog(
+        sum(by_severity.values()),
+        dict(sorted(by_severity.items())),
+        tuple(TicketRef(*r[:7]) for r in oldest[:limit]),
+    )
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
+    """``IN`` lists of bounded length (SQLite caps bound parameters)."""
+    return (ids[i : i + size] for i in range(0, len(ids), size))
 
 
 # -- turnaround (percentiles) -------------------------------------------------------
@@ -237,6 +316,7 @@ def percentiles(
     at: InstrumentedAttribute[Any],
     window: Window,
     ps: Sequence[int] = PERCENTILES,
+    severity: InstrumentedAttribute[Any] = Ticket.severity,
 ) -> dict[str, Percentiles]:
     """Nearest-rank percentiles of ``value`` per severity, over rows with ``at`` in ``window``.
 
@@ -245,12 +325,12 @@ def percentiles(
     """
     ranked = (
         select(
-            Ticket.severity.label("severity"),
+            severity.label("severity"),
             value.label("v"),
             func.row_number()
-            .over(partition_by=Ticket.severity, order_by=(value, Ticket.id))
+            .over(partition_by=severity, order_by=(value, severity.class_.id))
             .label("rn"),
-            func.count().over(partition_by=Ticket.severity).label("n"),
+            func.count().over(partition_by=severity).label("n"),
         )
         .where(window.has(at), value.is_not(None))
         .subquery()
@@ -266,15 +346,35 @@ def percentiles(
     return out
 
 
+def tta_percentiles(session: Session, window: Window) -> dict[str, Percentiles]:
+    """Time to the *first* acknowledgement, of tickets first acknowledged in ``window``."""
+    return percentiles(session, Ticket.tta_seconds, Ticket.first_acked_at, window)
+
+
+def ttr_percentiles(session: Session, window: Window) -> dict[str, Percentiles]:
+    """Time to resolve of each resolution in ``window``, as measured when it happened."""
+    return percentiles(
+        session,
+        Resolution.ttr_seconds,
+        Resolution.at,
+        window,
+        severity=Resolution.severity,
+    )
+
+
 # -- SLA attainment --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Attainment:
-    """Clocks that stopped in a period (acknowledged / resolved) and how many within target."""
+    """Clocks that stopped in a period (first acknowledged / resolved) and how many in target."""
 
     met: int = 0
     measured: int = 0
+
+    @property
+    def missed(self) -> int:
+        return self.measured - self.met
 
     @property
     def rate(self) -> float | None:
@@ -286,6 +386,8 @@ class Attainment:
 
 @dataclass(frozen=True)
 class Breach:
+    """A missed target; ``at`` is when it was due (the breach notice may fire later)."""
+
     ticket: TicketRef
     clock: str
     at: datetime
@@ -293,11 +395,16 @@ class Breach:
 
 @dataclass(frozen=True)
 class Sla:
+    """Clocks stopped in the period (met or missed), clocks still running at its end that
+    had already breached, and the breaches that happened in it."""
+
     tta: dict[str, Attainment]
     ttr: dict[str, Attainment]
     previous: Attainment
     breaches: tuple[Breach, ...]
     breach_total: int
+    still_open: tuple[Breach, ...] = ()
+    still_open_total: int = 0
 
     @property
     def overall(self) -> Attainment:
@@ -305,38 +412,76 @@ class Sla:
 
 
 def attainment(
-    session: Session, breached: InstrumentedAttribute[bool], at: Any, window: Window
+    session: Session,
+    breached: InstrumentedAttribute[bool],
+    at: InstrumentedAttribute[Any],
+    window: Window,
 ) -> dict[str, Attainment]:
+    """Per severity: clocks stopped in ``window`` and how many within target."""
+    severity = Resolution.severity if at.class_ is Resolution else Ticket.severity
     met = func.coalesce(func.sum(case((breached.is_(False), 1), else_=0)), 0)
-    stmt = (
-        select(Ticket.severity, met, func.count()).where(window.has(at)).group_by(Ticket.severity)
-    )
+    stmt = select(severity, met, func.count()).where(window.has(at)).group_by(severity)
     return {sev: Attainment(int(m), int(n)) for sev, m, n in session.execute(stmt)}
 
 
-def sla(session: Session, cur: Window, prev: Window, limit: int = 8) -> Sla:
-    previous = sum(
-        (
-            *attainment(session, Ticket.tta_breached, Ticket.acked_at, prev).values(),
-            *attainment(session, Ticket.ttr_breached, Ticket.resolved_at, prev).values(),
-        ),
-        Attainment(),
+def _clocks(session: Session, window: Window) -> tuple[dict[str, Attainment], ...]:
+    return (
+        attainment(session, Ticket.tta_breached, Ticket.first_acked_at, window),
+        attainment(session, Resolution.ttr_breached, Resolution.at, window),
     )
+
+
+def breached_running(
+    session: Session, at: datetime, open_ids: Iterable[int], limit: int = 8
+) -> tuple[tuple[Breach, ...], int]:
+    """Clocks still running at ``at`` that had breached before it, most urgent first.
+
+    TTA runs until the first acknowledgement; TTR while the ticket is open
+    (``open_ids``: open at ``at``), so a reopened ticket's breached TTR counts again.
+    Both are among the tickets open at ``at``: a small set, not history.
+    """
+    found: list[tuple[Any, ...]] = []
+    for chunk in _chunks(list(open_ids)):  # an unacknowledged ticket is an open one
+        found += session.execute(
+            select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at, Ticket.id)
+            .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
+            .where(
+                Ticket.id.in_(chunk),
+                SlaBreach.at < at,
+                or_(
+                    SlaBreach.clock == "ttr",
+                    Ticket.first_acked_at.is_(None),
+                    Ticket.first_acked_at >= at,
+                ),
+            )
+        ).all()
+    found.sort(key=lambda r: (r[1], r[3], r[9], r[7]))  # MOST_URGENT, then the clock
+    return tuple(Breach(TicketRef(*r[:7]), r[7], r[8]) for r in found[:limit]), len(found)
+
+
+def sla(
+    session: Session, cur: Window, prev: Window, open_ids: Iterable[int], limit: int = 8
+) -> Sla:
+    tta, ttr = _clocks(session, cur)
+    previous = sum((*(v for d in _clocks(session, prev) for v in d.values()),), Attainment())
     total = session.scalar(select(func.count()).where(cur.has(SlaBreach.at))) or 0
     rows = session.execute(
-        select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.at)
+        select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at)
         .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
         .where(cur.has(SlaBreach.at))
         .order_by(Ticket.severity, SlaBreach.at, SlaBreach.id)
         .limit(limit)
     ).all()
     breaches = tuple(Breach(TicketRef(*r[:7]), r[7], r[8]) for r in rows)
+    still_open, still_open_total = breached_running(session, cur.end, open_ids, limit)
     return Sla(
-        tta=attainment(session, Ticket.tta_breached, Ticket.acked_at, cur),
-        ttr=attainment(session, Ticket.ttr_breached, Ticket.resolved_at, cur),
+        tta=tta,
+        ttr=ttr,
         previous=previous,
         breaches=breaches,
         breach_total=total,
+        still_open=still_open,
+        still_open_total=still_open_total,
     )
 
 
@@ -398,39 +543,38 @@ class VendorQuality:
 def vendor_quality(
     session: Session, cur: Window, prev: Window, targets: dict[str, float]
 ) -> tuple[VendorQuality, ...]:
-    """Per vendor: share of reviewed decisions (resolved in the period) judged right."""
-    reviewed = and_(Ticket.vendor.is_not(None), Ticket.vendor_correct.is_not(None))
-    in_cur = case((Ticket.resolved_at >= cur.start, 1), else_=0)
-    right = case((Ticket.vendor_correct.is_(True), 1), else_=0)
+    """Per vendor: share of reviewed decisions judged right, per resolution in the period
+    (the verdict recorded then; a later reopen and new verdict count in their own period)."""
+    R = Resolution
+    reviewed = and_(R.vendor.is_not(None), R.vendor_correct.is_not(None))
+    in_cur = case((R.at >= cur.start, 1), else_=0)
+    right = case((R.vendor_correct.is_(True), 1), else_=0)
     stmt = (
         select(
-            Ticket.vendor,
+            R.vendor,
             func.coalesce(func.sum(in_cur * right), 0),
             func.coalesce(func.sum(in_cur), 0),
             func.coalesce(func.sum(right), 0),
             func.count(),
         )
-        .where(reviewed, Ticket.resolved_at >= prev.start, Ticket.resolved_at < cur.end)
-        .group_by(Ticket.vendor)
+        .where(reviewed, R.at >= prev.start, R.at < cur.end)
+        .group_by(R.vendor)
     )
     counts = {v: tuple(int(x) for x in rest) for v, *rest in session.execute(stmt)}
     errors: dict[str | None, list[tuple[str, int]]] = {}
     for vendor, category, n in session.execute(
-        select(Ticket.vendor, Ticket.vendor_error_category, func.count())
-        .where(reviewed, Ticket.vendor_correct.is_(False), cur.has(Ticket.resolved_at))
-        .group_by(Ticket.vendor, Ticket.vendor_error_category)
+        select(R.vendor, R.vendor_error_category, func.count())
+        .where(reviewed, R.vendor_correct.is_(False), cur.has(R.at))
+        .group_by(R.vendor, R.vendor_error_category)
     ):
         errors.setdefault(vendor, []).append((category or "unspecified", int(n)))
     out = []
     for vendor in sorted(set(targets) | set(counts)):
         k, n, k_all, n_all = counts.get(vendor, (0, 0, 0, 0))
-        wrong = ticket_refs(
-            session,
-            Ticket.vendor == vendor,
-            Ticket.vendor_correct.is_(False),
-            cur.has(Ticket.resolved_at),
-            total=n - k,
+        wrong_ids = select(R.ticket_id).where(
+            R.vendor == vendor, R.vendor_correct.is_(False), cur.has(R.at)
         )
+        wrong = ticket_refs(session, Ticket.id.in_(wrong_ids), total=n - k)
         cats = tuple(sorted(errors.get(vendor, []), key=lambda e: (-e[1], e[0])))
         out.append(
             VendorQuality(vendor, k, n, k_all - k, n_all - n, targets.get(vendor), wrong, cats)
@@ -479,8 +623,15 @@ def _overdue_owners(session: Session, *overdue: Any) -> tuple[tuple[str, int], .
     return tuple(sorted(owners.items(), key=lambda r: (-r[1], r[0])))
 
 
-def followups(session: Session, cur: Window, now: datetime, limit: int = 8) -> Followups:
-    overdue = (FollowUp.status == "open", FollowUp.due_at < now)
+def followups(session: Session, cur: Window, at: datetime, limit: int = 8) -> Followups:
+    """Opened and done in ``cur``; overdue as of ``at``: past due then, and not done by then
+    (still open, or done since: two small index ranges, not the history of done ones)."""
+    late = (FollowUp.due_at < at, FollowUp.created_at < at)
+    ids = [
+        *session.scalars(select(FollowUp.id).where(FollowUp.status == "open", *late)),
+        *session.scalars(select(FollowUp.id).where(FollowUp.done_at >= at, *late)),
+    ]
+    overdue = (FollowUp.id.in_(ids),)
     rows = session.execute(
         select(
             FollowUp.kind, FollowUp.description, FollowUp.owner_id, FollowUp.due_at, *REF_COLUMNS
@@ -531,8 +682,8 @@ def daily(session: Session, days: Sequence[date], bounds: Sequence[datetime]) ->
         volume.setdefault(area, [0] * len(days))[b] = int(n)
     clocks = [Attainment()] * len(days)
     for breached, at in (
-        (Ticket.tta_breached, Ticket.acked_at),
-        (Ticket.ttr_breached, Ticket.resolved_at),
+        (Ticket.tta_breached, Ticket.first_acked_at),
+        (Resolution.ttr_breached, Resolution.at),
     ):
         day = _bucket(at, bounds).label("b")
         met = func.coalesce(func.sum(case((breached.is_(False), 1), else_=0)), 0)

@@ -1,10 +1,13 @@
-"""The calendar periods a digest reports on, as UTC windows.
+"""The stretch of time a digest reports on, as a UTC window ``[start, end)``.
 
-A digest reports on the last *complete* period (day, ISO week or calendar
-month, in the digest's time zone) before the moment it fires: the 09:00
-daily digest covers yesterday, local midnight to midnight, on both sides of
-a daylight-saving change. Kept apart so the KPI code, the scheduler and the
-CLI agree on one definition of "the period".
+A *scheduled* digest covers the time since the schedule's previous run: the
+09:00 ``mon-fri`` daily posted on Monday covers Friday 09:00 → Monday 09:00,
+so the weekend is in a digest, and each run's window starts where the one
+before ended. It is compared with that previous window. A *calendar* period
+(``escbot digest --period DATE``) is the local day, ISO week or month that
+contains a date, midnight to midnight on both sides of a daylight-saving
+change. Kept apart so the KPI code, the scheduler and the CLI agree on one
+definition of "the period".
 """
 
 from __future__ import annotations
@@ -13,29 +16,39 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
+
 from bot.config import AppConfig, Digest
 from bot.reporting import kpi
+
+_LOOKBACK = timedelta(days=1)  # first guess of the gap between two runs; doubled as needed
+_MAX_GAP = timedelta(days=800)  # a cron line that fires less than every two years: none
 
 
 @dataclass(frozen=True)
 class Period:
-    """A calendar day, ISO week or month in ``tz``, as a UTC window ``[start, end)``."""
+    """A window in ``tz``: between two scheduled runs, or a calendar day, week or month.
+
+    ``kind`` is the digest's period (day, week, month), for its title; ``before``
+    is where the previous window starts (it ends at ``start``).
+    """
 
     kind: str
-    first: date  # local date the period starts on
+    start: datetime
+    end: datetime
     tz: ZoneInfo
+    before: datetime
+    scheduled: bool = False
+
+    @property
+    def first(self) -> date:
+        """The local date the window starts on."""
+        return self.start.astimezone(self.tz).date()
 
     @property
     def last(self) -> date:
-        return _shift(self.kind, self.first, 1) - timedelta(days=1)
-
-    @property
-    def start(self) -> datetime:
-        return midnight(self.first, self.tz)
-
-    @property
-    def end(self) -> datetime:
-        return midnight(_shift(self.kind, self.first, 1), self.tz)
+        """The local date of the window's last instant."""
+        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
 
     @property
     def window(self) -> kpi.Window:
@@ -43,19 +56,29 @@ class Period:
 
     @property
     def previous(self) -> Period:
-        return Period(self.kind, _shift(self.kind, self.first, -1), self.tz)
+        if self.scheduled:
+            return Period(self.kind, self.before, self.start, self.tz, self.before, True)
+        return calendar_period(self.kind, _shift(self.kind, self.first, -1), self.tz)
 
     @property
     def label(self) -> str:
+        if self.scheduled:
+            return f"{stamp(self.start, self.tz)} → {stamp(self.end, self.tz)}"
         if self.kind == "day":
-            return f"{self.first:%a %d %b %Y}"
+            return f"{self.first:%a} {self.first.day} {self.first:%b %Y}"
         if self.kind == "week":
-            return f"week of {self.first:%a %d %b %Y}"
+            return f"week of {self.first:%a} {self.first.day} {self.first:%b %Y}"
         return f"{self.first:%B %Y}"
 
     @property
     def noun(self) -> str:
-        return self.kind  # "day", "week", "month" read as words too
+        return "digest" if self.scheduled else self.kind  # "the previous digest / day / week"
+
+
+def stamp(at: datetime, tz: ZoneInfo) -> str:
+    """``Fri 4 Dec 09:00``: a time as a calendar shows it, in ``tz``."""
+    local = at.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
 def midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -80,17 +103,53 @@ def _shift(kind: str, first: date, n: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
+def calendar_period(kind: str, first: date, tz: ZoneInfo) -> Period:
+    """The day, week or month that starts on local date ``first``."""
+    start = midnight(first, tz)
+    end = midnight(_shift(kind, first, 1), tz)
+    return Period(kind, start, end, tz, midnight(_shift(kind, first, -1), tz))
+
+
 def period_containing(kind: str, day: date, tz: ZoneInfo) -> Period:
     """The day, ISO week (Monday first) or month that contains local date ``day``."""
-    return Period(kind, _start_of(kind, day), tz)
+    return calendar_period(kind, _start_of(kind, day), tz)
 
 
 def period_before(kind: str, at: datetime, tz: ZoneInfo) -> Period:
-    """The last complete period that ended at or before ``at``."""
+    """The last complete calendar period that ended at or before ``at``."""
     current = _start_of(kind, at.astimezone(tz).date())
-    return Period(kind, _shift(kind, current, -1), tz)
+    return calendar_period(kind, _shift(kind, current, -1), tz)
+
+
+def previous_fire(trigger: CronTrigger, fire: datetime) -> datetime:
+    """The schedule's last run strictly before ``fire`` (APScheduler only looks forward)."""
+    back = _LOOKBACK
+    while back <= _MAX_GAP:
+        found, t = None, trigger.get_next_fire_time(None, fire - back)
+        while t is not None and t < fire:
+            found, t = t, trigger.get_next_fire_time(t, t + timedelta(seconds=1))
+        if found is not None:
+            return found.astimezone(UTC)
+        back *= 2
+    raise ValueError("the schedule has no earlier run")
+
+
+def last_fire(trigger: CronTrigger, at: datetime) -> datetime:
+    """The schedule's last run at or before ``at``."""
+    nxt = trigger.get_next_fire_time(None, at)
+    if nxt is not None and nxt <= at:
+        return nxt.astimezone(UTC)
+    return previous_fire(trigger, at)
+
+
+def scheduled_period(cfg: AppConfig, digest: Digest, fire: datetime) -> Period:
+    """What the run of ``digest`` at ``fire`` covers: the time since the previous run."""
+    trigger = cfg.digest_trigger(digest)
+    start = previous_fire(trigger, fire)
+    before = previous_fire(trigger, start)
+    return Period(digest.period, start, fire.astimezone(UTC), cfg.digest_tz(digest), before, True)
 
 
 def digest_period(cfg: AppConfig, digest: Digest, at: datetime) -> Period:
-    """The period a run of ``digest`` at ``at`` reports on."""
-    return period_before(digest.period, at, cfg.digest_tz(digest))
+    """The window of the schedule's last run at or before ``at``."""
+    return scheduled_period(cfg, digest, last_fire(cfg.digest_trigger(digest), at))

@@ -21,11 +21,21 @@ from bot.core.text import mrkdwn, truncate
 from bot.qa import report as qa_report
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
-from bot.reporting.periods import Period
+from bot.reporting.periods import Period, stamp
 from bot.reporting.report import LIST_MAX, Report, build_report
 
 PERCENTILE_RULE = "Percentiles are nearest-rank (the value at rank ⌈p·n/100⌉)."
 TITLES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+#: how an empty section reads in the one line they collapse into ("No breaches or spikes.")
+EMPTY_WORDS = {
+    "volumes": "new, resolved or reopened tickets",
+    "backlog": "open tickets",
+    "turnaround": "acknowledgements or resolutions to time",
+    "sla": "breaches",
+    "vendors": "vendor decisions reviewed",
+    "followups": "follow-ups",
+    "trends": "spikes",
+}
 
 
 def human(seconds: float | None) -> str:
@@ -108,15 +118,44 @@ class _View:
         return mrkdwn(names.get(dimension, {}).get(value, value))
 
     def when(self, at: datetime | None) -> str:
-        return self.renderer.when(at, "%a %d %b %H:%M")
+        """A time in the digest's own time zone (a weekly set to New York reads New York)."""
+        return "—" if at is None else stamp(at, self.report.period.tz)
 
     def sections(self) -> list[dict[str, Any]]:
-        out = []
+        """The sections with something to say; the empty ones collapse into one last line."""
+        out, empty = [], []
         for name in self.report.sections:
+            if self._empty(name):
+                empty.append(EMPTY_WORDS[name])
+                continue
             section = getattr(self, f"_{name}")()
             if section:
                 out.append({"fields": [], **section})
+        if empty:
+            words = empty[0] if len(empty) == 1 else f"{', '.join(empty[:-1])} or {empty[-1]}"
+            out.append({"fields": [], "text": f"No {words}."})
         return out
+
+    def _empty(self, name: str) -> bool:
+        r = self.report
+        if name == "volumes" and r.volumes is not None:
+            v = r.volumes
+            return not (v.new.total or v.resolved.total or v.reopened.total)
+        if name == "backlog" and r.backlog is not None:
+            return r.backlog.total == 0
+        if name == "turnaround" and r.tta is not None and r.ttr is not None:
+            return not (r.tta or r.ttr)
+        if name == "sla" and r.sla is not None:
+            s = r.sla
+            return not (s.overall.measured or s.breach_total or s.still_open_total)
+        if name == "vendors" and r.vendors is not None:
+            return not any(q.n for q in r.vendors)
+        if name == "followups" and r.followups is not None:
+            f = r.followups
+            return not (f.opened or f.done or f.overdue)
+        if name == "trends" and r.spikes is not None and r.repeats is not None:
+            return not (r.spikes or r.repeats.top)
+        return False
 
     def _volumes(self) -> dict[str, Any] | None:
         v = self.report.volumes
@@ -146,7 +185,8 @@ class _View:
             ]
             if len(rows) > LIST_MAX:
                 body.append(f"…and {len(rows) - LIST_MAX} more")
-            fields.append(f"*{titles[dim]}*\n" + ("\n".join(body) or "none"))
+            if body:
+                fields.append(f"*{titles[dim]}*\n" + "\n".join(body))
         return {"text": "\n".join(lines), "fields": fields}
 
     def _backlog(self) -> dict[str, Any] | None:
@@ -155,13 +195,13 @@ class _View:
             return None
         per_sev = " · ".join(f"{sev} {b.by_severity.get(sev, 0)}" for sev in self.cfg.severities)
         lines = [
-            f"*Backlog* · open at {self.when(self.report.now)}",
+            f"*Backlog* · open at {self.when(self.report.as_of)}",
             f"*{b.total}* open: {per_sev}",
         ]
         if b.oldest:
             lines.append("Oldest open:")
             for r in b.oldest:
-                age = human((self.report.now - r.created_at).total_seconds())
+                age = human((self.report.as_of - r.created_at).total_seconds())
                 summary = warned((r,), truncate(mrkdwn(r.summary), 80))
                 lines.append(f"• {ticket_link(r)} {r.severity} · {age} old · {summary}")
         return {"text": "\n".join(lines)}
@@ -200,10 +240,17 @@ class _View:
             if overall.rate is not None and s.previous.rate is not None
             else None
         )
-        lines = [
-            f"*SLA attainment* · {_pct(overall.rate)} of {overall.measured} clocks met"
-            f"{_points(change)} (before {_pct(s.previous.rate)})"
-        ]
+        head = (
+            f"*SLA* · *{overall.met}* met · *{overall.missed}* missed"
+            f" · *{s.still_open_total}* breached and still open"
+        )
+        if overall.measured:
+            head += (
+                f"\n{_pct(overall.rate)} of the {overall.measured} clocks stopped in this"
+                f" {self.report.period.noun} were in target{_points(change)}"
+                f" (before {_pct(s.previous.rate)})"
+            )
+        lines = [head]
         for sev in self.cfg.severities:
             tta, ttr = s.tta.get(sev, kpi.Attainment()), s.ttr.get(sev, kpi.Attainment())
             if tta.measured or ttr.measured:
@@ -211,17 +258,20 @@ class _View:
                     f"*{sev}* · ack {tta.met}/{tta.measured} ({_pct(tta.rate)})"
                     f" · resolve {ttr.met}/{ttr.measured} ({_pct(ttr.rate)})"
                 )
-        if s.breach_total:
-            lines.append(f"*Breaches* ({s.breach_total}):")
-            for b in s.breaches:
+        for title, items, total in (
+            ("Breached and still open", s.still_open, s.still_open_total),
+            ("Breaches in this " + self.report.period.noun, s.breaches, s.breach_total),
+        ):
+            if not total:
+                continue
+            lines.append(f"*{title}* ({total}):")
+            for b in items:
                 clock = "ack" if b.clock == "tta" else "resolve"
                 lines.append(
                     f"• {ticket_link(b.ticket)} {b.ticket.severity} {clock} · {self.when(b.at)}"
                 )
-            if s.breach_total > len(s.breaches):
-                lines.append(f"…and {s.breach_total - len(s.breaches)} more")
-        else:
-            lines.append("No breaches.")
+            if total > len(items):
+                lines.append(f"…and {total - len(items)} more")
         return {"text": "\n".join(lines)}
 
     def _vendors(self) -> dict[str, Any] | None:
@@ -268,7 +318,7 @@ class _View:
                 lines.append(f"{word}: {_owners(owners)}")
         kinds = self.cfg.followups.kinds
         for item in f.overdue_items:
-            late = human((self.report.now - item.due_at).total_seconds())
+            late = human((self.report.as_of - item.due_at).total_seconds())
             kind = mrkdwn(kinds.get(item.kind, item.kind))
             lines.append(
                 f"• {ticket_link(item.ticket)} {kind} · <@{mrkdwn(item.owner_id)}>"
@@ -323,10 +373,14 @@ def compose(
     view = _View(cfg, renderer, report)
     period = report.period
     title = f"{TITLES[period.kind]} digest · {period.label}"
-    notes = [
-        f"{view.when(period.start)} – {view.when(period.end)}"
-        f" · compared with the previous {period.noun} · `{mrkdwn(report.name)}`"
-    ]
+    if period.scheduled:
+        cover = f"Since the previous digest, compared with the one before ({period.previous.label})"
+    else:
+        cover = (
+            f"{view.when(period.start)} → {view.when(period.end)},"
+            f" compared with the previous {period.noun}"
+        )
+    notes = [f"{cover} · `{mrkdwn(report.name)}`"]
     if late:
         due = f" (due {view.when(scheduled)})" if scheduled else ""
         notes.append(f":hourglass: Posted late{due}, after the app was down.")
@@ -337,7 +391,7 @@ def compose(
     footer = [PERCENTILE_RULE]
     if "trends" in report.sections:
         footer.append(trends.RULE)
-    footer.append(f"Times in {renderer.tz.key}.")
+    footer.append(f"Times in {period.tz.key}.")
     fallback = title
     if report.volumes is not None:
         v = report.volumes

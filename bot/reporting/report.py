@@ -20,7 +20,6 @@ from bot.config import AppConfig, Digest
 from bot.qa import report as qa_report
 from bot.reporting import kpi, trends
 from bot.reporting.periods import Period, midnight
-from storage.models import Ticket
 
 CHART_DAYS = 14  # a chart shows at least this many days, ending with the period
 LIST_MAX = 8  # lines per list (breaches, overdue follow-ups, values of a dimension)
@@ -34,6 +33,7 @@ class Report:
     period: Period
     now: datetime
     sections: tuple[str, ...]
+    as_of: datetime  # the period's end, or now while it runs: what "open" and "overdue" mean
     volumes: kpi.Volumes | None = None
     backlog: kpi.Backlog | None = None
     tta: dict[str, kpi.Percentiles] | None = None
@@ -68,31 +68,32 @@ def build_report(
     *,
     chart: bool | None = None,
 ) -> Report:
-    """Compute the digest's sections for ``period`` (and the previous period to compare)."""
+    """Compute the digest's sections for ``period`` (and the previous period to compare).
+
+    Only ``period`` decides the figures, never ``now`` once the period is over:
+    open tickets, breached clocks and overdue follow-ups are those of its end.
+    """
     cur, prev = period.window, period.previous.window
+    as_of = min(now, period.end)
     want = set(digest.sections)
     parts: dict[str, Any] = {}
     if "volumes" in want:
         parts["volumes"] = kpi.volumes(session, cur, prev)
     if "backlog" in want:
-        parts["backlog"] = kpi.backlog(session)
+        parts["backlog"] = kpi.backlog(session, as_of)
     if "turnaround" in want:
-        for name, value, at, window in (
-            ("tta", Ticket.tta_seconds, Ticket.acked_at, cur),
-            ("ttr", Ticket.ttr_seconds, Ticket.resolved_at, cur),
-            ("previous_tta", Ticket.tta_seconds, Ticket.acked_at, prev),
-            ("previous_ttr", Ticket.ttr_seconds, Ticket.resolved_at, prev),
-        ):
-            parts[name] = kpi.percentiles(session, value, at, window)
+        parts["tta"], parts["previous_tta"] = (kpi.tta_percentiles(session, w) for w in (cur, prev))
+        parts["ttr"], parts["previous_ttr"] = (kpi.ttr_percentiles(session, w) for w in (cur, prev))
     if "sla" in want:
-        parts["sla"] = kpi.sla(session, cur, prev, limit=LIST_MAX)
+        open_ids = kpi.open_at(session, as_of)
+        parts["sla"] = kpi.sla(session, cur, prev, open_ids, limit=LIST_MAX)
     if "vendors" in want:
         targets = {key: v.quality_target for key, v in cfg.vendors.items()}
         parts["vendors"] = kpi.vendor_quality(session, cur, prev, targets)
         if cfg.qa.plans:
             parts["qa"] = qa_report.build(session, cfg, cur, prev, now)
     if "followups" in want:
-        parts["followups"] = kpi.followups(session, cur, now, limit=LIST_MAX)
+        parts["followups"] = kpi.followups(session, cur, as_of, limit=LIST_MAX)
     if "trends" in want:
         baseline_first = period.first - trends.BASELINE
         baseline = kpi.Window(midnight(baseline_first, period.tz), period.start)
@@ -101,7 +102,7 @@ def build_report(
     if digest.chart if chart is None else chart:
         days, bounds = chart_days(period)
         parts["daily"] = kpi.daily(session, days, bounds)
-    return Report(digest.name, period, now, digest.sections, **parts)
+    return Report(digest.name, period, now, digest.sections, as_of, **parts)
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -113,6 +114,8 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, Period):
         return {
             "kind": obj.kind,
+            "label": obj.label,
+            "scheduled": obj.scheduled,
             "first": obj.first.isoformat(),
             "last": obj.last.isoformat(),
             "start": obj.start.isoformat(),

@@ -29,6 +29,8 @@ from storage.db import transaction
 from storage.models import FollowUp, Ticket
 from storage.queries import claim_request, ticket_by_id
 
+ANSWER_BLOCK = service.ANSWER_BLOCK
+
 
 @dataclass(frozen=True)
 class Submitted:
@@ -66,6 +68,13 @@ def ask_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
         return service.ask_form(desk.renderer, ticket)
 
     return _reading(desk, key, actor, build)
+
+
+def answer_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
+    """The ask DM's Answer button: the reporter's answer form."""
+    with desk.sessions() as session:
+        form = service.answer_form(session, desk.renderer, lookup.by_key(session, key), actor)
+        return desk.seal.seal_view(form)  # its ticket id signed, as every modal's
 
 
 def reopen_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
@@ -107,6 +116,26 @@ def ask_reporter(desk: Desk, form: Submitted) -> None:
         )
 
     _submitting(desk, form, work)
+
+
+def answer(desk: Desk, form: Submitted) -> None:
+    """The reporter's answer form submitted (a double submit of one view is taken once)."""
+
+    def work(session: Session, ticket: Ticket, now: datetime) -> None:
+        text = form.values.get(service.ANSWER_BLOCK)
+        service.answer(
+            session, desk.config, desk.renderer, ticket, text,
+            actor=form.actor, via=service.VIA_FORM, now=now,
+        )  # fmt: skip
+
+    _submitting(desk, form, work)
+
+
+def resume(desk: Desk, key: str, *, actor: str) -> None:
+    """The card's Resume button: the owner goes on without the reporter's answer."""
+    with permissions.attempt(desk, actor) as (session, now):
+        ticket = lookup.by_key(session, key, lock=True)
+        service.resume_by_owner(session, desk.config, desk.renderer, ticket, actor=actor, now=now)
 
 
 def reopen(desk: Desk, form: Submitted) -> None:

@@ -13,7 +13,7 @@ several replicas, and a snoozed one never comes back.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select, update
@@ -36,10 +36,23 @@ TIMER_KIND = "followup"
 SNOOZE = timedelta(days=1)
 
 
-def due_at_for(cfg: AppConfig, day: date) -> datetime:
-    """A due date means "by the end of that business day", team time."""
-    end = cfg.workspace.calendar.end
-    return datetime.combine(day, end, tzinfo=cfg.team_tz).astimezone(UTC)
+def due_at_for(
+    cfg: AppConfig, day: date, owner: str | None = None, now: datetime | None = None
+) -> datetime:
+    """A due date means "by the end of that business day", team time. "Today" stays
+    possible all the owner's day: added after that hour, it is due by the end of the
+    owner's own day (their time zone), not refused as past."""
+    due = datetime.combine(day, cfg.workspace.calendar.end, tzinfo=cfg.team_tz)
+    if now is not None and due <= now:
+        tz = _owner_tz(cfg, owner)
+        if day == now.astimezone(tz).date():
+            due = datetime.combine(day, time(23, 59), tzinfo=tz)
+    return due.astimezone(UTC)
+
+
+def _owner_tz(cfg: AppConfig, owner: str | None) -> tzinfo:
+    member = cfg.member(owner) if owner else None
+    return member.tz if member is not None else cfg.team_tz
 
 
 def today(cfg: AppConfig, now: datetime) -> date:
@@ -85,7 +98,7 @@ def add(
         errors["description"] = f"Keep it under {TEXT_MAX} characters."
     if not owner:
         errors["owner"] = "Pick who owns it."
-    due_at = due_at_for(cfg, due) if due else None
+    due_at = due_at_for(cfg, due, owner, now) if due else None
     if due_at is None:
         errors["due"] = "Pick a due date."
     elif due_at <= now:
@@ -211,7 +224,10 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
         if fu is None or fu.status != OPEN or timer.payload.get("generation") != _generation(fu):
             return  # done, or snoozed since this reminder was scheduled
         ticket = session.get_one(Ticket, fu.ticket_id)
-        kind = "overdue" if now >= fu.due_at else "due_soon"
+        if timer.due_at == fu.due_at:  # the reminder at the due time itself
+            kind = "due_now"
+        else:
+            kind = "overdue" if now >= fu.due_at else "due_soon"
         outbox.enqueue_dm(
             session,
             fu.owner_id,
@@ -239,7 +255,7 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
 def state(fu: FollowUp, now: datetime) -> str:
     if fu.status == DONE:
         return "done"
-    return "overdue" if fu.due_at <= now else "open"
+    return "overdue" if fu.due_at < now else "open"
 
 
 def message_context(cfg: AppConfig, fu: FollowUp, ticket: Ticket, now: datetime) -> dict[str, Any]:
@@ -249,6 +265,7 @@ def message_context(cfg: AppConfig, fu: FollowUp, ticket: Ticket, now: datetime)
         "kind_label": cfg.followups.kinds.get(fu.kind, fu.kind),
         "state": state(fu, now),
         "due_day": fu.due_at.astimezone(cfg.team_tz).strftime("%a %d %b"),
+        "due_time": fu.due_at.astimezone(_owner_tz(cfg, fu.owner_id)).strftime("%H:%M"),
     }
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import sla
 from bot.config import AppConfig, format_duration
 from bot.core.blockkit import Button
-from bot.core.errors import DomainError
+from bot.core.errors import DomainError, NotAllowed, TransitionError
 from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean
@@ -31,6 +31,9 @@ from storage.models import Ticket, TicketEvent
 
 RATIONALE_MAX = 3000
 TEXT_MAX = 2000
+#: How a reporter's answer reached escbot (:func:`answer`).
+VIA_FORM, VIA_DM, VIA_THREAD = "form", "dm", "thread"
+ANSWER_BLOCK = "answer"  # the answer modal's input
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,22 @@ def read_resolve_form(cfg: AppConfig, ticket: Ticket, values: dict[str, Any]) ->
 
 def ask_form(renderer: Renderer, ticket: Ticket) -> dict[str, Any]:
     return renderer.render("ask_reporter_modal", t=ticket)
+
+
+def answer_form(session: Session, renderer: Renderer, ticket: Ticket, user: str) -> dict[str, Any]:
+    """The modal the ask DM's Answer button opens, with the question it answers."""
+    if user != ticket.reporter_id:
+        raise NotAllowed(f"Only the person who raised {ticket.key} can answer its question.")
+    if ticket.status != Status.WAITING.value:
+        raise TransitionError(f"{ticket.key} is no longer waiting on your answer.")
+    asked = session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == Action.WAIT.value)
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    ).first()
+    question = str((asked.payload or {}).get("question") or "") if asked else ""
+    return renderer.render("answer_modal", t=ticket, question=question, block=ANSWER_BLOCK)
 
 
 def reopen_form(renderer: Renderer, cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
@@ -238,17 +257,95 @@ def ask_reporter(
     return change
 
 
-def resume(
+def answer(
     session: Session,
     cfg: AppConfig,
     renderer: Renderer,
     ticket: Ticket,
-    reply: str,
+    text: str | None,
+    *,
+    actor: str,
+    via: str,
+    now: datetime,
+) -> Change:
+    """The reporter's answer to the question ``ticket`` waits on, however it came (``via``:
+    the DM's Answer form, a DM to escbot, a reply in the card's thread).
+
+    The one place an answer lands: the clocks run again, the thread shows the answer
+    (a thread reply is already there), the owner gets it by DM, and the reporter a
+    confirmation that it reached the desk. Raises a DomainError fit for the reporter when
+    it is not theirs to answer or the ticket no longer waits.
+    """
+    if actor != ticket.reporter_id:
+        raise NotAllowed(f"Only the person who raised {ticket.key} can answer its question.")
+    if ticket.status != Status.WAITING.value:
+        raise TransitionError(
+            f"{ticket.key} is no longer waiting on your answer; to add something, reply in "
+            "its thread or DM its owner."
+        )
+    if via == VIA_FORM:
+        reply = _required(text, ANSWER_BLOCK, "Write your answer.")
+    else:
+        reply = clean(text or "").strip()[:TEXT_MAX]
+    change = _resume(
+        session, cfg, renderer, ticket, "answered", reply, actor=actor, now=now, via=via
+    )
+    others = session.scalars(
+        select(Ticket.key)
+        .where(Ticket.status == Status.WAITING.value, Ticket.reporter_id == actor)
+        .order_by(Ticket.waiting_since.desc(), Ticket.id.desc())
+    ).all()
+    outbox.enqueue_dm(
+        session,
+        actor,
+        renderer.render("dm_answer", t=ticket, others=list(others), owner=ticket.assignee_id),
+        f"dm:{ticket.id}:{change.event.id}:{actor}",
+        now,
+        ticket=ticket,
+    )
+    return change
+
+
+def resume_by_owner(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
     *,
     actor: str,
     now: datetime,
 ) -> Change:
-    """The reporter answered: the clocks run again and the owner hears about it."""
+    """The card's Resume: the desk goes on without the answer; the reporter is told that
+    the question is withdrawn, so they don't answer into the void."""
+    permissions.check(cfg, ticket, actor, Verb.RESUME)
+    target(Action.RESUME, Status(ticket.status))  # "it is already acknowledged" on a repeat
+    change = _resume(session, cfg, renderer, ticket, "resumed", "", actor=actor, now=now)
+    if ticket.reporter_id != actor:
+        context = {"t": ticket, "kind": "resumed", "actor": actor, "text": ""}
+        outbox.enqueue_dm(
+            session,
+            ticket.reporter_id,
+            renderer.render("ticket_update", **context, audience="dm"),
+            f"dm:{ticket.id}:{change.event.id}:{ticket.reporter_id}",
+            now,
+            ticket=ticket,
+        )
+    return change
+
+
+def _resume(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    kind: str,
+    reply: str,
+    *,
+    actor: str,
+    now: datetime,
+    via: str | None = None,
+) -> Change:
+    """Run the clocks again; the thread and the owner hear about it."""
     waited = sla.clock_for(cfg, ticket.severity).elapsed(ticket.waiting_since or now, now)
     change = transition(
         session,
@@ -256,14 +353,15 @@ def resume(
         Action.RESUME,
         actor=actor,
         now=now,
-        payload={"reply": clean(reply)[:TEXT_MAX], "paused_seconds": waited},
+        payload={"reply": reply, "via": via, "paused_seconds": waited},
     )
     sla.sync(session, cfg, ticket, now)
     context = {
         "t": ticket,
-        "kind": "replied",
+        "kind": kind,
         "actor": actor,
-        "text": clean(reply)[:TEXT_MAX],
+        "text": reply,
+        "via": via,
         "paused": format_duration(timedelta(seconds=waited)),
     }
     _announce(session, renderer, change.event, "ticket_update", context, now)
@@ -298,7 +396,7 @@ def on_thread_reply(
     ).one_or_none()
     if ticket is None:
         return None
-    resume(session, cfg, renderer, ticket, text, actor=user, now=now)
+    answer(session, cfg, renderer, ticket, text, actor=user, via=VIA_THREAD, now=now)
     return ticket
 
 
@@ -315,8 +413,8 @@ def on_dm_reply(
     """A person wrote to escbot in a DM: the answer to a ticket waiting on them, if any.
 
     With several tickets waiting on the reporter, the DM answers the one whose key it names,
-    else the one asked most recently. The reporter is told which ticket got the answer (and
-    which still wait), or, with none waiting, how to reach the desk.
+    else the one asked most recently; :func:`answer` tells them which (and which still
+    wait). With none waiting, they are told how to reach the desk.
     """
     waiting = list(
         session.scalars(
@@ -330,17 +428,16 @@ def on_dm_reply(
     candidates = named or waiting
     ticket = candidates[0] if candidates else None
     if ticket is not None:
-        resume(session, cfg, renderer, ticket, text, actor=user, now=now)
-    others = [t.key for t in waiting if t is not ticket]
+        answer(session, cfg, renderer, ticket, text, actor=user, via=VIA_DM, now=now)
+        return ticket
     outbox.enqueue_dm(
         session,
         user,
-        renderer.render("dm_answer", t=ticket, others=others),
+        renderer.render("dm_answer", t=None, others=[], owner=None),
         f"dm-answer:{user}:{message_ts}",
         now,
-        ticket=ticket,
     )
-    return ticket
+    return None
 
 
 def reopen(
@@ -396,6 +493,8 @@ def card_buttons(ticket: Ticket) -> list[Button]:
         buttons.append({"text": "Resolve", "action_id": "ticket_resolve", "value": key})
     if status in TRANSITIONS[Action.WAIT][0]:
         buttons.append({"text": "Ask reporter", "action_id": "ticket_ask_reporter", "value": key})
+    if status is Status.WAITING:  # the owner goes on without the answer
+        buttons.append({"text": "Resume", "action_id": "ticket_resume", "value": key})
     buttons.append({"text": "Add follow-up", "action_id": "followup_add", "value": key})
     return buttons
 

@@ -14,12 +14,21 @@ When it fires:
 - ``next_oncall`` goes to the first member of the on-call rotation, from the
   current on-call on, who has not had the ticket yet and passes the routing
   rules other than the shift (skill, language if required, not out of office,
-  under the sensitive cap); ``lead`` goes to the pod lead;
+  under the sensitive cap), one on shift first unless ``routing.oncall_hours``
+  is ``around_the_clock``; ``lead`` goes to the pod lead;
+- the owner it moves away from is told why, and so is the new owner;
 - a step with nobody to go to is passed over to the next; at the end of the
   chain the owner keeps the ticket and the thread says so;
 - an acknowledged, taken, resolved or waiting ticket is left alone (Ack and
   Take cancel the pending step; the check covers everything else);
-- once the lead owns a ticket, nothing is armed: the lead is the top.
+- once the chain gave a ticket to the lead, nothing is armed: the lead is the top.
+
+The lead who got a ticket only because nobody was eligible (routing's fallback)
+is not the top of anything: :func:`arm_retry` schedules a *retry* at the
+earliest moment somebody may be eligible (a shift starting, an absence or a
+day's cap ending) or after ``ack_within``, whichever comes first. A retry routes
+the ticket again; if somebody qualifies it is theirs (and the chain starts for
+them), else the next retry is armed, until the lead acknowledges it.
 """
 
 from __future__ import annotations
@@ -35,12 +44,13 @@ from bot.core.render import Renderer
 from bot.delivery import timers
 from bot.routing import notices as owner_notices
 from bot.routing import workload
-from bot.routing.decide import ROUTER, Need, assess
+from bot.routing.decide import AROUND_THE_CLOCK, ROUTER, Need, assess, next_chance, rotation_order
 from bot.tickets.lifecycle import Action, Change, Status, record, transition
 from storage.models import Ticket, Timer
 from storage.queries import ticket_by_id
 
 KIND = "chain"
+RETRY = "retry"  # payload flag of a timer that routes a lead's fallback ticket again
 NEXT_ONCALL, LEAD = "next_oncall", "lead"
 STEP_LABELS = {NEXT_ONCALL: "next on call", LEAD: "pod lead"}
 
@@ -64,6 +74,20 @@ def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool
     )
 
 
+def arm_retry(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
+    """The lead has it for want of anyone eligible: route again when somebody may be."""
+    if not awaiting_ack(ticket):
+        return False
+    pod = cfg.pod_for_area(ticket.policy_area)
+    snap = workload.snapshot(session, cfg, pod, now, turn=False)
+    due = window_end(cfg, ticket.severity, now)
+    chance = next_chance(cfg, Need.of(ticket), snap, exclude={pod.lead})
+    if chance is not None and chance < due:
+        due = chance
+    key = f"chain:{ticket.id}:retry:{int(due.timestamp())}"
+    return timers.schedule(session, KIND, key, due, ticket=ticket, payload={RETRY: True})
+
+
 def window_end(cfg: AppConfig, severity: str, start: datetime) -> datetime:
     """``start`` plus the severity's ``ack_within``, on its SLA clock."""
     seconds = sla.target_seconds(cfg, severity, sla.TTA)
@@ -78,14 +102,46 @@ def cancel(session: Session, ticket: Ticket) -> int:
 def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandler:
     def fire(session: Session, timer: Timer, now: datetime) -> None:
         ticket = ticket_by_id(session, timer.ticket_id or 0, lock=True)
-        level = int(timer.payload.get("level", 0))
-        if ticket is None or not awaiting_ack(ticket) or (ticket.escalation_level or 0) >= level:
+        if ticket is None or not awaiting_ack(ticket):
             return
-        if ticket.assignee_id == cfg.pod_for_area(ticket.policy_area).lead:
-            return  # handed to the lead meanwhile: nobody is above
+        lead = cfg.pod_for_area(ticket.policy_area).lead
+        if timer.payload.get(RETRY):
+            if ticket.assignee_id == lead and not ticket.escalation_level:
+                retry(session, cfg, renderer, ticket, now)
+            return
+        level = int(timer.payload.get("level", 0))
+        if (ticket.escalation_level or 0) >= level or ticket.assignee_id == lead:
+            return  # taken meanwhile, or handed to the lead: nobody is above
         escalate(session, cfg, renderer, ticket, level, now)
 
     return fire
+
+
+def retry(
+    session: Session, cfg: AppConfig, renderer: Renderer, ticket: Ticket, now: datetime
+) -> Change | None:
+    """Route the lead's fallback ticket again: to whoever qualifies now, or arm the next try."""
+    lead = cfg.pod_for_area(ticket.policy_area).lead
+    decision = workload.route(session, cfg, ticket, now, exclude={lead})
+    if decision.to_lead:
+        arm_retry(session, cfg, ticket, now)
+        return None
+    change = transition(
+        session,
+        ticket,
+        Action.ASSIGN,
+        actor=ROUTER,
+        now=now,
+        assignee=decision.assignee,
+        payload={"routing": decision.audit(cfg.routing.strategy), "retry": True},
+    )
+    ticket.routing_reason = decision.reason
+    sla.sync(session, cfg, ticket, now)
+    arm(session, cfg, ticket, now)
+    owner_notices.line(session, renderer, change.event, "found", now, previous=lead)
+    owner_notices.dm_owner(session, cfg, renderer, change, "routed", now)
+    owner_notices.moved(session, cfg, renderer, change, lead, "found", now)
+    return change
 
 
 def escalate(
@@ -135,6 +191,10 @@ def escalate(
             waited=waited,
         )
         owner_notices.dm_owner(session, cfg, renderer, change, "escalated", now)
+        if previous:
+            owner_notices.moved(
+                session, cfg, renderer, change, previous, "moved", now, waited=waited
+            )
         return change
     ticket.escalation_level = len(steps)
     event = record(
@@ -168,14 +228,24 @@ def _target(
         return None
     snap = workload.snapshot(session, cfg, pod, now, turn=False)
     need = Need.of(ticket)
-    for offset in range(len(rotation.members)):
-        user = cfg.oncall(pod.key, now, offset)
-        member = pod.member(user) if user else None
+    free = []
+    for user in rotation_order(cfg, pod, now):
+        member = pod.member(user)
         if member is None:
             continue
         seen = assess(cfg, member, need, snap, exclude=had_it)
         if seen.barred is None:
-            return member.id
-        if not any(s.get("id") == member.id for s in skipped):
+            free.append(seen)
+        elif not any(s.get("id") == member.id for s in skipped):
             skipped.append({"step": step, "id": member.id, "why": seen.barred})
-    return None
+    pool = [c for c in free if c.on_shift]
+    if cfg.routing.oncall_hours == AROUND_THE_CLOCK or not pool:
+        pool = free
+    if not pool:
+        return None
+    chosen = pool[0]
+    for c in free:  # earlier in the rotation, free but off shift
+        if c is chosen:
+            break
+        skipped.append({"step": step, "id": c.id, "why": c.off_shift})
+    return chosen.id

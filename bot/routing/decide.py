@@ -12,8 +12,13 @@ How a specialist is chosen, in order:
    speaking the ticket's language when ``routing.language`` is ``required``,
    not out of office, under their ``max_sensitive_per_day`` for sensitive
    areas, and on shift in their own time zone.
-2. ``routing.oncall_severities`` go to the pod's current on-call when they meet
-   every rule above except the shift (on-call is around the clock).
+2. ``routing.oncall_severities`` search the pod's on-call rotation in order,
+   from the current on-call on (as the escalation chain does), for a member who
+   meets every rule above except perhaps the shift. With ``routing.oncall_hours``
+   ``prefer_on_shift`` (the default) the first one *on shift* wins (speakers of
+   the ticket's language first); if none is, anyone eligible on shift (step 3);
+   only then the first one off shift. ``around_the_clock``: the first one,
+   whatever the hour.
 3. Otherwise, with ``language: preferred``, speakers of the ticket's language
    are preferred over the rest of the eligible.
 4. ``least_loaded``: the lowest open load, each open ticket weighing
@@ -21,24 +26,32 @@ How a specialist is chosen, in order:
    ``round_robin``: whoever comes next in turn. "In turn" is the pod's member
    list read from a stored pointer that moves past each member chosen, so turns
    rotate even when tickets arrive at the same instant.
-5. Nobody eligible: the pod lead, with every member's reason.
+5. Nobody eligible: the pod lead. :func:`next_chance` says when somebody may
+   be (a shift starting, an absence or a day's cap ending), so the chain can
+   try again then.
+
+The reason names the chosen person and every other member with why they were
+passed over ("Ana Silva: off shift until 09:00 Lisbon; Jonas: no self harm skill").
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from bot.config import AppConfig
-from bot.config.model import Member
+from bot.config.fields import WEEKDAYS
+from bot.config.model import Member, Pod
 
 #: The actor of assignments escbot makes itself (routing, escalation steps).
 ROUTER = "escbot"
 
 ONCALL, LEAST_LOADED, ROUND_ROBIN, LEAD = "oncall", "least_loaded", "round_robin", "lead"
+AROUND_THE_CLOCK = "around_the_clock"
+#: How many passed-over people the reason names before "+n more".
+PASSED_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ class Candidate(NamedTuple):
     cap: int | None
     barred: str | None = None  # a rule other than the shift that excludes them
     barred_kind: str | None = None  # skill, language, away, cap, tried
+    back: datetime | None = None  # off shift: their next shift start, local
 
     @property
     def local(self) -> str:
@@ -103,6 +117,23 @@ class Candidate(NamedTuple):
     @property
     def excluded_kind(self) -> str | None:
         return self.barred_kind or (None if self.on_shift else "shift")
+
+    @property
+    def off_shift(self) -> str:
+        """E.g. "off shift until 09:00 Lisbon" (a day name when it is not today)."""
+        if self.back is None:
+            return "off shift"
+        day = "" if self.back.date() == self.clock.date() else f"{self.back:%a} "
+        return f"off shift until {day}{self.back:%H:%M} {city(self.clock)}"
+
+    def why_not(self, shift_matters: bool = True) -> str | None:
+        """Why they can't have it, in a lead's words: what the configuration says first
+        (skill, language), then the shift, then the day's facts (away, at cap)."""
+        if self.barred_kind in ("tried", "skill", "language"):
+            return self.barred
+        if shift_matters and not self.on_shift:
+            return self.off_shift
+        return self.barred
 
     def row(self, chosen: bool, note: str | None) -> dict[str, Any]:
         """The audit row; load and counts only where they were weighed (read only for them)."""
@@ -122,6 +153,16 @@ class Candidate(NamedTuple):
         }
 
 
+def city(clock: datetime) -> str:
+    """The place of a zone name, as people say it: ``America/Sao_Paulo`` → ``Sao Paulo``."""
+    return str(clock.tzinfo).rsplit("/", 1)[-1].replace("_", " ")
+
+
+def area_words(area: str) -> str:
+    """A policy area key as words: ``self_harm`` → ``self harm``."""
+    return area.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Decision:
     assignee: str
@@ -135,6 +176,10 @@ class Decision:
     def to_lead(self) -> bool:
         return self.via == LEAD
 
+    @property
+    def chosen(self) -> Candidate | None:
+        return next((c for c in self.candidates if c.id == self.assignee), None)
+
     def audit(self, strategy: str) -> dict[str, Any]:
         """The whole candidate table, for the assign event."""
         return {
@@ -147,6 +192,19 @@ class Decision:
         }
 
 
+def rotation_order(cfg: AppConfig, pod: Pod, now: datetime) -> list[str]:
+    """The on-call rotation from the current on-call on, each member once."""
+    rotation = pod.oncall
+    if rotation is None:
+        return []
+    order: list[str] = []
+    for offset in range(len(rotation.members)):
+        user = cfg.oncall(pod.key, now, offset)
+        if user and user not in order:
+            order.append(user)
+    return order
+
+
 def decide(cfg: AppConfig, need: Need, snap: Snapshot, exclude: Collection[str] = ()) -> Decision:
     """Choose the assignee for ``need``; ``exclude`` (e.g. the current owner) is never chosen."""
     pod = cfg.pod_for_area(need.area)
@@ -155,14 +213,56 @@ def decide(cfg: AppConfig, need: Need, snap: Snapshot, exclude: Collection[str] 
         if m.timezone not in clocks:
             clocks[m.timezone] = snap.now.astimezone(m.tz)
     people = [assess(cfg, m, need, snap, exclude, clocks[m.timezone]) for m in pod.members]
-    if need.severity in cfg.routing.oncall_severities and pod.oncall is not None:
-        oncall = cfg.oncall(pod.key, snap.now)
-        duty = next((c for c in people if c.id == oncall), None)
-        if duty is not None and duty.barred is None:
-            return Decision(duty.id, ONCALL, _because(need, duty, ONCALL), tuple(people))
-    eligible = [c for c in people if c.excluded is None]
-    if not eligible:
-        return Decision(pod.lead, LEAD, _nobody(need, people), tuple(people))
+    oncall_path = need.severity in cfg.routing.oncall_severities and pod.oncall is not None
+    rota: list[Candidate] = []
+    if oncall_path:
+        by_id = {c.id: c for c in people}
+        rota = [by_id[u] for u in rotation_order(cfg, pod, snap.now) if u in by_id]
+    usable = [c for c in rota if c.barred is None]
+    around = cfg.routing.oncall_hours == AROUND_THE_CLOCK
+    duty, notes = _first(need, usable if around else [c for c in usable if c.on_shift])
+    if duty is None:
+        eligible = [c for c in people if c.excluded is None]
+        if eligible:
+            return _by_strategy(cfg, pod, need, snap, people, rota, eligible)
+        duty, notes = _first(need, usable)
+    if duty is not None:
+        current = cfg.oncall(pod.key, snap.now)
+        reason = _because(need, duty, ONCALL, current=duty.id == current)
+        for c in usable:
+            notes.setdefault(c.id, "later in the on-call rotation")
+        notes.pop(duty.id, None)
+        return Decision(
+            duty.id,
+            ONCALL,
+            reason + _passed(people, rota, duty.id, notes, around or not duty.on_shift),
+            tuple(people),
+            notes=notes,
+        )
+    reason = "Nobody eligible, so routed to the pod lead"
+    reason += _passed(people, rota, None, {}, True, label="Considered")
+    return Decision(pod.lead, LEAD, reason, tuple(people))
+
+
+def _first(need: Need, ordered: list[Candidate]) -> tuple[Candidate | None, dict[str, str]]:
+    """The first of ``ordered`` (rotation order), speakers of the ticket's language first;
+    and why the speakers' preference passed others over."""
+    if not ordered:
+        return None, {}
+    pool, notes = _prefer_speakers(need, ordered)
+    return pool[0], notes
+
+
+def _by_strategy(
+    cfg: AppConfig,
+    pod: Pod,
+    need: Need,
+    snap: Snapshot,
+    people: list[Candidate],
+    rota: list[Candidate],
+    eligible: list[Candidate],
+) -> Decision:
+    """Least loaded or next in turn among the eligible (on shift) members."""
     pool, notes = _prefer_speakers(need, eligible)
     order = {m.id: i for i, m in enumerate(pod.members)}
     size = len(pod.members)
@@ -177,34 +277,40 @@ def decide(cfg: AppConfig, need: Need, snap: Snapshot, exclude: Collection[str] 
         tied = sum(1 for c in pool if c.load == chosen.load) > 1
         for c in pool:
             if c.load > chosen.load:
-                notes[c.id] = f"load {c.load} > {chosen.load}"
+                notes[c.id] = f"busier (load {c.load} against {chosen.load})"
             elif c.id != chosen.id:
                 notes[c.id] = "same load, later in turn"
     else:
         chosen = min(pool, key=turn)
+        for c in pool:
+            if c.id != chosen.id:
+                notes[c.id] = "later in turn"
     no_speaker = bool(need.language) and not chosen.speaks
     reason = _because(need, chosen, strategy, tied=tied, no_speaker=no_speaker)
+    around = cfg.routing.oncall_hours == AROUND_THE_CLOCK
+    reason += _passed(people, rota, chosen.id, notes, around)
     pointer = order[chosen.id] + 1
     return Decision(chosen.id, strategy, reason, tuple(people), pointer, notes)
 
 
 def in_scope(cfg: AppConfig, need: Need, now: datetime) -> set[str]:
     """Members routing could choose for ``need`` by configuration alone: with the skill,
-    the language where it is required, and on shift, or on call for an on-call severity.
+    the language where it is required, and on shift, or in the on-call rotation for an
+    on-call severity.
 
     Only their load and counts matter, so only theirs are read from the database.
     """
     pod = cfg.pod_for_area(need.area)
-    oncall = None
+    rota: set[str] = set()
     if need.severity in cfg.routing.oncall_severities and pod.oncall is not None:
-        oncall = cfg.oncall(pod.key, now)
+        rota = set(pod.oncall.members)
     required = cfg.routing.language == "required" and need.language
     return {
         m.id
         for m in pod.members
         if need.area in m.skills
         and (not required or need.language in m.languages)
-        and (m.id == oncall or m.on_shift(now))
+        and (m.id in rota or m.on_shift(now))
     }
 
 
@@ -228,7 +334,7 @@ def assess(
     if member.id in exclude:
         barred = ("tried", "already had it")
     elif need.area not in member.skills:
-        barred = ("skill", f"no {need.area} skill")
+        barred = ("skill", f"no {area_words(need.area)} skill")
     elif speaks is False and cfg.routing.language == "required":
         barred = ("language", f"doesn't speak {need.language}")
     elif (away := snap.away.get(member.id)) is not None:
@@ -236,11 +342,12 @@ def assess(
         barred = ("away", f"out of office until {back:%a %d %b %H:%M}")
     elif need.sensitive and cap is not None and sensitive >= cap:
         barred = ("cap", f"at sensitive cap ({sensitive}/{cap} today)")
+    on_shift = member.hours.covers(local, local.tzinfo)  # type: ignore[arg-type]
     return Candidate(
         id=member.id,
         name=member.name,
         clock=local,
-        on_shift=member.hours.covers(local, local.tzinfo),  # type: ignore[arg-type]
+        on_shift=on_shift,
         speaks=speaks,
         load=snap.load.get(member.id, 0),
         open=snap.open.get(member.id, 0),
@@ -248,7 +355,47 @@ def assess(
         cap=cap,
         barred=barred[1] if barred else None,
         barred_kind=barred[0] if barred else None,
+        back=None if on_shift else next_shift(member, local),
     )
+
+
+def next_shift(member: Member, after: datetime) -> datetime | None:
+    """The first instant at or after ``after`` when ``member`` is on shift (their zone)."""
+    local = after.astimezone(member.tz)
+    hours = member.hours
+    if hours.covers(local, member.tz):
+        return local
+    for days in range(8):
+        day = local.date() + timedelta(days=days)
+        if WEEKDAYS[day.weekday()] in hours.days:
+            start = datetime.combine(day, hours.start, tzinfo=member.tz)
+            if start >= local:
+                return start
+    return None
+
+
+def next_chance(
+    cfg: AppConfig, need: Need, snap: Snapshot, exclude: Collection[str] = ()
+) -> datetime | None:
+    """The earliest instant someone of the pod may become eligible for ``need`` by the
+    clock alone: a shift starting, an absence ending, a new day under the cap. None if
+    nobody can (no skill, no language, or already had it)."""
+    pod = cfg.pod_for_area(need.area)
+    best: datetime | None = None
+    for m in pod.members:
+        c = assess(cfg, m, need, snap, exclude)
+        start = snap.now
+        if c.barred_kind == "away":
+            start = snap.away[m.id].until
+        elif c.barred_kind == "cap":
+            local = snap.now.astimezone(m.tz)
+            start = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=m.tz)
+        elif c.barred_kind is not None:
+            continue
+        when = next_shift(m, start)
+        if when is not None and when > snap.now and (best is None or when < best):
+            best = when
+    return best
 
 
 def _prefer_speakers(
@@ -270,6 +417,7 @@ def _because(
     *,
     tied: bool = False,
     no_speaker: bool = False,
+    current: bool = True,
 ) -> str:
     """E.g. "Routed to Ana: graphic_violence, speaks es, on shift (10:14 Europe/Madrid), …"."""
     parts = [need.area]
@@ -290,26 +438,29 @@ def _because(
         parts.append(f"{today}{cap} sensitive today")
     head = f"Routed to {c.name}"
     if via == ONCALL:
-        head += f" (on call for {need.severity})"
+        head += f" (on call for {need.severity})" if current else " (next in the on-call rotation)"
     return f"{head}: {', '.join(parts)}"
 
 
-def _nobody(need: Need, people: list[Candidate], per_reason: int = 4) -> str:
-    """Why nobody qualified, grouped by reason: "off shift: Ana, Ben; at sensitive cap: Cy"."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    labels = {
-        "tried": "already had it",
-        "skill": f"no {need.area} skill",
-        "language": f"don't speak {need.language}",
-        "away": "out of office",
-        "cap": "at sensitive cap",
-        "shift": "off shift",
-    }
-    for c in people:
-        if c.excluded_kind:
-            groups[labels[c.excluded_kind]].append(c.name)
-    shown = []
-    for label, names in groups.items():
-        more = f" +{len(names) - per_reason} more" if len(names) > per_reason else ""
-        shown.append(f"{label}: {', '.join(names[:per_reason])}{more}")
-    return f"Nobody eligible, so routed to the pod lead ({'; '.join(shown) or 'no members'})"
+def _passed(
+    people: list[Candidate],
+    rota: list[Candidate],
+    chosen: str | None,
+    notes: Mapping[str, str],
+    around: bool,
+    label: str = "Passed over",
+) -> str:
+    """ ". Passed over: Ana: off shift until 09:00 Lisbon; Jonas: no self harm skill": every
+    member but the chosen, the on-call rotation first and in its order."""
+    in_rota = {c.id for c in rota}
+    ordered = rota + [c for c in people if c.id not in in_rota]
+    shown: list[str] = []
+    for c in ordered:
+        if c.id == chosen:
+            continue
+        why = c.why_not(shift_matters=not (around and c.id in in_rota)) or notes.get(c.id)
+        shown.append(f"{c.name}: {why or 'not on the on-call rotation'}")
+    if not shown:
+        return ""
+    more = f"; +{len(shown) - PASSED_SHOWN} more" if len(shown) > PASSED_SHOWN else ""
+    return f". {label}: {'; '.join(shown[:PASSED_SHOWN])}{more}"

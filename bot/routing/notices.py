@@ -1,4 +1,5 @@
-"""What people are told when a ticket changes hands: a thread line, the card, a DM.
+"""What people are told when a ticket changes hands: a thread line, the card, a DM to the
+new owner, a word to the one it moved away from, and the lead's copy of a night call.
 
 Everything goes through the outbox in the caller's transaction, keyed by the
 audit event, so a change and its messages commit (and are sent) once.
@@ -11,9 +12,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig
+from bot.config import AppConfig, format_duration
 from bot.core.render import Renderer
 from bot.delivery import outbox
+from bot.routing import wellness
 from bot.tickets.lifecycle import Change
 from storage.models import Ticket, TicketEvent
 
@@ -29,13 +31,15 @@ def who(cfg: AppConfig, ticket: Ticket, user: str) -> str:
 
 def line_context(ticket: Ticket, kind: str, actor: str, **context: Any) -> dict[str, Any]:
     """Context of ``owner_line``: kind is acknowledged, taken, reassigned, rerouted,
-    escalated or exhausted; ``previous``, ``reason``, ``step``, ``waited`` as the kind needs."""
+    escalated, exhausted, found or declined; ``previous``, ``reason``, ``step``, ``waited``,
+    ``override`` as the kind needs."""
     return {
         "t": ticket,
         "kind": kind,
         "actor": actor,
         "owner": ticket.assignee_id,
         "previous": None,
+        "override": None,
         "reason": None,
         "step": None,
         "waited": None,
@@ -44,10 +48,17 @@ def line_context(ticket: Ticket, kind: str, actor: str, **context: Any) -> dict[
 
 
 def dm_context(
-    cfg: AppConfig, ticket: Ticket, kind: str, actor: str, reason: str | None = None
+    cfg: AppConfig,
+    ticket: Ticket,
+    kind: str,
+    actor: str,
+    reason: str | None = None,
+    decline: str | None = None,
 ) -> dict[str, Any]:
-    """Context of ``owner_dm``: kind is routed, lead, reassigned or escalated."""
+    """Context of ``owner_dm``: kind is routed, lead, reassigned or escalated; ``decline``:
+    the owner is at their sensitive cap ("sensitive today 6/6"), so the DM offers Decline."""
     return {
+        "decline": decline,
         "t": ticket,
         "kind": kind,
         "actor": actor,
@@ -64,12 +75,15 @@ def line(
     event: TicketEvent,
     kind: str,
     now: datetime,
+    actor: str | None = None,
     **context: Any,
 ) -> None:
-    """The thread line for ``event`` and the card refresh."""
+    """The thread line for ``event`` and the card refresh; ``actor`` (default the event's)
+    is who the line says did it, e.g. the member who declined before escbot routed again."""
     session.flush()
     ticket = event.ticket
-    payload = renderer.render("owner_line", **line_context(ticket, kind, event.actor_id, **context))
+    who_did = actor or event.actor_id
+    payload = renderer.render("owner_line", **line_context(ticket, kind, who_did, **context))
     outbox.enqueue_thread(session, ticket, payload, f"thread:{ticket.id}:{event.id}", now)
     outbox.enqueue_card(session, ticket, now)
 
@@ -94,6 +108,69 @@ def dm_owner(
     owner = ticket.assignee_id
     if not owner or owner == event.actor_id:
         return
-    payload = renderer.render("owner_dm", **dm_context(cfg, ticket, kind, event.actor_id, reason))
+    decline = None
+    if ticket.sensitive:
+        seen = wellness.exposure(session, cfg, ticket, owner, now)
+        decline = seen.counts if seen is not None and seen.at_cap else None
+    context = dm_context(cfg, ticket, kind, event.actor_id, reason, decline)
+    payload = renderer.render("owner_dm", **context)
     key = f"dm:{ticket.id}:{event.id}:{owner}"
     outbox.enqueue_notice(session, owner, payload, key, now, ticket=ticket, after_card=True)
+
+
+def moved(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    change: Change,
+    previous: str,
+    kind: str,
+    now: datetime,
+    *,
+    waited: str | None = None,
+) -> None:
+    """Tell ``previous`` that the ticket left them: ``moved`` (not acknowledged within
+    ``waited``) or ``found`` (the lead's fallback ticket found somebody eligible)."""
+    ticket, event = change.ticket, change.event
+    if previous == ticket.assignee_id:
+        return
+    fyi(session, cfg, renderer, ticket, previous, kind, f"{event.id}", now, waited=waited)
+
+
+def copy_lead(
+    session: Session, cfg: AppConfig, renderer: Renderer, change: Change, now: datetime
+) -> None:
+    """The lead's copy of an on-call ticket routed to somebody off shift (a night call)."""
+    ticket = change.ticket
+    lead = cfg.pod_for_area(ticket.policy_area).lead
+    if ticket.assignee_id == lead:
+        return
+    waited = format_duration(cfg.severities[ticket.severity].ack_within)
+    fyi(session, cfg, renderer, ticket, lead, "copy", f"{change.event.id}", now, waited=waited)
+
+
+def fyi(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    ticket: Ticket,
+    user: str,
+    kind: str,
+    key: str,
+    now: datetime,
+    **context: Any,
+) -> None:
+    """An ``owner_fyi`` DM to ``user`` about ``ticket`` (kinds: moved, found, copy)."""
+    session.flush()
+    payload = renderer.render(
+        "owner_fyi",
+        t=ticket,
+        kind=kind,
+        owner=ticket.assignee_id,
+        owner_name=who(cfg, ticket, ticket.assignee_id or ""),
+        why=ticket.routing_reason or "",
+        card_link=outbox.CARD_LINK,
+        **{"waited": None, **context},
+    )
+    dedup = f"fyi:{ticket.id}:{key}:{kind}:{user}"
+    outbox.enqueue_notice(session, user, payload, dedup, now, ticket=ticket, after_card=True)

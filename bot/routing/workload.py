@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, time
 
 from sqlalchemy import case, func, select, update
@@ -23,14 +23,18 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from bot.config.model import Pod
 from bot.qa.exposure import sensitive_items_since
-from bot.routing.decide import Absence, Need, Snapshot, in_scope
+from bot.routing.decide import Absence, Decision, Need, Snapshot, decide, in_scope
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
 from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
 
 OWNING = (Action.ASSIGN.value, Action.TAKE.value)
-#: Who an owning event gave the ticket to: the taker, or the assignee in the payload.
+#: The audit action of a member refusing a sensitive ticket at their cap.
+DECLINE = "decline"
+COUNTED = (*OWNING, DECLINE)
+#: Who an owning event gave the ticket to: the taker, or the assignee in the payload
+#: (for a decline: the one who declined).
 _OWNER = case(
-    (TicketEvent.action == Action.TAKE.value, TicketEvent.actor_id),
+    (TicketEvent.action.in_((Action.TAKE.value, DECLINE)), TicketEvent.actor_id),
     else_=TicketEvent.payload["assignee"].as_string(),
 )
 
@@ -64,6 +68,22 @@ def snapshot(
     )
 
 
+def route(
+    session: Session,
+    cfg: AppConfig,
+    ticket: Ticket,
+    now: datetime,
+    exclude: Collection[str] = (),
+) -> Decision:
+    """Decide on a fresh snapshot and move the pod's turn past whoever was chosen."""
+    pod = cfg.pod_for_area(ticket.policy_area)
+    need = Need.of(ticket)
+    decision = decide(cfg, need, snapshot(session, cfg, pod, now, need), exclude)
+    if decision.pointer is not None:
+        move_pointer(session, pod.key, decision.pointer)
+    return decision
+
+
 def open_load(
     session: Session, cfg: AppConfig, user_ids: list[str]
 ) -> tuple[dict[str, int], dict[str, int]]:
@@ -81,37 +101,61 @@ def open_load(
 def sensitive_today(
     session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
 ) -> dict[str, int]:
-    """Sensitive tickets each of ``user_ids`` was given (routed, reassigned, escalated to,
-    taken) since their own midnight, plus the sensitive QA items they were given to grade.
+    """How many sensitive tickets each of ``user_ids`` was given today (see
+    :func:`sensitive_tickets`), plus the sensitive QA items they were given to grade
+    (``bot.qa.exposure``): both are what they had to look at."""
+    ids = list(user_ids)
+    counts = {user: len(t) for user, t in sensitive_tickets(session, pod, now, ids).items()}
+    for user, n in sensitive_qa_today(session, pod, now, ids).items():
+        counts[user] = counts.get(user, 0) + n
+    return counts
 
-    A ticket counts once per person and day however often it comes back, and
-    keeps counting after it moves on: the cap is about what they had to see.
-    The owner is read in SQL (JSON path), so no event payload is decoded.
-    """
+
+def sensitive_qa_today(
+    session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
+) -> dict[str, int]:
+    """Sensitive QA items each of ``user_ids`` was given to grade since their own midnight."""
+    return sensitive_items_since(session, _midnights(pod, now, user_ids))
+
+
+def _midnights(pod: Pod, now: datetime, user_ids: Iterable[str]) -> dict[str, datetime]:
+    """Each member's own local midnight before ``now``."""
     zones = {m.id: m.tz for m in pod.members}
-    midnights = {
+    return {
         u: datetime.combine(now.astimezone(zones[u]).date(), time(0), zones[u])
         for u in user_ids
         if u in zones
     }
+
+
+def sensitive_tickets(
+    session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
+) -> dict[str, set[int]]:
+    """The sensitive tickets each of ``user_ids`` was given (routed, reassigned, escalated
+    to, taken) since their own midnight.
+
+    A ticket counts once per person and day however often it comes back, and
+    keeps counting after it moves on: the cap is about what they had to see. One
+    they declined at their cap (``decline``) does not count: refusing costs nothing.
+    The owner is read in SQL (JSON path), so no event payload is decoded.
+    """
+    midnights = _midnights(pod, now, user_ids)
     if not midnights:
         return {}
     # Looked up per event (primary key) rather than joined: the cost follows today's
     # events, not the size of the ticket history.
     sensitive = select(Ticket.sensitive).where(Ticket.id == TicketEvent.ticket_id)
     rows = session.execute(
-        select(TicketEvent.ticket_id, _OWNER, TicketEvent.at)
-        .where(TicketEvent.action.in_(OWNING), TicketEvent.at >= min(midnights.values()))
+        select(TicketEvent.ticket_id, _OWNER, TicketEvent.at, TicketEvent.action)
+        .where(TicketEvent.action.in_(COUNTED), TicketEvent.at >= min(midnights.values()))
         .where(sensitive.scalar_subquery().is_(True))
     ).all()
     seen: dict[str, set[int]] = defaultdict(set)
-    for ticket_id, user, at in rows:
+    declined: dict[str, set[int]] = defaultdict(set)
+    for ticket_id, user, at, action in rows:
         if user in midnights and at >= midnights[user]:
-            seen[user].add(ticket_id)
-    counts = {user: len(tickets) for user, tickets in seen.items()}
-    for user, n in sensitive_items_since(session, midnights).items():
-        counts[user] = counts.get(user, 0) + n
-    return counts
+            (declined if action == DECLINE else seen)[user].add(ticket_id)
+    return {user: tickets - declined[user] for user, tickets in seen.items()}
 
 
 def absences(session: Session, user_ids: Iterable[str], now: datetime) -> dict[str, Absence]:

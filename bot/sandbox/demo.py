@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -506,11 +507,18 @@ def play(desk: Desk) -> None:
     )
     desk.settle()
     desk.clock.advance(timedelta(minutes=10))
+    n.step("The reporter answers from escbot's DM (Answer): the clock runs again")
     reporter = "U07PARTN03"
-    desk.user(reporter).message_in_thread(
-        cfg.workspace.intake_channel,
-        desk.card(charity).ts,
-        "Reference CH-2291; yes, 40+ comments still visible this morning.",
+    asked = next(m for m in desk.fake.dms(reporter) if "has a question" in str(m.blocks))
+    since = desk.fake.mark()
+    _ok(desk.user(reporter).click(asked, "Answer", channel_id=asked.channel), "answer button")
+    desk.fake.wait_for("views.open", since=since)
+    _ok(
+        desk.user(reporter).submit_view(
+            desk.fake.last_view(reporter),
+            {"Your answer": "Reference CH-2291; yes, 40+ comments still visible this morning."},
+        ),
+        "answer",
     )
     desk.settle()
 
@@ -637,13 +645,20 @@ def qa_morning(desk: Desk) -> None:
     desk.clock.set(datetime(2026, 12, 1, 9, 31, tzinfo=UTC))
     desk.settle()
     with sessions() as s:
-        per_grader = dict(
-            s.execute(
+        per_grader: dict[str, int] = {
+            g: int(c)
+            for g, c in s.execute(
                 select(QaItem.grader_id, func.count())
                 .where(QaItem.kind == "sample", QaItem.grader_id.is_not(None))
                 .group_by(QaItem.grader_id)
-            ).all()
-        )
+            )
+            if g
+        }
+
+    def graded() -> int:
+        with sessions() as s:
+            return s.scalar(select(func.count()).where(QaItem.graded_by.is_not(None))) or 0
+
     n.say(
         f"   sampled {sum(per_grader.values())} decisions (stratified, seeded), "
         f"assigned to {len(per_grader)} specialists within their sensitive caps"
@@ -653,8 +668,9 @@ def qa_morning(desk: Desk) -> None:
     _ok(user.app_home_opened(), "App Home")
     desk.settle()
     n.step(f"{desk.names[grader]} grades in App Home: two upheld, one overturned")
-    for _ in range(2):
+    for done in range(1, 3):
         _ok(user.click(desk.fake.home_view(grader) or {}, "Uphold"), "Uphold")
+        desk.fake.wait_until(partial(_at_least, graded, done))  # written after the ack
         desk.settle()
     since = desk.fake.mark()
     _ok(user.click(desk.fake.home_view(grader) or {}, "Overturn"), "Overturn")
@@ -717,8 +733,12 @@ def qa_morning(desk: Desk) -> None:
         )
     text = payload_text(out.payload)
     start = text.find("*Sampled quality (QA)*")
-    for line in text[start:].splitlines()[:12] if start >= 0 else []:
+    for line in text[start:].split("\n\n")[0].splitlines() if start >= 0 else []:
         n.say(f"   {line}")
+
+
+def _at_least(count: Callable[[], int], n: int) -> bool:
+    return count() >= n
 
 
 def _member(cfg: AppConfig, first_name: str) -> str:

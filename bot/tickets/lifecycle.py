@@ -2,7 +2,7 @@
 
 States::
 
-    new ─assign→ assigned ─acknowledge→ acknowledged ⇄ waiting_on_reporter
+    new ─assign→ assigned ─acknowledge→ acknowledged ⇄ waiting_on_reporter ⟲ assign/take
      │             │  ↖──── assign (reassign / escalation step) ───┘│
      └── take ─────┴──────────→ acknowledged                       │
     {assigned, acknowledged, waiting_on_reporter, reopened} ─resolve→ resolved
@@ -55,6 +55,9 @@ OPEN_STATUSES: tuple[Status, ...] = (
 )
 
 _ACTIVE = {Status.ASSIGNED, Status.ACKNOWLEDGED, Status.WAITING, Status.REOPENED}
+#: A new owner of a ticket waiting on its reporter keeps the wait: the question is still
+#: open, the clocks stay paused, and the reporter's answer still resumes it.
+KEEPS_WAITING = frozenset({Action.ASSIGN, Action.TAKE})
 
 #: action → (statuses it may start from, status it leads to)
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
@@ -101,7 +104,7 @@ def target(action: Action, current: Status) -> Status:
         raise TransitionError(
             f"Can't {action.value.replace('_', ' ')} this ticket: {_WHY_NOT[current]}."
         )
-    return to
+    return current if current is Status.WAITING and action in KEEPS_WAITING else to
 
 
 @dataclass(frozen=True)
@@ -136,21 +139,22 @@ def transition(
     if action is Action.ASSIGN:
         if not assignee:
             raise TransitionError("Pick someone to assign the ticket to.")
-        if assignee == ticket.assignee_id and current is Status.ASSIGNED:
+        if assignee == ticket.assignee_id and current in (Status.ASSIGNED, Status.WAITING):
             raise TransitionError(f"{ticket_key} is already assigned to <@{assignee}>.")
         ticket.assignee_id = assignee
         ticket.assigned_at = now
-        ticket.acked_at = None
+        if to is not Status.WAITING:  # a waiting ticket was worked on: no new ack to wait for
+            ticket.acked_at = None
     elif action is Action.TAKE:
-        if ticket.assignee_id == actor and current is Status.ACKNOWLEDGED:
+        if ticket.assignee_id == actor and current in (Status.ACKNOWLEDGED, Status.WAITING):
             raise TransitionError(f"You already own {ticket_key}.")
         ticket.assignee_id = actor
         ticket.assigned_at = now
-        ticket.acked_at = ticket.acked_at or now
-    elif action is Action.ACKNOWLEDGE:
-        ticket.acked_at = ticket.acked_at or now
+        _acknowledge(ticket, actor, now)
+    elif action in (Action.ACKNOWLEDGE, Action.WAIT):  # asking the reporter is working on it
+        _acknowledge(ticket, actor, now)
     elif action is Action.RESOLVE:
-        ticket.acked_at = ticket.acked_at or now
+        _acknowledge(ticket, actor, now)
         ticket.resolved_at = now
     elif action is Action.REOPEN:
         ticket.resolved_at = None
@@ -169,6 +173,15 @@ def transition(
         payload={**(payload or {}), **({"assignee": ticket.assignee_id} if assignee else {})},
     )
     return Change(ticket=ticket, event=event, from_status=current, to_status=to)
+
+
+def _acknowledge(ticket: Ticket, actor: str, now: datetime) -> None:
+    """The current owner's ack (cleared by a reassignment), and the ticket's first one,
+    which nothing clears: TTA and every KPI count that one, so a later reassignment
+    or reopen never moves a past day's figures."""
+    ticket.acked_at = ticket.acked_at or now
+    if ticket.first_acked_at is None:
+        ticket.first_acked_at, ticket.first_acked_by = now, actor
 
 
 def record(

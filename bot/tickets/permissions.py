@@ -39,6 +39,7 @@ class Verb(StrEnum):
     REASSIGN = "reassign"
     RESOLVE = "resolve"
     ASK = "ask the reporter about"
+    RESUME = "resume"
     REOPEN = "reopen"
     FOLLOW_UP = "add follow-ups to"
     CHANGE_FOLLOW_UP = "change follow-ups of"

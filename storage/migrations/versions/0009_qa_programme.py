@@ -1,7 +1,7 @@
 """qa: the BPO quality programme (decisions, runs, items, grades, clarifications)
 
 Revision ID: 0009_qa
-Revises: 0003
+Revises: 0004
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0009_qa"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
