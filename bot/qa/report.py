@@ -38,6 +38,15 @@ def build(session: Session, cfg: AppConfig, cur: Window, prev: Window, now: date
     )
 
 
+def has_news(report: QaReport | None) -> bool:
+    """Anything to say: graded decisions, clarifications, a calibration set."""
+    if report is None:
+        return False
+    c = report.clarifications
+    graded = any(v.overall.n or v.previous.n for v in report.vendors)
+    return graded or bool(c.open or c.effects) or report.calibration is not None
+
+
 def pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.0%}"
 

@@ -149,7 +149,7 @@ class _View:
             s = r.sla
             return not (s.overall.measured or s.breach_total or s.still_open_total)
         if name == "vendors" and r.vendors is not None:
-            return not any(q.n for q in r.vendors)
+            return not any(q.n for q in r.vendors) and not qa_report.has_news(r.qa)
         if name == "followups" and r.followups is not None:
             f = r.followups
             return not (f.opened or f.done or f.overdue)
