@@ -84,6 +84,16 @@ def claim_request(session: Session, key: str, now: datetime, result: dict[str, A
     return insert_new(session, ProcessedRequest.__table__, key=key, created_at=now, result=result)
 
 
+#: Claims that mark a one-off step as done for good (not a Slack request): retention keeps them.
+MILESTONE = "milestone:"
+
+
+def claim_milestone(session: Session, name: str, now: datetime) -> bool:
+    """Record that the one-off step ``name`` ran (e.g. a data rewrite); False if it had.
+    Unlike request claims these are never pruned, or the step would run again."""
+    return claim_request(session, MILESTONE + name, now, {})
+
+
 def claim_once(sessions: sessionmaker[Session], key: str, now: datetime) -> bool:
     """:func:`claim_request` in a transaction of its own, for a request whose handling
     comes later (an Events API delivery): False if the key was claimed before."""

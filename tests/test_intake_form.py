@@ -162,13 +162,13 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
     assert choice.confirmation is None and choice.choice is not None
     assert choice.choice["callback_id"] == intake_form.CHOICE_VIEW
     new = intake_form.choose(
-        desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new"}, "U2"
+        desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"
     )
     assert new.view["callback_id"] == intake_form.DONE_VIEW
     assert new.channel == "C9" and new.confirmation is not None
     assert "ESC-2" in new.confirmation["text"]
     again = intake_form.choose(
-        desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new"}, "U2"
+        desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"
     )
     assert again.confirmation is None  # a double click: nothing new
     assert again.view["callback_id"] == intake_form.DONE_VIEW
@@ -199,7 +199,10 @@ def test_the_draft_and_the_choices_shown_wait_in_the_database(config, sessions) 
     with sessions() as s:
         pending = s.get_one(PendingDraft, "V0BIG").payload
     assert (pending["reporter"], pending["origin"]) == ("U1", {"c": "C9"})
-    assert pending["shown"] == {"intake_add_1": {"key": "ESC-1", "kind": "add"}}
+    assert pending["shown"] == {
+        "intake_add_1": {"key": "ESC-1", "kind": "add"},
+        "intake_new": {"key": "new", "kind": "new"},
+    }
     assert problems(view, "modal") == []
     add = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"])
     with transaction(sessions) as s:

@@ -75,7 +75,7 @@ def test_unacknowledged_sev1_moves_up_the_chain_once_per_step(
         ticket = s.get_one(Ticket, t.id)
         assert (ticket.status, ticket.escalation_level) == ("assigned", 1)
         assert ticket.routing_reason == (
-            "Escalated to Wanjiru Kamau (next on call): not acknowledged within 30m"
+            "Escalated to Wanjiru Kamau (next on call): not acknowledged within 30 minutes"
         )
     [line] = [m for m in messages(sessions, "thread") if "Not acknowledged" in m]
     assert f"moves to <@{WANJIRU}> (next on call) from <@{LUCIA}>" in line

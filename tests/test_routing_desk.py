@@ -143,7 +143,8 @@ def test_chain_step_and_breach_at_the_same_due_time_tell_each_person_the_right_t
     tick(escbot, clock, timedelta(minutes=30))  # TTA due: breach and chain step together
     lucia, wanjiru, lead = (dm_texts(fake_slack, u) for u in (LUCIA, WANJIRU, LEAD))
     assert any(
-        f"was moved to <@{WANJIRU}> because it wasn't acknowledged in 30m" in t for t in lucia
+        f"was moved to <@{WANJIRU}> because it wasn't acknowledged in 30 minutes" in t
+        for t in lucia
     )
     [breach] = [t for t in lucia if "SLA breached" in t]
     assert f"Owner when it ran out: you · now with <@{WANJIRU}>" in breach

@@ -20,9 +20,23 @@ from bot.delivery.timers import TimerRunner
 log = logging.getLogger(__name__)
 
 
+class _BusyTickFilter(logging.Filter):
+    """Drop APScheduler's warning that the timer tick is still running when the next is due:
+    a tick handles everything due, so a skipped one loses nothing (a slow digest or a busy
+    machine would otherwise log it every interval)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("Scheduler._tick" in message and "maximum number of running" in message)
+
+
+_BUSY_TICK = _BusyTickFilter()
+
+
 class Scheduler:
     def __init__(self, timers: TimerRunner, tz: object, interval: timedelta) -> None:
         self.timers = timers
+        logging.getLogger("apscheduler.scheduler").addFilter(_BUSY_TICK)  # once: same object
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
         self.aps = BackgroundScheduler(timezone=tz, job_defaults=defaults)
         self.aps.add_job(self._tick, "interval", seconds=interval.total_seconds(), id="timers")

@@ -4,8 +4,9 @@
 ``bot.intake.content.RULES`` changes what a link normalizes to (``CANON_VERSION``), the
 links stored before would no longer meet the same link pasted today; this rewrites their
 keys from the links as typed (``raw``), once per version across replicas (the version
-is claimed in ``processed_requests`` in the same transaction). Redacted items keep
-their hash: their link is gone, so they can't be recomputed.
+is claimed as a milestone in ``processed_requests``, in the same transaction, and kept
+by retention). Redacted items keep their hash: their link is gone, so they can't be
+recomputed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.intake.content import CANON_VERSION, normalize
 from storage.db import transaction
 from storage.models import ContentItem
-from storage.queries import claim_request
+from storage.queries import claim_milestone
 
 log = logging.getLogger(__name__)
 REDACTED_PREFIX = "sha256:"  # bot.tickets.retention's form of a redacted key
@@ -29,7 +30,7 @@ def recanonicalize(sessions: sessionmaker[Session], now: datetime) -> int:
     """Rewrite stored keys that the current table reads differently; how many changed
     (0 when this version has run before)."""
     with transaction(sessions) as session:
-        if not claim_request(session, f"content-canon:{CANON_VERSION}", now, {}):
+        if not claim_milestone(session, f"content-canon:{CANON_VERSION}", now):
             return 0
         changed = 0
         items = session.scalars(

@@ -38,7 +38,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot import sla
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.config.model import Pod
 from bot.core.render import Renderer
 from bot.delivery import timers
@@ -156,7 +156,7 @@ def escalate(
     steps = cfg.routing.escalation_chain
     pod = cfg.pod_for_area(ticket.policy_area)
     had_it = workload.owners_of(session, ticket.id)
-    waited = format_duration(cfg.severities[ticket.severity].ack_within)
+    waited = cfg.severities[ticket.severity].spell("ack_within")
     skipped: list[dict[str, str]] = []
     for at_level in range(level, len(steps) + 1):
         step = steps[at_level - 1]

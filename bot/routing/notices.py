@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig, format_duration
+from bot.config import AppConfig
 from bot.core.render import Renderer
 from bot.delivery import outbox
 from bot.routing import wellness
@@ -145,7 +145,7 @@ def copy_lead(
     lead = cfg.pod_for_area(ticket.policy_area).lead
     if ticket.assignee_id == lead:
         return
-    waited = format_duration(cfg.severities[ticket.severity].ack_within)
+    waited = cfg.severities[ticket.severity].spell("ack_within")
     fyi(session, cfg, renderer, ticket, lead, "copy", f"{change.event.id}", now, waited=waited)
 
 

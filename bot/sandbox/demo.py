@@ -447,13 +447,22 @@ def play(desk: Desk) -> None:
         escalate(desk, uid, summary, fields)
         desk.clock.advance(timedelta(minutes=1))
 
-    n.step("The assault video again: escbot offers to add it to the open ticket")
+    n.step(
+        "The assault video again, from another team: escbot says only that the desk has it "
+        "(the ticket isn't theirs to see) and lets them ask its owner to follow it"
+    )
     uid, summary, fields = DUPLICATE
     escalate(desk, uid, summary, fields)
     choice = desk.fake.last_view(uid)
     if choice is None:
         raise RuntimeError("escbot offered no choice for the duplicate")
-    _ok(desk.user(uid).click(choice, _button_starting(choice, "Add to")), "add to the ticket")
+    ask = _button_starting(choice, "Ask to follow")
+    _ok(desk.user(uid).click(choice, ask), "ask to follow")
+    desk.settle()
+    owner = desk.owner(ask.rsplit(" ", 1)[-1])
+    request = next(m for m in reversed(desk.fake.dms(owner)) if "asks to follow" in m.text)
+    n.step("Its owner approves from the DM: the partner follows the ticket now")
+    _ok(desk.user(owner).click(request, "Approve", channel_id=request.channel), "approve")
     desk.settle()
 
     keys = desk.keys()

@@ -26,6 +26,7 @@ from bot.config import AppConfig
 from bot.tickets.lifecycle import Status, record
 from storage.db import transaction
 from storage.models import ContentItem, OutboxMessage, ProcessedRequest, Ticket
+from storage.queries import MILESTONE
 
 REDACTED = "[redacted under the retention policy]"
 BATCH = 500
@@ -81,7 +82,10 @@ def prune_bookkeeping(sessions: sessionmaker[Session], cfg: AppConfig, now: date
     requests = _delete_in_batches(
         sessions,
         ProcessedRequest.key,
-        select(ProcessedRequest.key).where(ProcessedRequest.created_at < now - keep.requests_after),
+        select(ProcessedRequest.key).where(
+            ProcessedRequest.created_at < now - keep.requests_after,
+            ProcessedRequest.key.not_like(MILESTONE + "%"),
+        ),
     )
     delivered = _delete_in_batches(
         sessions,
