@@ -460,7 +460,7 @@ def play(desk: Desk) -> None:
     _ok(desk.user(uid).click(choice, ask), "ask to follow")
     desk.settle()
     owner = desk.owner(ask.rsplit(" ", 1)[-1])
-    request = next(m for m in reversed(desk.fake.dms(owner)) if "asks to follow" in m.text)
+    request = next(m for m in reversed(desk.fake.dms(owner)) if "asks to follow" in (m.text or ""))
     n.step("Its owner approves from the DM: the partner follows the ticket now")
     _ok(desk.user(owner).click(request, "Approve", channel_id=request.channel), "approve")
     desk.settle()
@@ -781,6 +781,11 @@ def write_html(desk: Desk, out: Path) -> Path:
     sections = []
     channels = [("Intake channel", desk.cfg.workspace.intake_channel)]
     channels += [(f"Digest: {d.name}", d.channel) for d in desk.cfg.digests[:1]]
+    channels += [
+        (f"QA clarifications: {v.name}", v.channel)
+        for v in desk.cfg.vendors.values()
+        if v.channel and desk.fake.messages(v.channel)
+    ]
     for title, channel in channels:
         msgs = "".join(
             message_html(m, desk.names, desk.fake.thread(channel, m.ts), images)
