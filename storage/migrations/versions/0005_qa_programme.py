@@ -1,6 +1,6 @@
 """qa: the BPO quality programme (decisions, runs, items, grades, clarifications)
 
-Revision ID: 0009_qa
+Revision ID: 0005
 Revises: 0004
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0009_qa"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
