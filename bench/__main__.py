@@ -13,6 +13,7 @@ BENCHMARKS = {
     "memory": "RSS of `escbot run`, idle and after 10 000 tickets",
     "routing": "routing decision for a pod of 200 with 10 000 open tickets",
     "digest": "digest cost over a growing ticket history",
+    "qa_import": "escbot qa import of 100 000 vendor decisions (50 bad), twice",
 }
 
 

@@ -24,6 +24,8 @@ from bot.delivery.outbox import alert_admins, wake_after_commit
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
 from bot.delivery.worker import OutboxWorker, Pacer
+from bot.qa import clarify as qa_clarify
+from bot.qa import schedule as qa_schedule
 from bot.reporting import digests
 from bot.resolution import followups
 from bot.routing import chain
@@ -98,6 +100,7 @@ def create_app(
     desk = services.desk
     digests.schedule_digests(services.scheduler.aps, desk)
     services.scheduler.every_tick(lambda: digests.catch_up(desk, desk.clock.now()))
+    services.scheduler.every_tick(lambda: qa_schedule.tick(desk))  # QA draws, DMs, patterns
     services.scheduler.daily(
         lambda: retention.run_daily(sessions, config, services.clock.now()),
         time_of_day(3, 30),
@@ -111,3 +114,4 @@ def register_timer_handlers(timers: TimerRunner, config: AppConfig, renderer: Re
     timers.register(chain.KIND, chain.make_timer_handler(config, renderer))
     timers.register(sla.TIMER_KIND, sla.make_timer_handler(config, renderer))
     timers.register(followups.TIMER_KIND, followups.make_timer_handler(config, renderer))
+    timers.register(qa_clarify.TIMER_KIND, qa_clarify.make_timer_handler(config, renderer))

@@ -1,7 +1,8 @@
 """The HTTP front: a WSGI app served by waitress (a production WSGI server).
 
 Routes: ``POST /slack/events`` (commands, interactivity, events), ``GET /healthz``
-and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``).
+and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``),
+and ``POST /qa/decisions`` (vendors' decisions for QA, :mod:`bot.slack.qa_intake`).
 A Slack request is admitted in this order, each step before the next reads
 anything: size (413), Slack's signature over the raw bytes (401), UTF-8, nesting
 depth and JSON (400), the payload's shape (400); only then Bolt. Each refusal
@@ -33,6 +34,7 @@ from waitress.server import create_server
 from bot.core.metrics import Metrics
 from bot.settings import HttpLimits
 from bot.slack.payloads import MAX_DEPTH, malformed, too_deep
+from bot.slack.qa_intake import QaDecisionsEndpoint
 from bot.slack.signature import SignatureGate
 from storage.db import ping
 
@@ -223,6 +225,9 @@ class EscbotWSGI:
         )
         self.serves_metrics = settings.metrics_addr is None
         self.probes = Probes(services, separate=False)
+        self.qa = QaDecisionsEndpoint(
+            services.desk, settings.qa_token, settings.http.max_body_bytes, _respond
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -239,9 +244,12 @@ class EscbotWSGI:
                 return self.probes.healthz(recording_start)
             if path == "/metrics" and method == "GET" and self.serves_metrics:
                 return self.probes.metrics_page(environ, recording_start)
+            if path == "/qa/decisions" and method == "POST":
+                return self.qa(environ, recording_start)
             return _respond(recording_start, 404, {"error": "not found"})
         finally:
-            known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
+            routes = ("/slack/events", "/healthz", "/metrics", "/qa/decisions")
+            known = path if path in routes else "other"
             self.metrics.requests.labels(known, status_holder[0] if status_holder else "500").inc()
 
 
