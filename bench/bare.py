@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     api_url = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
     app = bare_app(secret, os.environ.get("SLACK_BOT_TOKEN", "xoxb-bare"), api_url)
     # EscbotWSGI reads the signing secret and metrics from escbot's services; the bare
-    # app has no database, so only /slack/events and /metrics are meaningful here.
+    # app has no database (nor desk, for /qa/decisions, off without a QA token), so only
+    # /slack/events and /metrics are meaningful here.
     settings = Settings(bot_token="xoxb-bare", signing_secret=secret)
-    services = SimpleNamespace(metrics=Metrics(), settings=settings, engine=None)
+    services = SimpleNamespace(metrics=Metrics(), settings=settings, engine=None, desk=None)
     Server(EscbotWSGI(app, services), "127.0.0.1", args.port, args.threads).serve_forever()
 
 
