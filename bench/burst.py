@@ -220,7 +220,11 @@ def run_one(url: str | None, args: argparse.Namespace) -> dict[str, Any]:
     try:
         with h.workdir() as tmp, h.database(url, tmp) as db_url:
             escbot = h.start_escbot(fake, db_url, tmp, args.threads, args.workers)
-            bare = h.start_bare(fake, tmp, args.threads)
+            try:
+                bare = h.start_bare(fake, tmp, args.threads)
+            except BaseException:  # leave no escbot behind
+                escbot.stop()
+                raise
             try:
                 modal = h.intake_modal(escbot, fake)
                 warm = [Arrival(i * 0.02, "routine", 10_000 + i) for i in range(args.warmup)]
