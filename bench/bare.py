@@ -3,8 +3,10 @@
 It runs on escbot's own server stack — ``bot.slack.server.Server`` (waitress, same
 thread count) in front of ``bot.slack.server.EscbotWSGI`` (routing, signature and
 metrics as escbot does them) — and is configured like escbot's ``App`` (cached
-authorization, listeners on Bolt's thread runner with escbot's pool size), so
-the difference between the two is what escbot's middleware and listeners cost.
+authorization, escbot's listener pool size), so the difference between the two is
+what escbot's middleware and listeners cost. Its listeners run on stock Bolt's
+thread runner, which answers at its next 10 ms poll; escbot's answer at ``ack()``
+(``bot/slack/runner.py``), and the ratios show that too.
 
     python -m bench.bare --port 3999 --threads 8   # SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN
 """
@@ -65,9 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     api_url = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
     app = bare_app(secret, os.environ.get("SLACK_BOT_TOKEN", "xoxb-bare"), api_url)
     # EscbotWSGI reads the signing secret and metrics from escbot's services; the bare
-    # app has no database, so only /slack/events and /metrics are meaningful here.
+    # app has no database (nor desk, for /qa/decisions, off without a QA token), so only
+    # /slack/events and /metrics are meaningful here.
     settings = Settings(bot_token="xoxb-bare", signing_secret=secret)
-    services = SimpleNamespace(metrics=Metrics(), settings=settings, engine=None)
+    services = SimpleNamespace(metrics=Metrics(), settings=settings, engine=None, desk=None)
     Server(EscbotWSGI(app, services), "127.0.0.1", args.port, args.threads).serve_forever()
 
 

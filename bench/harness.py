@@ -9,6 +9,7 @@ deployment starts (``bot.runtime.Runtime`` on waitress).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 from urllib.request import urlopen
 
+import yaml
 from sqlalchemy import create_engine, text
 
 from bot.config import AppConfig, load_config
@@ -45,8 +47,23 @@ PARTNER = "U07LEGAL01"
 ANSWERS = {"Your team": "Legal"}
 
 
+#: The benchmarks' senders open far more tickets each than app.yaml's per-person limits
+#: allow (they are there against floods from one account): raised, not switched off, so
+#: that their queries still run on every submission as in production.
+BENCH_LIMITS = {"tickets_per_user": 1_000_000, "duplicate_checks_per_user": 1_000_000}
+
+
 def config() -> AppConfig:
     return load_config(CONFIG)
+
+
+def bench_config(tmp: Path) -> Path:
+    """app.yaml with the per-person limits raised (:data:`BENCH_LIMITS`), written to ``tmp``."""
+    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    data["limits"] = {**data.get("limits", {}), **BENCH_LIMITS}
+    path = tmp / "app.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 # -- the machine ---------------------------------------------------------------------
@@ -144,7 +161,14 @@ def workdir() -> Iterator[Path]:
 
 
 def fake_slack(cfg: AppConfig) -> FakeSlack:
-    return FakeSlack(team_id=cfg.workspace.team_id or "T0ESCBOT").start()
+    """The emulator with app.yaml's channels and the partners' channel: it answers
+    ``channel_not_found`` for any other, as Slack does (and a benchmark whose cards all
+    failed would measure dead letters, not delivery)."""
+    fake = FakeSlack(team_id=cfg.workspace.team_id or "T0ESCBOT")
+    channels = {cfg.workspace.intake_channel, PARTNERS, *(d.channel for d in cfg.digests)}
+    for channel in sorted(channels):
+        fake.add_channel(channel, channel.lower())
+    return fake.start()
 
 
 class ServerProcess:
@@ -183,7 +207,16 @@ class ServerProcess:
         raise RuntimeError(f"{self.name} did not answer in {timeout}s:\n{self.log_tail()}")
 
     def rss_mb(self) -> float:
-        return rss_mb(self.pid)
+        """RSS of the serving process: the largest worker's with ``--workers``."""
+        return max(rss_mb(pid) for pid in self.pids()[1:] or [self.pid])
+
+    def pids(self) -> list[int]:
+        """The server's process and its children (``--workers``: the worker processes)."""
+        return [self.pid, *children(self.pid)]
+
+    def cpu_seconds(self) -> float:
+        """CPU time so far of the server and its children (:func:`cpu_seconds` of each)."""
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -206,6 +239,15 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -218,20 +260,29 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def start_escbot(fake: FakeSlack, db_url: str, tmp: Path, threads: int = 8) -> ServerProcess:
-    """``escbot run`` (the production entry point) against the fake Slack."""
+def start_escbot(
+    fake: FakeSlack, db_url: str, tmp: Path, threads: int = 8, workers: int = 1
+) -> ServerProcess:
+    """``escbot run [--workers N]`` (the production entry point) against the fake Slack,
+    with the per-person limits raised (:func:`bench_config`)."""
     port = free_port()
     env = _env(
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake.url,
         DATABASE_URL=db_url,
-        ESCBOT_CONFIG=str(CONFIG),
+        ESCBOT_CONFIG=str(bench_config(tmp)),
         HOST="127.0.0.1",
         PORT=str(port),
         ESCBOT_THREADS=str(threads),
     )
-    argv = [sys.executable, "-m", "bot", "run"]
+    argv = [
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        *(["--workers", str(workers)] if workers > 1 else []),
+    ]
     return ServerProcess("escbot", argv, env, port, tmp / "escbot.log").wait_ready()
 
 

@@ -24,12 +24,14 @@ from bot.delivery.outbox import alert_admins, wake_after_commit
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
 from bot.delivery.worker import OutboxWorker, Pacer
+from bot.qa import clarify as qa_clarify
+from bot.qa import schedule as qa_schedule
 from bot.reporting import digests
 from bot.resolution import followups
 from bot.routing import chain
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import cards, home
+from bot.slack import cards, home, runner
 from bot.slack.identity import BotIdentity
 from bot.tickets import retention
 
@@ -90,6 +92,7 @@ def create_app(
         url_verification_enabled=True,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
     )
+    runner.install(app)  # acks answered at once, not at Bolt's next 10 ms poll
     handlers.register_all(app, services)
     register_timer_handlers(timers, config, renderer)
     # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period
@@ -97,6 +100,7 @@ def create_app(
     desk = services.desk
     digests.schedule_digests(services.scheduler.aps, desk)
     services.scheduler.every_tick(lambda: digests.catch_up(desk, desk.clock.now()))
+    services.scheduler.every_tick(lambda: qa_schedule.tick(desk))  # QA draws, DMs, patterns
     services.scheduler.daily(
         lambda: retention.run_daily(sessions, config, services.clock.now()),
         time_of_day(3, 30),
@@ -110,3 +114,4 @@ def register_timer_handlers(timers: TimerRunner, config: AppConfig, renderer: Re
     timers.register(chain.KIND, chain.make_timer_handler(config, renderer))
     timers.register(sla.TIMER_KIND, sla.make_timer_handler(config, renderer))
     timers.register(followups.TIMER_KIND, followups.make_timer_handler(config, renderer))
+    timers.register(qa_clarify.TIMER_KIND, qa_clarify.make_timer_handler(config, renderer))

@@ -110,7 +110,18 @@ def db_upgrade(database_url: str | None) -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    envvar="ESCBOT_WORKERS",
+    show_default=True,
+    help="HTTP serving processes on $PORT (about one per core); the outbox and timers "
+    "run in the first.",
+)
+@click.option("--worker-index", type=int, hidden=True)  # set by the supervisor for its workers
+@click.pass_context
+def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
     """Serve escbot: HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set."""
     try:
         settings = Settings.from_env()
@@ -118,9 +129,17 @@ def run() -> None:
         click.echo(f"escbot: {err}", err=True)
         sys.exit(2)
     cfg = _load_config_or_exit(settings.config_path)
+    if workers > 1 and worker_index is None:
+        if settings.app_token:
+            click.echo("escbot: Socket Mode is one connection: run it without --workers", err=True)
+            sys.exit(2)
+        from bot.workers import supervise
+
+        parent = ctx.parent.params if ctx.parent else {}
+        sys.exit(supervise(settings, workers, parent))
     from bot.runtime import Runtime
 
-    runtime = Runtime.build(settings, cfg)
+    runtime = Runtime.build(settings, cfg, worker=worker_index)
     signal.signal(signal.SIGTERM, _stop)  # leave the serving loop, then shut down below
     try:
         runtime.serve_forever()
@@ -218,6 +237,7 @@ def digest(
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark (for Excel).")
+@click.option("--qa", is_flag=True, help="QA items (sample and grades) instead of tickets.")
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
 @click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
 def export(
@@ -225,11 +245,17 @@ def export(
     last: datetime,
     out: Path | None,
     bom: bool,
+    qa: bool,
     database_url: str | None,
     config_path: str | None,
 ) -> None:
-    """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV."""
-    from bot.reporting.export import date_range, write_csv
+    """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV;
+    with --qa, the QA items of vendors' decisions made in those days."""
+    from bot.qa import export as qa_export
+    from bot.reporting.export import date_range
+    from bot.reporting.export import write_csv as tickets_csv
+
+    write_csv = qa_export.write_csv if qa else tickets_csv
 
     if last < first:
         click.echo("escbot: --to is before --from", err=True)
@@ -243,7 +269,85 @@ def export(
         else:
             with out.open("w", encoding="utf-8", newline="") as fh:
                 count = write_csv(session, fh, start, end, bom=bom)
-    click.echo(f"exported {count} tickets" + (f" to {out}" if out else ""), err=True)
+    what = "QA items" if qa else "tickets"
+    click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
+
+
+@main.group()
+def qa() -> None:
+    """The BPO quality programme: vendors' decisions, samples, scores (docs/qa.md)."""
+
+
+@qa.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: by suffix.")
+@click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def qa_import(
+    file: Path, fmt: str | None, strict: bool, database_url: str | None, config_path: str | None
+) -> None:
+    """Import vendors' decisions from a CSV or JSON Lines FILE, once each.
+
+    The good rows are stored in one transaction; bad rows are listed by line and
+    skipped (exit 1), unless --strict. A second run of the same file imports nothing.
+    """
+    from bot.core.clock import SystemClock
+    from bot.qa.imports import guess_format, import_text
+
+    cfg = _load_config_or_exit(config_path)
+    chosen = guess_format(f".{fmt}" if fmt else file.name)
+    if chosen is None:
+        click.echo("escbot: say --format csv or --format jsonl for this file name", err=True)
+        sys.exit(2)
+    sessions = _sessions_or_exit(database_url)
+    with file.open(encoding="utf-8", newline="") as fh:
+        result = import_text(sessions, cfg, fh, chosen, SystemClock().now(), strict=strict)
+    for error in result.errors[:500]:
+        click.echo(f"{file.name}: {error}", err=True)
+    if len(result.errors) > 500:
+        click.echo(f"…and {len(result.errors) - 500} more bad rows", err=True)
+    if result.refused:
+        click.echo(f"escbot: {file.name} refused, nothing imported: {result.refused}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"{file.name}: {result.rows} rows read · {result.imported} imported · "
+        f"{result.duplicates} already imported · {len(result.errors)} bad"
+    )
+    if result.errors:
+        sys.exit(1)
+
+
+@qa.command("sample")
+@click.argument("vendor")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+@click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
+def qa_sample(
+    vendor: str, day: datetime, database_url: str | None, config_path: str | None
+) -> None:
+    """Re-derive VENDOR's QA sample of DAY from the seed and compare it with the one drawn."""
+    from bot.core.clock import SystemClock
+    from bot.core.desk import Desk
+    from bot.core.render import Renderer
+    from bot.qa import sampling
+
+    cfg = _load_config_or_exit(config_path)
+    if vendor not in cfg.qa.plans:
+        click.echo(f"escbot: no QA plan for vendor {vendor!r} in qa.plans", err=True)
+        sys.exit(2)
+    desk = Desk(_sessions_or_exit(database_url), cfg, Renderer(cfg.team_tz), SystemClock())
+    picked = sampling.rederive(desk, vendor, day.date())
+    for p in picked:
+        click.echo(f"{p.stratum}\t{p.sampled}/{p.size}\t{p.decision_id}")
+    stored = sampling.drawn(desk, vendor, day.date())
+    if stored is None:
+        click.echo(f"{len(picked)} decisions; no sample was drawn for that day yet", err=True)
+    elif stored == sorted(p.decision_id for p in picked):
+        click.echo(f"{len(picked)} decisions: the same as the sample drawn", err=True)
+    else:
+        click.echo("the sample drawn differs from this one (decisions imported later?)", err=True)
+        sys.exit(1)
 
 
 @main.command("outbox")

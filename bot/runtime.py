@@ -37,22 +37,39 @@ class Runtime:
     server: Server
     socket_mode: SocketModeHandler | None = None
     metrics_server: Server | None = None  # ESCBOT_METRICS_ADDR: /metrics away from Slack's port
+    #: False in the serving-only processes of ``escbot run --workers N`` (all but the first):
+    #: the outbox worker, scheduler, channel joins and metrics address run once per machine.
+    background: bool = True
 
     @classmethod
-    def build(cls, settings: Settings, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        config: AppConfig,
+        *,
+        clock: Clock | None = None,
+        worker: int | None = None,
+    ) -> Runtime:
+        """``worker``: this process's index among ``escbot run --workers N`` (None: alone)."""
         engine = make_engine(settings.database_url)
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
         recanonicalize(sessions, services.desk.clock.now())  # after a content-identity change
         server = Server(
-            EscbotWSGI(app, services), settings.host, settings.port, settings.threads, settings.http
+            EscbotWSGI(app, services),
+            settings.host,
+            settings.port,
+            settings.threads,
+            settings.http,
+            reuse_port=worker is not None,
         )
+        background = worker in (None, 0)
         metrics_server = None
-        if settings.metrics_addr:
+        if settings.metrics_addr and background:
             host, port = settings.metrics_addr
             metrics_server = Server(MetricsWSGI(services), host, port, threads=2)
-        return cls(app, services, server, metrics_server=metrics_server)
+        return cls(app, services, server, metrics_server=metrics_server, background=background)
 
     @property
     def url(self) -> str:
@@ -79,7 +96,8 @@ class Runtime:
         # Warm Bolt's identity in the background: serve (and answer health checks) at once;
         # until auth.test succeeds, requests are authorized with the token alone.
         threading.Thread(target=self._warm, name="warm", daemon=True).start()
-        self.services.start_workers()
+        if self.background:
+            self.services.start_workers()
         if self.services.settings.app_token:
             self._connect_socket_mode()
         if self.metrics_server:
@@ -90,7 +108,8 @@ class Runtime:
 
     def _warm(self) -> None:
         self.services.identity.warm()
-        self.join_channels()
+        if self.background:
+            self.join_channels()
 
     def join_channels(self) -> dict[str, str]:
         """Join app.yaml's public channels; log an invite line per private one (never raises)."""

@@ -42,6 +42,7 @@ class Settings:
     http: HttpLimits = field(default_factory=HttpLimits)
     metrics_addr: tuple[str, int] | None = None  # serve /metrics there, not on the Slack port
     metrics_token: str | None = None  # then /metrics wants "Authorization: Bearer <token>"
+    qa_token: str | None = None  # POST /qa/decisions wants "Authorization: Bearer <token>"
     # how long a person's first notice waits for others to arrive in the same DM
     notice_window: timedelta = timedelta(seconds=2)
 
@@ -77,6 +78,7 @@ class Settings:
             http=http,
             metrics_addr=_address(env.get("ESCBOT_METRICS_ADDR", "").strip()),
             metrics_token=env.get("ESCBOT_METRICS_TOKEN", "").strip() or None,
+            qa_token=env.get("ESCBOT_QA_TOKEN", "").strip() or None,
             notice_window=timedelta(seconds=float(env.get("ESCBOT_NOTICE_WINDOW", "2"))),
         )
 

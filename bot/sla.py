@@ -253,11 +253,14 @@ def standing(cfg: AppConfig, ticket: Ticket, now: datetime) -> str:
 # -- keeping the books ----------------------------------------------------------------
 
 
-def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
+def sync(
+    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, *, new: bool = False
+) -> None:
     """Bring pauses, measured times, breaches and timers in line with the ticket's status.
 
     Idempotent; call it in the transaction of every change (create, ack,
-    assign, wait, resume, resolve, reopen).
+    assign, wait, resume, resolve, reopen). ``new``: the ticket is being created in
+    this transaction, so it has no SLA timers or notices yet to look up.
     """
     clock = clock_for(cfg, ticket.severity)
     status = Status(ticket.status)
@@ -276,7 +279,7 @@ def sync(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> Non
         ticket.ttr_seconds = _measure(cfg, ticket, ticket.resolved_at)
         _late_breach(session, cfg, ticket, TTR, ticket.resolved_at)
         _keep_resolution(session, ticket)
-    reschedule(session, cfg, ticket, now)
+    reschedule(session, cfg, ticket, now, new=new)
 
 
 def _keep_resolution(session: Session, ticket: Ticket) -> None:
@@ -354,22 +357,33 @@ def record_breach(
 
 
 def reschedule(
-    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime | None = None
+    session: Session,
+    cfg: AppConfig,
+    ticket: Ticket,
+    now: datetime | None = None,
+    *,
+    new: bool = False,
 ) -> None:
     """Cancel the ticket's pending SLA timers and schedule the ones still to come; with
     ``now``, no at-risk warning whose breach is already due.
 
     The new timers' dedup keys carry a generation (the number of SLA timers
     the ticket ever had), so they never collide with cancelled or fired ones.
+    A ``new`` ticket has none, nor notices: three statements of intake's fewer.
     """
     session.flush()
-    _cancel_pending(session, ticket.id)
-    generation = session.scalar(
-        select(func.count())
-        .select_from(Timer)
-        .where(Timer.ticket_id == ticket.id, Timer.kind == TIMER_KIND)
-    )
-    notified = _at_risk_notified(session, ticket)
+    generation, notified = 0, set()
+    if not new:
+        _cancel_pending(session, ticket.id)
+        generation = (
+            session.scalar(
+                select(func.count())
+                .select_from(Timer)
+                .where(Timer.ticket_id == ticket.id, Timer.kind == TIMER_KIND)
+            )
+            or 0
+        )
+        notified = _at_risk_notified(session, ticket)
     for which in CLOCKS:
         for level in (AT_RISK, BREACH):
             if (level == AT_RISK and which in notified) or (

@@ -15,9 +15,11 @@ a WAL snapshot and neither waits for writers nor makes them wait. Write in
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,7 +62,7 @@ class _SQLiteConnection(sqlite3.Connection):
     """Hands this process's write turn on once its transaction has really ended
     (after COMMIT, not before: the next writer would find SQLite still locked)."""
 
-    turn: threading.Lock
+    turn: _Turn
     writing = False
 
     def commit(self) -> None:
@@ -87,8 +89,49 @@ class _SQLiteConnection(sqlite3.Connection):
             self.turn.release()
 
 
+class _Turn:
+    """The write turn: one writer at a time in this process (a lock), and across the
+    processes of ``escbot run --workers`` (an flock on ``<database>-turn``, tried every
+    millisecond, where SQLite's busy handler sleeps up to 100 ms between tries and kept
+    the database idle while writers of two processes slept: ack p99 3.4 s)."""
+
+    def __init__(self, database: str | None) -> None:
+        self.lock = threading.Lock()
+        self.path = f"{database}-turn" if database not in (None, "", ":memory:") else None
+        self.fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        if self.path is not None:
+            try:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._flock(time.monotonic() + timeout)
+            except OSError:  # e.g. a read-only directory: SQLite's own locking decides
+                pass
+        return True
+
+    def _flock(self, deadline: float) -> None:
+        """Take the flock, or give up at ``deadline`` (then SQLite's locking decides)."""
+        assert self.fd is not None
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.001)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.lock.release()
+
+
 def _tune_sqlite(engine: Engine) -> None:
-    turn = threading.Lock()  # one writer at a time in this process
+    turn = _Turn(engine.url.database)  # one writer at a time, in this process and across
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: _SQLiteConnection, _record: object) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -353,3 +354,116 @@ class DigestRun(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     posted_at: Mapped[datetime | None]
+
+
+# -- the BPO quality programme (bot/qa) ----------------------------------------------
+
+
+class QaDecision(Base):
+    """A vendor's decision, imported for sampling; (vendor, decision_id) is its identity,
+    so importing the same file twice stores each decision once."""
+
+    __tablename__ = "qa_decisions"
+    __table_args__ = (
+        UniqueConstraint("vendor", "decision_id", name="uq_qa_decisions_vendor_decision"),
+        Index("ix_qa_decisions_vendor_decided", "vendor", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(64))
+    decision_id: Mapped[str] = mapped_column(String(128))
+    content_ref: Mapped[str] = mapped_column(String(500))
+    policy_area: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime]
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    imported_at: Mapped[datetime]
+
+
+class QaRun(Base):
+    """One draw (a vendor's daily sample, or a calibration set) for one period: the unique
+    key makes it happen once across replicas, like ``DigestRun``."""
+
+    __tablename__ = "qa_runs"
+    __table_args__ = (UniqueConstraint("kind", "vendor", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    vendor: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    seed: Mapped[str] = mapped_column(String(64))  # hex: the key the sample was ranked by
+    created_at: Mapped[datetime]
+
+
+class QaItem(Base):
+    """A decision to grade, by one grader: a sampled item (``slot`` 0), or one of the
+    blind calibration grades of a decision (one slot per grader)."""
+
+    __tablename__ = "qa_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "decision_id", "slot"),
+        Index("ix_qa_items_grader", "grader_id", "status"),
+        Index("ix_qa_items_kind_status", "kind", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("qa_runs.id", ondelete="CASCADE"))
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("qa_decisions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    slot: Mapped[int] = mapped_column(SmallInteger, default=0)
+    stratum: Mapped[str] = mapped_column(String(200))
+    stratum_size: Mapped[int] = mapped_column(Integer)  # decisions in the stratum that day
+    stratum_sampled: Mapped[int] = mapped_column(Integer)  # of which drawn
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    grader_id: Mapped[str | None] = mapped_column(String(32))
+    assigned_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    correct_decision: Mapped[str | None] = mapped_column(String(64))
+    error_category: Mapped[str | None] = mapped_column(String(64))
+    graded_by: Mapped[str | None] = mapped_column(String(32))
+    graded_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class QaGrade(Base):
+    """Append-only audit of grades: every grade and every correction, with who and when."""
+
+    __tablename__ = "qa_grades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("qa_items.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(16))
+    correct_decision: Mapped[str | None] = mapped_column(String(64))
+    error_category: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    corrects: Mapped[int | None] = mapped_column(Integer)  # the grade this one replaces
+    at: Mapped[datetime]
+
+
+class QaClarification(Base):
+    """Guidance to a vendor from overturns: proposed, posted to its channel, acknowledged."""
+
+    __tablename__ = "qa_clarifications"
+    __table_args__ = (Index("ix_qa_clarifications_status", "status", "vendor"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(64))
+    policy_area: Mapped[str] = mapped_column(String(64))
+    error_category: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # overturn | pattern
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("qa_items.id", ondelete="SET NULL"))
+    pattern_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # proposed | open | acknowledged
+    examples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy_point: Mapped[str | None] = mapped_column(Text)
+    instead: Mapped[str | None] = mapped_column(Text)
+    proposed_at: Mapped[datetime]
+    written_by: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None]

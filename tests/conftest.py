@@ -35,6 +35,7 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 # -- the real app on a real server, against the fake Slack ------------------
 
 SIGNING_SECRET = "test-signing-secret"
+QA_TOKEN = "test-qa-token"  # POST /qa/decisions (bot/slack/qa_intake.py)
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -114,6 +115,7 @@ def escbot(db_url, config, fake_slack, clock, app_token):  # type: ignore[no-unt
         # A first notice waits for company (batched DMs, test_outbox_notices); here it would
         # only make each owner's DM wait.
         notice_window=timedelta(0),
+        qa_token=QA_TOKEN,
     )
     if app_token:
         fake_slack.enable_socket_mode(app_token)

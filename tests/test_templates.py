@@ -48,6 +48,7 @@ from bot.sandbox.emulator.fake_slack import block_errors, view_errors
 from bot.slack import cards
 from storage.models import ContentItem, FollowUp, OutOfOffice, Ticket
 from tests.conftest import REPO
+from tests.qa_templates import QA_BUILDERS
 
 HOSTILE = (
     "<!channel> <@U123> *bold* <https://evil|click> \u202eevil\u202c <!subteam^S1|@team> "
@@ -647,6 +648,7 @@ BUILDERS: dict[str, Builder] = {
     "ticket_details": _details,
     "ticket_status": _status,
     "ticket_update": _ticket_update,
+    **QA_BUILDERS,
 }
 
 

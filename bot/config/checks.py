@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.config.errors import Loc, format_loc
 from bot.config.fields import SEVERITIES, did_you_mean
+from bot.config.qa import qa_cross_check
 
 
 def _map(value: Any) -> Mapping[Any, Any]:
@@ -122,4 +123,5 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                     )
                 )
             digest_names.setdefault(name, i)
+    problems += qa_cross_check(data)
     return problems

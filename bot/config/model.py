@@ -55,6 +55,7 @@ from bot.config.fields import (
     UserId,
     unique,
 )
+from bot.config.qa import Qa
 
 Section = Literal["volumes", "backlog", "turnaround", "sla", "vendors", "followups", "trends"]
 SECTIONS: tuple[Section, ...] = get_args(Section)
@@ -270,6 +271,10 @@ class Vendor(Keyed):
     name: Text
     quality_target: float = Field(0.9, ge=0, le=1)
     error_categories: Annotated[tuple[Slug, ...], Unique] = ()
+    #: The vendor's Slack Connect channel: QA clarifications are posted there.
+    channel: ChannelId | None = None
+    #: The vendor's team leads (in the shared channel): they acknowledge clarifications.
+    leads: Annotated[tuple[UserId, ...], Unique] = ()
 
 
 DEFAULT_DECISIONS = {
@@ -396,6 +401,7 @@ class AppConfig(Model):
     limits: Limits = Limits()
     digests: tuple[Digest, ...] = ()
     retention: Retention = Retention()
+    qa: Qa = Qa()
 
     _source: Path | None = PrivateAttr(None)
 

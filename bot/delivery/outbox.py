@@ -178,17 +178,12 @@ def enqueue_dm(
 ) -> None:
     """A direct message; ``after_card`` holds it until the ticket's card is posted and
     replaces ``CARD_LINK`` in it with the card's permalink (from chat.getPermalink)."""
-    if after_card:
-        if ticket is None:
-            raise ValueError("after_card needs the ticket")
-        session.flush()
-        payload = {**payload, AFTER_CARD: True}
     _enqueue(
         session,
         DM,
         channel=user_id,
         dedup_key=dedup_key,
-        payload=payload,
+        payload=_after_card(session, payload, ticket) if after_card else payload,
         now=now,
         lane=dedup_key if ticket is None else _ticket_lane(ticket),
         ticket=ticket,
@@ -213,22 +208,25 @@ def enqueue_notice(
     ``payload`` is the message when it goes alone (``after_card`` as for
     :func:`enqueue_dm`); its ``NOTICE_ITEM`` (else its ``text``) is its line in a list.
     """
-    if after_card:
-        if ticket is None:
-            raise ValueError("after_card needs the ticket")
-        session.flush()
-        payload = {**payload, AFTER_CARD: True}
     _enqueue(
         session,
         NOTICE,
         channel=user_id,
         dedup_key=dedup_key,
-        payload=payload,
+        payload=_after_card(session, payload, ticket) if after_card else payload,
         now=now,
         lane=NOTICE,
         ticket=ticket,
         priority=priority,
     )
+
+
+def _after_card(session: Session, payload: dict[str, Any], ticket: Ticket | None) -> dict[str, Any]:
+    """``payload`` marked to wait for ``ticket``'s card (flushed, so the row has an id)."""
+    if ticket is None:
+        raise ValueError("after_card needs the ticket")
+    session.flush()
+    return {**payload, AFTER_CARD: True}
 
 
 def enqueue_message(

@@ -35,8 +35,16 @@ from bot.routing import ownership
 from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
 from bot.tickets.permissions import Verb
-from storage.models import ContentItem, ProcessedRequest, Ticket, Watcher
-from storage.queries import claim_request, next_number, request_result, ticket_by_key, ticket_key
+from storage.models import ContentItem, Ticket, Watcher
+from storage.queries import (
+    claim_request,
+    lock_names,
+    next_number,
+    request_result,
+    set_request_result,
+    ticket_by_key,
+    ticket_key,
+)
 
 #: The audit action of a second report of a ticket's content (trends count these).
 REPORTED_AGAIN = "reported_again"
@@ -84,19 +92,30 @@ def submit(
 ) -> Outcome:
     """Open a ticket for ``draft`` unless this request was handled or its content is
     already in an open ticket, or was in a resolved one (then DUPLICATE, and nothing is
-    written). ``linked``: the resolved ticket the reporter chose to open a new one after."""
+    written). ``linked``: the resolved ticket the reporter chose to open a new one after.
+
+    The check holds under concurrency: content found in no open ticket is locked
+    (:func:`claim_content`) and looked up again, so of two reports of the same content
+    at the same instant the second waits for the first to commit its ticket, and is
+    offered it. Reports of content already in a ticket (the rest of a burst) take no lock
+    and so do not queue behind each other."""
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
     if not allow_duplicate:
-        if matches := find_duplicates(session, draft.content):
+        matches = find_duplicates(session, draft.content)
+        if not matches and claim_content(session, draft.content):
+            matches = find_duplicates(session, draft.content)
+        if matches:
             return Outcome(Result.DUPLICATE, matches=tuple(matches))
         if earlier := reported_before(session, draft.content):
             return Outcome(Result.DUPLICATE, earlier=tuple(earlier))
-    before = next(
-        (m for m in reported_before(session, draft.content) if linked and m.ticket.key == linked),
-        None,
-    )  # only a ticket that really had this content: the button's value is the client's
+    # only a ticket that really had this content: the button's value is the client's
+    before = (
+        next((m for m in reported_before(session, draft.content) if m.ticket.key == linked), None)
+        if linked
+        else None
+    )
     if not claim_request(session, request_key, now, {}):
         return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
     ticket = open_ticket(
@@ -172,7 +191,7 @@ def open_ticket(
         line = intake_messages.reported_before(renderer, cfg, ticket, before)
         outbox.enqueue_thread(session, ticket, line, f"thread:{ticket.id}:before", now)
     ownership.assign_new(session, cfg, ticket, now, renderer)
-    sla.sync(session, cfg, ticket, now)
+    sla.sync(session, cfg, ticket, now, new=True)
     outbox.enqueue_dm(  # after routing: it names the owner
         session,
         ticket.reporter_id,
@@ -202,6 +221,7 @@ def add_to_ticket(
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
+    claim_content(session, draft.content)  # content locks first, then the ticket's row
     ticket = ticket_by_key(session, key, lock=True)
     if ticket is None:
         raise NotFound(f"{key} does not exist.")
@@ -259,6 +279,13 @@ def watchers(session: Session, ticket: Ticket) -> list[str]:
     )
 
 
+def claim_content(session: Session, content: tuple[str, ...] | list[str]) -> bool:
+    """Lock ``content`` (in canonical form) until the transaction ends: whoever checks it
+    for duplicates and then writes a ticket with it does so one at a time. False where
+    the transaction holds the database's write lock anyway (SQLite): nothing changed."""
+    return lock_names(session, (f"content:{normalize(raw)[1]}" for raw in content))
+
+
 def find_duplicates(session: Session, content: tuple[str, ...] | list[str]) -> list[Match]:
     """Open tickets holding any of ``content`` (after normalizing), oldest ticket first."""
     return _holding(session, content, OPEN_STATUSES, Ticket.number)
@@ -311,6 +338,10 @@ def reopen_reported(
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
+    # A new report of this content waits for the reopen, then finds the ticket open; a
+    # double click that waited here for the first one gets the first one's answer.
+    if claim_content(session, draft.content) and (previous := request_result(session, request_key)):
+        return Outcome(Result.REPEAT, previous=previous)
     match = next((m for m in reported_before(session, draft.content) if m.ticket.key == key), None)
     if match is None:
         raise DomainError(f"{key} isn't a resolved ticket about this content any more.")
@@ -343,5 +374,4 @@ def _add_content(ticket: Ticket, draft: Draft, now: datetime) -> list[str]:
 
 def remember(session: Session, request_key: str, result: Result, ticket: Ticket) -> None:
     """What a claimed request did, for its repeats (``Result.REPEAT``)."""
-    row = session.get_one(ProcessedRequest, request_key)
-    row.result = {"result": result.value, "key": ticket.key}
+    set_request_result(session, request_key, {"result": result.value, "key": ticket.key})

@@ -488,8 +488,9 @@ def sla(
 # -- vendor quality ----------------------------------------------------------------
 
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval for k successes in n trials (None when n = 0)."""
+def wilson(k: float, n: float, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval for k successes in n trials (None when n = 0); n may be an
+    effective sample size (weighted QA scores, bot/qa/scores.py), so k and n may be real."""
     if n <= 0:
         return None
     p = k / n

@@ -19,6 +19,7 @@ from bot.core.mrkdwn import link
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn, truncate
 from bot.core.timefmt import duration
+from bot.qa import report as qa_report
 from bot.reporting import kpi, trends
 from bot.reporting.chart import alt_text, render_chart
 from bot.reporting.headline import Headline, Pair
@@ -138,7 +139,7 @@ class _View:
             s = r.sla
             return not (s.overall.measured or s.breach_total or s.still_open_total)
         if name == "vendors" and r.vendors is not None:
-            return not any(q.n for q in r.vendors)
+            return not any(q.n for q in r.vendors) and not qa_report.has_news(r.qa)
         if name == "followups" and r.followups is not None:
             f = r.followups
             return not (f.opened or f.done or f.overdue)
@@ -287,7 +288,11 @@ class _View:
             lines.append(line)
         if not vendors:
             lines.append("No vendors configured.")
-        return {"text": "\n".join(lines)}
+        qa = self.report.qa  # the sampled scores: their own fields, never mixed with the above
+        if qa is None:
+            return {"text": "\n".join(lines)}
+        lines.append(qa_report.HEADING)
+        return {"text": "\n".join(lines), "fields": qa_report.fields(self.cfg, qa, self.when)}
 
     def _followups(self) -> dict[str, Any] | None:
         f = self.report.followups

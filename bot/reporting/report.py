@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Digest
+from bot.qa import report as qa_report
 from bot.reporting import kpi, trends
 from bot.reporting.headline import Headline, headline
 from bot.reporting.periods import Period, midnight
@@ -42,6 +43,8 @@ class Report:
     previous_ttr: dict[str, kpi.Percentiles] | None = None
     sla: kpi.Sla | None = None
     vendors: tuple[kpi.VendorQuality, ...] | None = None
+    #: the sampled QA scores and clarifications (bot/qa), apart from the escalation verdicts
+    qa: qa_report.QaReport | None = None
     followups: kpi.Followups | None = None
     spikes: tuple[trends.Spike, ...] | None = None
     repeats: trends.Repeats | None = None
@@ -89,6 +92,8 @@ def build_report(
     if "vendors" in want:
         targets = {key: v.quality_target for key, v in cfg.vendors.items()}
         parts["vendors"] = kpi.vendor_quality(session, cur, prev, targets)
+        if cfg.qa.plans:
+            parts["qa"] = qa_report.build(session, cfg, cur, prev, now)
     if "followups" in want:
         parts["followups"] = kpi.followups(session, cur, as_of, limit=LIST_MAX)
     if "trends" in want:

@@ -72,13 +72,14 @@ def exposures(
         return {}
     ids = [m.id for m in members]
     seen = workload.sensitive_tickets(session, pod, now, ids) if ticket.sensitive else {}
+    graded = workload.sensitive_qa_today(session, pod, now, ids) if ticket.sensitive else {}
     out = {}
     for m in members:
         mine = seen.get(m.id, set())
         out[m.id] = Exposure(
             name=m.name,
             skilled=ticket.policy_area in m.skills,
-            today=len(mine),
+            today=len(mine) + graded.get(m.id, 0),  # sensitive QA items are exposure too
             cap=m.max_sensitive_per_day,
             has_it=ticket.id in mine,
             sensitive=bool(ticket.sensitive),

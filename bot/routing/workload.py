@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.config.model import Pod
+from bot.qa.exposure import sensitive_items_since
 from bot.routing.decide import Absence, Decision, Need, Snapshot, decide, in_scope
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
 from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
@@ -101,8 +102,30 @@ def sensitive_today(
     session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
 ) -> dict[str, int]:
     """How many sensitive tickets each of ``user_ids`` was given today (see
-    :func:`sensitive_tickets`)."""
-    return {user: len(ids) for user, ids in sensitive_tickets(session, pod, now, user_ids).items()}
+    :func:`sensitive_tickets`), plus the sensitive QA items they were given to grade
+    (``bot.qa.exposure``): both are what they had to look at."""
+    ids = list(user_ids)
+    counts = {user: len(t) for user, t in sensitive_tickets(session, pod, now, ids).items()}
+    for user, n in sensitive_qa_today(session, pod, now, ids).items():
+        counts[user] = counts.get(user, 0) + n
+    return counts
+
+
+def sensitive_qa_today(
+    session: Session, pod: Pod, now: datetime, user_ids: Iterable[str]
+) -> dict[str, int]:
+    """Sensitive QA items each of ``user_ids`` was given to grade since their own midnight."""
+    return sensitive_items_since(session, _midnights(pod, now, user_ids))
+
+
+def _midnights(pod: Pod, now: datetime, user_ids: Iterable[str]) -> dict[str, datetime]:
+    """Each member's own local midnight before ``now``."""
+    zones = {m.id: m.tz for m in pod.members}
+    return {
+        u: datetime.combine(now.astimezone(zones[u]).date(), time(0), zones[u])
+        for u in user_ids
+        if u in zones
+    }
 
 
 def sensitive_tickets(
@@ -116,12 +139,7 @@ def sensitive_tickets(
     they declined at their cap (``decline``) does not count: refusing costs nothing.
     The owner is read in SQL (JSON path), so no event payload is decoded.
     """
-    zones = {m.id: m.tz for m in pod.members}
-    midnights = {
-        u: datetime.combine(now.astimezone(zones[u]).date(), time(0), zones[u])
-        for u in user_ids
-        if u in zones
-    }
+    midnights = _midnights(pod, now, user_ids)
     if not midnights:
         return {}
     # Looked up per event (primary key) rather than joined: the cost follows today's

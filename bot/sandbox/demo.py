@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ PARTNERS = {
     "U07PROD005": "Sam (Product)",
 }
 PARTNER_CHANNEL = "C07PARTNERS"
+QA_TOKEN = "demo-qa-token"  # POST /qa/decisions, as Northwind's moderation tool uses it
 
 #: Monday morning's escalations: (reporter, summary, form fields by label).
 ESCALATIONS: list[tuple[str, str, dict[str, object]]] = [
@@ -313,6 +315,15 @@ class Desk:
         self.fake.add_channel(PARTNER_CHANNEL, "partner-requests")
         for d in cfg.digests:
             self.fake.add_channel(d.channel, "tns-escalations-kpi")
+        for key, vendor in cfg.vendors.items():  # Slack Connect channels: escbot is invited
+            if vendor.channel:
+                self.fake.add_channel(
+                    vendor.channel, f"ext-{key.replace('_', '-')}", is_private=True
+                )
+                self.fake.invite(vendor.channel)
+            for uid in vendor.leads:
+                self.fake.add_user(uid, f"{vendor.name} lead")
+                names[uid] = f"{vendor.name} lead"
         self.names = names
         settings = Settings(
             bot_token="xoxb-demo",
@@ -323,6 +334,7 @@ class Desk:
             port=0,
             timer_interval=timedelta(seconds=0.2),
             channel_rate=200.0,  # the emulator has no per-channel limit; a morning in seconds
+            qa_token=QA_TOKEN,
         )
         self.runtime = Runtime.build(settings, cfg, clock=self.clock).start()
         self.narrator = Narrator(
@@ -605,9 +617,164 @@ def play(desk: Desk) -> None:
     for uid in (owner, "U07LEGAL01"):
         n.say(f"   {desk.names[uid]}'s App Home: {desk.home_summary(uid)}")
 
+    n.step("The vendors' moderation tools send Monday's decisions to POST /qa/decisions")
+    import_decisions(desk)
+
     n.step("Time travel to Tuesday 09:00: reminders, an overdue follow-up, the daily digest")
     desk.clock.set(datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC))
     desk.settle(wait_for_digest=cfg.digests[0].channel if cfg.digests else None)
+
+    qa_morning(desk)
+
+
+# -- the QA morning --------------------------------------------------------------------
+
+
+def import_decisions(desk: Desk) -> None:
+    """Monday's decisions of each vendor with a QA plan, posted as a moderation tool would."""
+    cfg, rng = desk.cfg, desk.rng
+    day = datetime(2026, 11, 30, tzinfo=cfg.team_tz)
+    areas, decisions = list(cfg.policy_areas), ["removed", "labelled", "no_violation"]
+    for vendor in cfg.qa.plans:
+        lines = []
+        for i in range(600):
+            decided = day + timedelta(seconds=rng.randrange(8 * 3600))
+            row = {
+                "vendor": vendor,
+                "decision_id": f"{vendor[:4]}-20261130-{i:05d}",
+                "content_ref": f"https://social.example/p/{rng.randrange(10**9)}",
+                "policy_area": rng.choice(areas),
+                "decision": rng.choice(decisions),
+                "decided_at": decided.isoformat(),
+                "agent_id": f"{vendor[:2]}-agent-{rng.randrange(25):02d}",
+                "confidence": round(rng.random(), 2),
+            }
+            lines.append(json.dumps(row))
+        body = "\n".join(lines).encode()
+        request = urllib.request.Request(
+            f"{desk.runtime.url}/qa/decisions",
+            data=body,
+            headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {QA_TOKEN}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            answer = json.loads(resp.read())
+        desk.narrator.say(
+            f"   POST /qa/decisions ({cfg.vendors[vendor].name}): {answer['rows']} rows, "
+            f"{answer['imported']} imported, {answer['bad_rows']} bad"
+        )
+
+
+def qa_morning(desk: Desk) -> None:
+    """The sample drawn at 07:00, the graders' DMs at 09:30, one overturn, a clarification the
+    vendor lead acknowledges, and the vendor's sampled score in the weekly digest so far."""
+    from sqlalchemy import func, select
+
+    from bot.core.render import Renderer
+    from bot.reporting.periods import period_containing
+    from bot.reporting.present import make_digest, payload_text
+    from storage.models import QaItem
+
+    n, cfg = desk.narrator, desk.cfg
+    sessions = desk.runtime.services.sessions
+    n.step("A QA morning: the 07:00 sample, then the graders' DMs at 09:30")
+    desk.clock.set(datetime(2026, 12, 1, 9, 31, tzinfo=UTC))
+    desk.settle()
+    with sessions() as s:
+        per_grader: dict[str, int] = {
+            g: int(c)
+            for g, c in s.execute(
+                select(QaItem.grader_id, func.count())
+                .where(QaItem.kind == "sample", QaItem.grader_id.is_not(None))
+                .group_by(QaItem.grader_id)
+            )
+            if g
+        }
+
+    def graded() -> int:
+        with sessions() as s:
+            return s.scalar(select(func.count()).where(QaItem.graded_by.is_not(None))) or 0
+
+    n.say(
+        f"   sampled {sum(per_grader.values())} decisions (stratified, seeded), "
+        f"assigned to {len(per_grader)} specialists within their sensitive caps"
+    )
+    grader = max(per_grader, key=lambda u: per_grader[u])
+    user = desk.user(grader)
+    _ok(user.app_home_opened(), "App Home")
+    desk.settle()
+    n.step(f"{desk.names[grader]} grades in App Home: two upheld, one overturned")
+    for done in range(1, 3):
+        _ok(user.click(desk.fake.home_view(grader) or {}, "Uphold"), "Uphold")
+        desk.fake.wait_until(partial(_at_least, graded, done))  # written after the ack
+        desk.settle()
+    since = desk.fake.mark()
+    _ok(user.click(desk.fake.home_view(grader) or {}, "Overturn"), "Overturn")
+    desk.fake.wait_for("views.open", since=since)
+    view = desk.fake.last_view(grader)
+    fields = {
+        "Correct decision": "Labelled (warning screen or context label)",
+        "Note": "Newsworthy",
+    }
+    categories = [
+        o
+        for b in (view or {}).get("blocks", [])
+        if b.get("block_id") == "error_category"
+        for o in b["element"]["options"]
+    ]
+    if categories:
+        fields["Error category"] = categories[0]["text"]["text"]
+    _ok(user.submit_view(view, fields), "the overturn")
+    desk.settle()
+
+    n.step("From the overturn, a clarification to the vendor's shared channel")
+    since = desk.fake.mark()
+    _ok(user.click(desk.fake.home_view(grader) or {}, "Write clarification"), "Write clarification")
+    desk.fake.wait_for("views.open", since=since)
+    written = {
+        "Policy point": "GV-2: newsworthy footage of violent death is labelled, not removed",
+        "What to do instead": "Apply the warning screen; remove only gratuitous close-ups.",
+    }
+    _ok(user.submit_view(desk.fake.last_view(grader), written), "the clarification")
+    desk.settle()
+    posted = [
+        (key, m)
+        for key, v in cfg.vendors.items()
+        if v.channel
+        for m in desk.fake.messages(v.channel)
+    ]
+    if posted:
+        key, message = posted[-1]
+        vendor_lead = cfg.vendors[key].leads[0]
+        n.step(f"{desk.names[vendor_lead]} acknowledges it")
+        _ok(
+            desk.user(vendor_lead).click(
+                message, "Acknowledge", channel_id=message.channel, message_ts=message.ts
+            ),
+            "Acknowledge",
+        )
+        desk.fake.wait_for("response_url", since=since)
+        desk.settle()
+
+    n.step("The vendors' sampled quality in the weekly digest (this week so far)")
+    weekly = next((d for d in cfg.digests if "vendors" in d.sections), None)
+    if weekly is None:
+        return
+    period = period_containing(
+        weekly.period, desk.clock.now().astimezone(cfg.team_tz).date(), cfg.team_tz
+    )
+    with sessions() as s:
+        out = make_digest(
+            s, cfg, Renderer(cfg.team_tz), weekly, period, desk.clock.now(), chart=False
+        )
+    text = payload_text(out.payload)
+    start = text.find("*Sampled quality (QA)*")
+    for line in text[start:].split("\n\n")[0].splitlines() if start >= 0 else []:
+        n.say(f"   {line}")
+
+
+def _at_least(count: Callable[[], int], n: int) -> bool:
+    return count() >= n
 
 
 def _member(cfg: AppConfig, first_name: str) -> str:
@@ -641,6 +808,13 @@ def write_html(desk: Desk, out: Path) -> Path:
     names = dict(desk.names)
     names[desk.cfg.workspace.intake_channel] = "tns-escalations"
     names.update({d.channel: "tns-escalations-kpi" for d in desk.cfg.digests})
+    names.update(
+        {
+            v.channel: desk.fake.channel_name(v.channel)
+            for v in desk.cfg.vendors.values()
+            if v.channel
+        }
+    )
     view = View(names, desk.cfg.team_tz, desk.clock.now())
     sections = []
     channels = [("Intake channel · #tns-escalations", desk.cfg.workspace.intake_channel)]
@@ -649,6 +823,11 @@ def write_html(desk: Desk, out: Path) -> Path:
     ]
     owner = _member(desk.cfg, DM_SHOWN)
     channels.append((f"Direct messages: escbot → {desk.names[owner]}", desk.fake.dm_channel(owner)))
+    channels += [
+        (f"QA clarifications: {v.name}", v.channel)
+        for v in desk.cfg.vendors.values()
+        if v.channel and desk.fake.messages(v.channel)
+    ]
     for title, channel in channels:
         msgs = "".join(
             message_html(m, view, desk.fake.thread(channel, m.ts), images)

@@ -24,6 +24,7 @@ from bot.core.desk import Desk
 from bot.core.mrkdwn import SEVERITY_ICONS
 from bot.core.render import Renderer
 from bot.delivery import outbox
+from bot.qa import home as qa_home
 from bot.resolution import followups
 from bot.resolution.service import outcome_context, reopen_allowed
 from bot.slack.cards import BADGES
@@ -36,6 +37,7 @@ QUEUE_MAX = 12  # two blocks each
 FOLLOWUPS_MAX = 10
 AT_RISK_MAX = 10
 MINE_MAX = 25
+HOME_BLOCKS = 100  # Slack's limit for a Home tab
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -50,7 +52,12 @@ def view(
 ) -> dict[str, Any]:
     """The Home tab of ``user`` at ``now``, rendered (``templates/home.json.j2``)."""
     if permissions.on_desk(cfg, user):
-        return renderer.render("home", **pod_context(session, cfg, renderer, user, now))
+        home = renderer.render("home", **pod_context(session, cfg, renderer, user, now))
+        qa = qa_home.home_context(session, cfg, user, now)
+        if qa is not None:  # the QA queue goes above the footer, within Slack's 100 blocks
+            blocks = renderer.render("qa_home", **qa)["blocks"]
+            home["blocks"][-1:-1] = blocks[: max(0, HOME_BLOCKS - len(home["blocks"]))]
+        return home
     return renderer.render("home", **reporter_context(session, cfg, user, now))
 
 

@@ -1,7 +1,8 @@
 """The HTTP front: a WSGI app served by waitress (a production WSGI server).
 
 Routes: ``POST /slack/events`` (commands, interactivity, events), ``GET /healthz``
-and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``).
+and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``),
+and ``POST /qa/decisions`` (vendors' decisions for QA, :mod:`bot.slack.qa_intake`).
 A Slack request is admitted in this order, each step before the next reads
 anything: size (413), Slack's signature over the raw bytes (401), UTF-8, nesting
 depth and JSON (400), the payload's shape (400); only then Bolt. Each refusal
@@ -15,6 +16,7 @@ import ipaddress
 import json
 import logging
 import resource
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +34,7 @@ from waitress.server import create_server
 from bot.core.metrics import Metrics
 from bot.settings import HttpLimits
 from bot.slack.payloads import MAX_DEPTH, malformed, too_deep
+from bot.slack.qa_intake import QaDecisionsEndpoint
 from bot.slack.signature import SignatureGate
 from storage.db import ping
 
@@ -222,6 +225,9 @@ class EscbotWSGI:
         )
         self.serves_metrics = settings.metrics_addr is None
         self.probes = Probes(services, separate=False)
+        self.qa = QaDecisionsEndpoint(
+            services.desk, settings.qa_token, settings.http.max_body_bytes, _respond
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -238,9 +244,12 @@ class EscbotWSGI:
                 return self.probes.healthz(recording_start)
             if path == "/metrics" and method == "GET" and self.serves_metrics:
                 return self.probes.metrics_page(environ, recording_start)
+            if path == "/qa/decisions" and method == "POST":
+                return self.qa(environ, recording_start)
             return _respond(recording_start, 404, {"error": "not found"})
         finally:
-            known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
+            routes = ("/slack/events", "/healthz", "/metrics", "/qa/decisions")
+            known = path if path in routes else "other"
             self.metrics.requests.labels(known, status_holder[0] if status_holder else "500").inc()
 
 
@@ -310,6 +319,17 @@ def _allow_descriptors(connections: int) -> None:
         )
 
 
+def _shared_socket(host: str, port: int) -> socket.socket:
+    """A socket bound with SO_REUSEPORT: the kernel spreads new connections over every
+    process bound so (by a hash of each connection), with no process in between."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock  # waitress listens on it
+
+
 class Server:
     """waitress on a background thread (tests, demo, the metrics address) or the foreground."""
 
@@ -320,12 +340,15 @@ class Server:
         port: int,
         threads: int = 8,
         limits: HttpLimits | None = None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         limits = limits or HttpLimits()
         _allow_descriptors(limits.connection_limit)
-        self.server = create_server(
-            wsgi, host=host, port=port, threads=threads, **waitress_options(limits)
-        )
+        where: dict[str, Any] = {"host": host, "port": port}
+        if reuse_port:  # one of several processes on this port (``escbot run --workers``)
+            where = {"sockets": [_shared_socket(host, port)]}
+        self.server = create_server(wsgi, threads=threads, **where, **waitress_options(limits))
         self._thread: threading.Thread | None = None
 
     @property

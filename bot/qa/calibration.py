@@ -1,0 +1,230 @@
+"""Calibration of the pod itself: a few decisions graded blind by several specialists.
+
+Once a week (``qa.calibration.weekday`` at ``qa.draw_at``) ``items`` decisions
+of the past seven days that were not sampled are drawn (seeded like the sample,
+kind ``calibration``) and each is given to ``graders`` different specialists as
+a QA item of its own. Nobody sees the others' grades. Their agreement is Fleiss'
+kappa over the grade categories (upheld, or overturned with an error category),
+reported with n (decisions graded by everyone), together with the decisions they
+disagreed on most, for the pod to settle. Calibration grades never count toward
+vendor scores (the scores read ``kind = sample`` only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig
+from bot.config.fields import WEEKDAYS
+from bot.core.desk import Desk
+from bot.core.text import mrkdwn
+from bot.qa import assign
+from bot.qa.sampling import CALIBRATION, SAMPLE, already_drawn, day_bounds, rank, run_seed
+from storage.db import transaction
+from storage.models import QaDecision, QaItem, QaRun
+
+log = logging.getLogger(__name__)
+
+DISAGREED_SHOWN = 3
+
+
+def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:
+    """Fleiss' kappa of ``table`` (one row per subject, one column per category, each cell
+    the raters who chose it; every row sums to the same n ≥ 2). None when undefined."""
+    rows = [list(r) for r in table if sum(r)]
+    if not rows:
+        return None
+    n = sum(rows[0])
+    if n < 2 or any(sum(r) != n for r in rows):
+        raise ValueError("every subject needs the same number (at least 2) of ratings")
+    subjects = len(rows)
+    p_j = [sum(r[j] for r in rows) / (subjects * n) for j in range(len(rows[0]))]
+    p_i = [(sum(c * c for c in r) - n) / (n * (n - 1)) for r in rows]
+    p_bar = sum(p_i) / subjects
+    p_e = sum(p * p for p in p_j)
+    if p_e == 1:
+        return None  # everyone always chose one category: agreement by chance alone
+    return (p_bar - p_e) / (1 - p_e)
+
+
+def category(verdict: str | None, error: str | None) -> str:
+    return "upheld" if verdict == "upheld" else f"overturned: {error or 'unspecified'}"
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    decision_id: str
+    vendor: str
+    content_ref: str
+    grades: tuple[tuple[str, int], ...]  # category, how many graders chose it
+
+
+@dataclass(frozen=True)
+class Calibration:
+    started: datetime
+    kappa: float | None
+    n: int  # decisions graded by every grader
+    raters: int
+    pending: int  # calibration grades still to give
+    disagreed: tuple[Disagreement, ...]
+
+
+def due_week(cfg: AppConfig, now: datetime) -> datetime | None:
+    """The start (UTC) of the calibration set due at ``now``, if today is its day."""
+    spec = cfg.qa.calibration
+    local = now.astimezone(cfg.team_tz)
+    if spec is None or WEEKDAYS[local.weekday()] != spec.weekday or local.time() < cfg.qa.draw_at:
+        return None
+    return day_bounds(cfg, local.date())[0]
+
+
+def draw_due(desk: Desk) -> QaRun | None:
+    """Draw this week's calibration set, once across replicas (its ``qa_runs`` row)."""
+    cfg = desk.config
+    spec = cfg.qa.calibration
+    now = desk.clock.now()
+    start = due_week(cfg, now)
+    if spec is None or start is None or not cfg.qa.plans:
+        return None
+    with desk.sessions() as session:
+        if already_drawn(session, CALIBRATION, "", start):
+            return None
+    day = start.astimezone(cfg.team_tz).date()
+    seed = run_seed(cfg, CALIBRATION, "", day)
+    since = start - timedelta(days=7)
+    run = QaRun(
+        kind=CALIBRATION,
+        vendor="",
+        period_start=start,
+        period_end=start,
+        seed=seed.hex(),
+        created_at=now,
+    )
+    try:
+        with transaction(desk.sessions) as session:
+            session.add(run)
+            session.flush()
+            sampled = select(QaItem.decision_id).where(QaItem.kind == SAMPLE)
+            found = session.execute(
+                select(
+                    QaDecision.id, QaDecision.vendor, QaDecision.decision_id, QaDecision.policy_area
+                )
+                .where(QaDecision.vendor.in_(list(cfg.qa.plans)))
+                .where(QaDecision.decided_at >= since, QaDecision.decided_at < start)
+                .where(QaDecision.id.not_in(sampled))
+            ).all()
+            # ranked by the vendor's own ids, not ours: the same set from any copy of the data
+            chosen = sorted(found, key=lambda r: rank(seed, f"{r[1]}\0{r[2]}"))[: spec.items]
+            rows = [
+                {
+                    "run_id": run.id,
+                    "decision_id": d,
+                    "kind": CALIBRATION,
+                    "slot": slot,
+                    "stratum": CALIBRATION,
+                    "stratum_size": 0,
+                    "stratum_sampled": 0,
+                    "sensitive": bool(
+                        (a := cfg.policy_areas.get(area)) is not None and a.sensitive
+                    ),
+                    "status": assign.PENDING,
+                }
+                for d, _vendor, _id, area in chosen
+                for slot in range(1, spec.graders + 1)
+            ]
+            if rows:
+                session.execute(insert(QaItem), rows)
+            assign.assign_pending(session, cfg, now)
+    except IntegrityError:
+        return None
+    log.info("QA calibration set of %s: %d decisions", day, len(chosen))
+    return run
+
+
+def latest(session: Session, cfg: AppConfig) -> Calibration | None:
+    """The most recent calibration set's agreement (None before the first one)."""
+    run = session.scalars(
+        select(QaRun).where(QaRun.kind == CALIBRATION).order_by(QaRun.period_start.desc()).limit(1)
+    ).first()
+    if run is None:
+        return None
+    rows = session.execute(
+        select(QaItem, QaDecision)
+        .join(QaDecision, QaDecision.id == QaItem.decision_id)
+        .where(QaItem.run_id == run.id)
+    ).all()
+    if not rows:
+        return None  # a week without decisions to calibrate on
+    by_decision: dict[int, list[QaItem]] = defaultdict(list)
+    decisions: dict[int, QaDecision] = {}
+    for item, decision in rows:
+        by_decision[decision.id].append(item)
+        decisions[decision.id] = decision
+    complete = {
+        d: Counter(category(i.verdict, i.error_category) for i in items)
+        for d, items in by_decision.items()
+        if items and all(i.status == assign.GRADED for i in items)
+    }
+    pending = sum(i.status == assign.PENDING for i, _ in rows)
+    raters = max((len(v) for v in by_decision.values()), default=0)
+    cats = sorted({c for counts in complete.values() for c in counts})
+    table = [[counts[c] for c in cats] for counts in complete.values()]
+    kappa = fleiss_kappa(table) if len(table) >= 1 and raters >= 2 else None
+
+    def agreement(counts: Counter[str]) -> float:
+        m = sum(counts.values())
+        return (sum(c * c for c in counts.values()) - m) / (m * (m - 1)) if m > 1 else 1.0
+
+    worst = sorted(complete.items(), key=lambda kv: (agreement(kv[1]), kv[0]))
+    disagreed = tuple(
+        Disagreement(
+            decisions[d].decision_id,
+            decisions[d].vendor,
+            decisions[d].content_ref,
+            tuple(counts.most_common()),
+        )
+        for d, counts in worst[:DISAGREED_SHOWN]
+        if agreement(counts) < 1
+    )
+    return Calibration(
+        run.period_start.astimezone(UTC), kappa, len(complete), raters, pending, disagreed
+    )
+
+
+LEVELS = (
+    (0.8, "almost perfect"),
+    (0.6, "substantial"),
+    (0.4, "moderate"),
+    (0.2, "fair"),
+    (0.0, "slight"),
+)
+
+
+def level(kappa: float) -> str:
+    """Landis and Koch's words for a kappa (a convention, not a test)."""
+    return next((word for bound, word in LEVELS if kappa > bound), "poor")
+
+
+def summary_text(c: Calibration, when_day: str) -> str:
+    """The digest's calibration field (mrkdwn, references escaped)."""
+    if c.kappa is None:
+        head = f"*Calibration* (set of {when_day}) · agreement not measurable yet (n={c.n})"
+    else:
+        head = (
+            f"*Calibration* (set of {when_day}) · Fleiss' κ = {c.kappa:.2f}, {level(c.kappa)} "
+            f"agreement (n={c.n} decisions × {c.raters} graders, graded blind)"
+        )
+    lines = [head + (f" · {c.pending} grade(s) pending" if c.pending else "")]
+    for d in c.disagreed:
+        grades = ", ".join(f"{mrkdwn(cat.replace('_', ' '))} {n}" for cat, n in d.grades)
+        ref = mrkdwn(d.content_ref.replace("`", "'"))[:200]
+        lines.append(f"• Most disagreed: `{ref}` ({mrkdwn(d.vendor)}): {grades}")
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""The QA part of a digest's vendor section: sampled scores and clarifications, as numbers
+(``QaReport``) and as mrkdwn lines, kept apart from the escalation verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig
+from bot.core.text import mrkdwn
+from bot.qa import calibration, clarify
+from bot.qa.scores import Share, VendorScores, vendor_scores
+from bot.reporting.kpi import Window
+
+HEADING = (
+    "*Sampled quality (QA)* · a random sample of each vendor's decisions, graded by the pod; "
+    "weighted by stratum, 95% Wilson interval. Not mixed with the escalation verdicts above."
+)
+AREAS_SHOWN = 3
+AGENTS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class QaReport:
+    vendors: tuple[VendorScores, ...]
+    clarifications: clarify.Summary
+    calibration: calibration.Calibration | None = None
+
+
+def build(session: Session, cfg: AppConfig, cur: Window, prev: Window, now: datetime) -> QaReport:
+    return QaReport(
+        vendor_scores(session, cfg, cur, prev),
+        clarify.summary(session, cfg, now, timedelta(seconds=cur.seconds)),
+        calibration.latest(session, cfg),
+    )
+
+
+def has_news(report: QaReport | None) -> bool:
+    """Anything to say: graded decisions, clarifications, a calibration set."""
+    if report is None:
+        return False
+    c = report.clarifications
+    graded = any(v.overall.n or v.previous.n for v in report.vendors)
+    return graded or bool(c.open or c.effects) or report.calibration is not None
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def share_text(s: Share) -> str:
+    """``88% (80–93%, n=120)``: the score, its interval and how many were graded."""
+    if s.score is None:
+        return "no graded decisions"
+    low, high = s.interval or (0.0, 0.0)
+    return f"{pct(s.score)} ({low * 100:.0f}–{high:.0%}, n={s.n})"
+
+
+def points(change: float | None) -> str:
+    if change is None:
+        return ""
+    pts = round(change * 100, 1)
+    return f" ▲{pts:.1f} pts" if pts > 0 else (f" ▼{-pts:.1f} pts" if pts < 0 else " ±0 pts")
+
+
+def vendor_text(cfg: AppConfig, v: VendorScores) -> str:
+    """One vendor's QA field (mrkdwn, names escaped)."""
+    o = v.overall
+    flag = ":red_circle: " if o.clearly_below else ""
+    lines = [
+        f"{flag}*{mrkdwn(v.name)}* · QA {share_text(o)}{points(v.change)} · target {pct(v.target)}"
+    ]
+    if o.clearly_below:
+        lines.append("The whole interval is under target: not noise.")
+    if v.previous.score is not None:
+        lines.append(f"Before: {share_text(v.previous)}")
+    if o.n:
+        areas = sorted(v.areas, key=lambda a: a[1].score if a[1].score is not None else 1)
+        shown = [
+            f"{mrkdwn(cfg.policy_areas[a].title if a in cfg.policy_areas else a)} "
+            f"{share_text(s)}{' :red_circle:' if s.clearly_below else ''}"
+            for a, s in areas[:AREAS_SHOWN]
+        ]
+        lines.append("Areas: " + " · ".join(shown))
+        if v.categories:
+            errors = sorted(v.categories, key=lambda c: -(c[1].score or 0))
+            lines.append(
+                "Errors: "
+                + ", ".join(
+                    f"{mrkdwn(c.replace('_', ' '))} {pct(s.score)} ({s.hits})" for c, s in errors
+                )
+            )
+        low = [a for a in v.agents if a[1].score is not None and a[1].score < v.target]
+        low.sort(key=lambda a: a[1].score or 0)
+        if low:
+            lines.append(
+                "Agents under target: "
+                + " · ".join(f"{mrkdwn(a)} {share_text(s)}" for a, s in low[:AGENTS_SHOWN])
+            )
+    return "\n".join(lines)
+
+
+def fields(cfg: AppConfig, report: QaReport, when: Callable[[datetime | None], str]) -> list[str]:
+    """The digest fields: one per vendor, then the clarifications."""
+    out = [vendor_text(cfg, v) for v in report.vendors]
+    text = clarify.summary_text(cfg, report.clarifications, when)
+    if text:
+        out.append(text)
+    if report.calibration is not None:
+        day = report.calibration.started.astimezone(cfg.team_tz).strftime("%a %d %b")
+        out.append(calibration.summary_text(report.calibration, day)[:2000])
+    return out[:10]
