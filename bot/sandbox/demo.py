@@ -487,7 +487,12 @@ def play(desk: Desk) -> None:
     _ok(desk.user(uid).click(choice, ask), "ask to follow")
     desk.settle()
     owner = desk.owner(ask.rsplit(" ", 1)[-1])
-    request = next(m for m in reversed(desk.fake.dms(owner)) if "asks to follow" in (m.text or ""))
+
+    def asked() -> list[Message]:
+        return [m for m in desk.fake.dms(owner) if "asks to follow" in (m.text or "")]
+
+    desk.fake.wait_until(lambda: bool(asked()), timeout=20)
+    request = asked()[-1]
     n.step("Its owner approves from the DM: the partner follows the ticket now")
     _ok(desk.user(owner).click(request, "Approve", channel_id=request.channel), "approve")
     desk.settle()
