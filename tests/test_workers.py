@@ -8,6 +8,7 @@ supervisor and its workers. On SQLite, and on PostgreSQL with ESCBOT_TEST_DATABA
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import Counter
 from pathlib import Path
@@ -70,7 +71,8 @@ def _cards(fake, channel: str) -> dict[str, int]:  # type: ignore[no-untyped-def
     seen: Counter[str] = Counter()
     for call in fake.calls_to("chat.postMessage"):
         if call.ok and call.args.get("channel") == channel and not call.args.get("thread_ts"):
-            seen[str(call.args.get("text", "")).split(" ")[1]] += 1
+            key = re.search(r"\bESC-\d+\b", str(call.args.get("text", "")))
+            seen[key.group(0) if key else "?"] += 1
     return dict(seen)
 
 
