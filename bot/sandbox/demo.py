@@ -488,11 +488,11 @@ def play(desk: Desk) -> None:
     desk.settle()
     owner = desk.owner(ask.rsplit(" ", 1)[-1])
 
-    def asked() -> list[Message]:
+    def requests() -> list[Message]:
         return [m for m in desk.fake.dms(owner) if "asks to follow" in (m.text or "")]
 
-    desk.fake.wait_until(lambda: bool(asked()), timeout=20)
-    request = asked()[-1]
+    desk.fake.wait_until(lambda: bool(requests()), timeout=20)  # it may come a moment later
+    request = requests()[-1]
     n.step("Its owner approves from the DM: the partner follows the ticket now")
     _ok(desk.user(owner).click(request, "Approve", channel_id=request.channel), "approve")
     desk.settle()
