@@ -7,33 +7,22 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
-from bot.delivery.worker import Pacer
 from bot.sandbox.emulator.fake_slack import Message
 from storage.models import Ticket, TicketEvent
 from tests.desk import INTAKE, LEAD, PARTNER
-from tests.test_resolution_http import card, escalate, modal, row, settle, thread, told
+from tests.test_reporter_answers import ask as ask_on_card
+from tests.test_reporter_answers import quick_delivery  # noqa: F401 (autouse: fast pacing)
+from tests.test_resolution_http import card, modal, row, settle, thread, told
 
 OUTSIDER = "U09NOBODY1"  # not in any pod, not the reporter
 
 
-@pytest.fixture(autouse=True)
-def quick_delivery(escbot) -> None:  # type: ignore[no-untyped-def]
-    escbot.services.outbox.pacer = Pacer(rate=1000, burst=1000)
-
-
 def ask(escbot, fake_slack, user_factory, clock, summary: str) -> tuple[Ticket, str]:  # type: ignore[no-untyped-def]
     """The partner escalates; ten minutes later its owner asks them; returns (ticket, owner)."""
-    ticket, _ = escalate(escbot, fake_slack, user_factory(PARTNER), summary)
-    owner = user_factory(row(escbot, ticket).assignee_id)
-    clock.advance(timedelta(minutes=10))
-    view = modal(fake_slack, owner, card(fake_slack, ticket), "Ask reporter")
-    assert owner.submit_view(view, {"Question": "Which account posted first?"}).ok
-    settle(escbot)
-    assert row(escbot, ticket).status == "waiting_on_reporter"
-    return ticket, owner.user_id
+    ticket, _ = ask_on_card(escbot, fake_slack, user_factory, clock, summary)
+    return ticket, str(row(escbot, ticket).assignee_id)
 
 
 def ask_dm(fake_slack, ticket: Ticket) -> Message:  # type: ignore[no-untyped-def]
