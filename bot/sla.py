@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -412,20 +412,9 @@ def _overdue(cfg: AppConfig, ticket: Ticket, which: str, now: datetime | None) -
 
 
 def _cancel_pending(session: Session, ticket_id: int) -> None:
-    """Cancel the ticket's pending SLA timers, passing over one a replica is firing this
-    very moment: neither waits on the other's locks, and that handler re-checks the due
-    time under the ticket's lock before it notifies anyone."""
-    ids = session.scalars(
-        select(Timer.id)
-        .where(
-            Timer.ticket_id == ticket_id,
-            Timer.kind == TIMER_KIND,
-            Timer.status == timers.PENDING,
-        )
-        .with_for_update(skip_locked=True)
-    ).all()
-    if ids:
-        session.execute(update(Timer).where(Timer.id.in_(ids)).values(status=timers.CANCELLED))
+    """Cancel the ticket's pending SLA timers (not one a replica is firing this very
+    moment: that handler re-checks the due time under the ticket's lock)."""
+    timers.cancel_pending(session, Timer.ticket_id == ticket_id, Timer.kind == TIMER_KIND)
 
 
 def _at_risk_notified(session: Session, ticket: Ticket) -> set[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.clock import Clock
@@ -65,6 +65,17 @@ def cancel(session: Session, ticket_id: int, kinds: Iterable[str]) -> int:
         .where(Timer.ticket_id == ticket_id, Timer.kind.in_(list(kinds)), Timer.status == PENDING)
         .values(status=CANCELLED),
     )
+
+
+def cancel_pending(session: Session, *where: ColumnElement[bool]) -> None:
+    """Cancel the pending timers matching ``where``, passing over one a runner is firing
+    this very moment (its row is locked): neither waits on the other, and that timer's
+    handler re-checks its subject under the subject's own lock before acting."""
+    ids = session.scalars(
+        select(Timer.id).where(Timer.status == PENDING, *where).with_for_update(skip_locked=True)
+    ).all()
+    if ids:
+        session.execute(update(Timer).where(Timer.id.in_(ids)).values(status=CANCELLED))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Vendor
@@ -304,19 +304,9 @@ def acknowledge(desk: Desk, clar_id: int, user: str) -> dict[str, Any]:
         if clar.status != OPEN:
             raise DomainError("That clarification has not been sent yet.")
         clar.status, clar.acknowledged_by, clar.acknowledged_at = ACKNOWLEDGED, user, now
-        pending = session.scalars(
-            select(Timer.id)
-            .where(
-                Timer.kind == TIMER_KIND,
-                Timer.dedup_key.like(f"qa-clar:{clar.id}:%"),
-                Timer.status == timers.PENDING,
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
-        if pending:
-            session.execute(
-                update(Timer).where(Timer.id.in_(pending)).values(status=timers.CANCELLED)
-            )
+        timers.cancel_pending(
+            session, Timer.kind == TIMER_KIND, Timer.dedup_key.like(f"qa-clar:{clar.id}:%")
+        )
         context = message_context(cfg, clar)
         if clar.written_by:
             outbox.enqueue_dm(

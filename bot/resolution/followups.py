@@ -16,7 +16,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from bot.config import AppConfig
@@ -364,17 +364,9 @@ def _generation(fu: FollowUp) -> int:
 def _cancel_reminders(session: Session, fu: FollowUp) -> None:
     """Cancel the pending reminder, passing over one being fired this very moment (that
     handler waits for the follow-up's lock and then sees it done or snoozed)."""
-    ids = session.scalars(
-        select(Timer.id)
-        .where(
-            Timer.kind == TIMER_KIND,
-            Timer.dedup_key.like(f"followup:{fu.id}:%"),
-            Timer.status == timers.PENDING,
-        )
-        .with_for_update(skip_locked=True)
-    ).all()
-    if ids:
-        session.execute(update(Timer).where(Timer.id.in_(ids)).values(status=timers.CANCELLED))
+    timers.cancel_pending(
+        session, Timer.kind == TIMER_KIND, Timer.dedup_key.like(f"followup:{fu.id}:%")
+    )
 
 
 def _refresh(session: Session, ticket: Ticket, fu: FollowUp, now: datetime) -> None:
