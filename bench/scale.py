@@ -31,9 +31,7 @@ from bench import harness as h
 from storage.db import database_url
 
 WARMUP = 50
-ROUTED = text(
-    "SELECT count(*), count(assignee_id) FROM tickets WHERE reporter_id LIKE :reporters"
-)
+ROUTED = text("SELECT count(*), count(assignee_id) FROM tickets WHERE reporter_id LIKE :reporters")
 
 
 def machine_busy() -> tuple[float, float]:
@@ -186,7 +184,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['layout']}: routed/s {r['routed_per_second'] / base:.2f}× one process")
     h.write_json(
         args.json,
-        {"benchmark": "scale", "settings": vars(args), "machine": runs[0]["machine"], "results": runs},
+        {
+            "benchmark": "scale",
+            "settings": vars(args),
+            "machine": runs[0]["machine"],
+            "results": runs,
+        },
     )
 
 
