@@ -66,6 +66,18 @@ DigestName = Annotated[
 LanguageCode = Annotated[
     str, Strip, _matcher(r"[a-z]{2}", "an ISO 639-1 language code", "en, es, pt")
 ]
+#: Names of common ISO 639-1 codes, for languages a member speaks that ``intake.languages``
+#: doesn't list (that list, the modal's, names the rest).
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "bn": "Bengali", "cs": "Czech", "da": "Danish", "de": "German",
+    "el": "Greek", "en": "English", "es": "Spanish", "fa": "Persian", "fi": "Finnish",
+    "fr": "French", "ga": "Irish", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean", "ms": "Malay",
+    "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian",
+    "ru": "Russian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil", "th": "Thai",
+    "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese",
+    "zh": "Chinese",
+}  # fmt: skip
 RegionCode = Annotated[str, _matcher(r"[A-Za-z0-9_-]+", "a region code", "emea, latam")]
 
 

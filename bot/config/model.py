@@ -35,6 +35,7 @@ from bot.config.checks import cross_check
 from bot.config.durations import SlaTarget, format_duration
 from bot.config.errors import Loc, describe
 from bot.config.fields import (
+    LANGUAGE_NAMES,
     WEEKDAYS,
     ChannelId,
     CronExpr,
@@ -466,6 +467,15 @@ class AppConfig(Model):
 
     def member(self, user_id: str) -> Member | None:
         return next((m for p in self.pods.values() if (m := p.member(user_id))), None)
+
+    def area_title(self, area: str) -> str:
+        """A policy area as people read it: ``graphic_violence`` → "Graphic violence"."""
+        found = self.policy_areas.get(area)
+        return found.title if found else area.replace("_", " ").capitalize()
+
+    def language_name(self, code: str) -> str:
+        """A language as people read it: ``pt`` → "Portuguese" (``intake.languages`` first)."""
+        return self.intake.languages.get(code) or LANGUAGE_NAMES.get(code, code)
 
     def pod_for_area(self, area: str) -> Pod:
         """The pod owning policy area ``area``; ``KeyError`` if there is no such area."""

@@ -21,6 +21,7 @@ from bot.core.render import Renderer
 from bot.core.text import mrkdwn, one_line, truncate
 from bot.resolution import followups
 from bot.resolution import service as resolution
+from bot.routing.decide import card_line
 from bot.tickets.lifecycle import Status, is_open
 from storage.models import Ticket
 
@@ -101,6 +102,7 @@ def card_context(
         "overflow_id": OVERFLOW,
         "outcome": outcome(cfg, renderer, ticket) if resolved else None,
         "resolved": resolved,
+        "routing_line": card_line(ticket.routing_reason or ""),
     }
 
 
