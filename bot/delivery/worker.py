@@ -54,6 +54,7 @@ from bot.delivery.outbox import (
     DM,
     HOME,
     NOTICE,
+    NOTICE_ACTION,
     NOTICE_ITEM,
     THREAD,
     UPLOAD,
@@ -355,7 +356,7 @@ class OutboxWorker:
                 raise _NotReady("waiting for other notices to the same person", self.notice_window)
             if batch := self._gather_notices(s, row):
                 return self._notice_list(row, batch)
-            return self._plan_dm(s, row, {NOTICE_ITEM})
+            return self._plan_dm(s, row, {NOTICE_ITEM, NOTICE_ACTION})
         if row.kind == DM:
             return self._plan_dm(s, row, set())
         if row.kind == UPLOAD:
@@ -405,9 +406,16 @@ class OutboxWorker:
 
     @staticmethod
     def _notice_list(row: OutboxMessage, others: list[OutboxMessage]) -> _Plan:
-        """One DM listing ``row`` and ``others``, the most urgent first, no card to wait for."""
+        """One DM listing ``row`` and ``others``, the most urgent first, no card to wait for;
+        each line keeps its notice's button (Ack, Decline), so the list loses no action."""
         rows = sorted([row, *others], key=lambda r: (-r.priority, r.id))
-        items = [str(r.payload.get(NOTICE_ITEM) or r.payload.get("text") or "") for r in rows]
+        items = [
+            {
+                "line": str(r.payload.get(NOTICE_ITEM) or r.payload.get("text") or ""),
+                "action": r.payload.get(NOTICE_ACTION),
+            }
+            for r in rows
+        ]
         payload = _TEMPLATES.render(
             "notice_list",
             items=items[:NOTICES_LISTED],
