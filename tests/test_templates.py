@@ -588,13 +588,20 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
             "t": i.ticket,
             "level": level,
             "audience": audience,
-            "clock_name": "time to acknowledge",
+            "clock_name": clock_name,
+            "clock_verb": verb,
+            "target": "30 minutes",
+            "left": left,
             "due_at": NOW,
             "responsible": "U05NYC3MRD8",
             "lead": "U04LQ2M8RTA",
             "you": you,
         }
         for level in ("at_risk", "breach")
+        for clock_name, verb, left in (
+            ("time to acknowledge", "acknowledge", "10m"),
+            ("time to resolve", "resolve", None),
+        )
         for audience in ("thread", "dm")
         for you in (None, "U05NYC3MRD8", "U04LQ2M8RTA")
     ]
