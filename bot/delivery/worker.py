@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.clock import Clock, SystemClock
@@ -204,10 +204,15 @@ class OutboxWorker:
         """The message each channel sends next: the first of each lane, the most urgent
         lane that is due, oldest first. A lane in backoff waits alone; a channel with
         a rate-limited message waits as a whole (Slack limits the channel, and the
-        message keeps its place)."""
+        message keeps its place).
+
+        The choice is made in SQL, one row per channel: a burst leaves hundreds of lanes
+        in one channel (a card each, paced at one post a second) and hundreds more
+        waiting (for a card, a notice window, a backoff), which Python looked at every
+        round: on PostgreSQL a tenth of escbot's CPU during intake."""
         now = self.clock.now()
         lane = (OutboxMessage.channel, OutboxMessage.lane)
-        ranked = (
+        lanes = (
             select(
                 OutboxMessage.id,
                 OutboxMessage.channel,
@@ -222,39 +227,39 @@ class OutboxWorker:
             .where(OutboxMessage.status == "pending")
             .subquery()
         )
-        # only heads that may go now, and those showing their channel is rate limited: a
-        # burst leaves hundreds of lanes waiting (for a card, a notice window, a backoff)
-        # that no Python needs to look at every round
-        may_go = and_(
-            or_(ranked.c.lease_until.is_(None), ranked.c.lease_until < now),
-            or_(
-                ranked.c.next_attempt_at.is_(None),
-                ranked.c.next_attempt_at <= now,
-                ranked.c.last_error == RATELIMITED,
-            ),
+        leased = and_(lanes.c.lease_until.is_not(None), lanes.c.lease_until >= now)
+        waiting = and_(lanes.c.next_attempt_at.is_not(None), lanes.c.next_attempt_at > now)
+        ready = case((or_(leased, waiting), 0), else_=1)
+        limited = case((and_(waiting, lanes.c.last_error == RATELIMITED), 1), else_=0)
+        channel = lanes.c.channel
+        heads = (
+            select(
+                lanes.c.id,
+                channel,
+                lanes.c.kind,
+                lanes.c.priority,
+                ready.label("ready"),
+                func.row_number()
+                .over(
+                    partition_by=channel,
+                    order_by=(ready.desc(), lanes.c.priority.desc(), lanes.c.id),
+                )
+                .label("m"),
+                func.max(limited).over(partition_by=channel).label("limited"),
+            )
+            .where(lanes.c.n == 1)
+            .subquery()
         )
         with self.sessions() as s:
-            heads = s.execute(select(ranked).where(ranked.c.n == 1, may_go)).all()
-        best: dict[str, tuple[tuple[int, int], str]] = {}
-        limited: set[str] = set()
-        for head in heads:
-            if head.lease_until is not None and head.lease_until >= now:
-                continue  # being delivered
-            if head.next_attempt_at is not None and head.next_attempt_at > now:
-                if head.last_error == RATELIMITED:
-                    limited.add(head.channel)
-                continue
-            rank = (-head.priority, head.id)
-            if head.channel not in best or rank < best[head.channel][0]:
-                best[head.channel] = (rank, head.kind)
+            best = s.execute(
+                select(heads.c.id, heads.c.channel, heads.c.kind, heads.c.priority).where(
+                    heads.c.m == 1, heads.c.ready == 1, heads.c.limited == 0
+                )
+            ).all()
         # cards first: DMs queued after_card in the same round can then go at once
-        chosen = sorted(
-            (kind != CARD, rank, channel, kind) for channel, (rank, kind) in best.items()
-        )
+        chosen = sorted((b.kind != CARD, -b.priority, b.id, b.channel, b.kind) for b in best)
         due, waits = [], []
-        for _not_card, (_priority, row_id), channel, kind in chosen:
-            if channel in limited:
-                continue
+        for _not_card, _urgency, row_id, channel, kind in chosen:
             # App Home publishes are not channel posts: Slack's per-channel limit is not theirs
             wait = 0.0 if kind == HOME else self.pacer.wait_time(channel)
             if wait:
