@@ -343,7 +343,9 @@ class OutboxWorker:
         return 1
 
     def _card_posted(self, s: Session, ticket_id: int) -> None:
-        """The DMs and notices waiting for this card (:data:`CARD_WAIT`) are due now."""
+        """The DMs and notices waiting for this card (:data:`CARD_WAIT`) are due now. Runs
+        after the card's ``card_ts`` update, which waits for a DM that is being marked
+        (it holds the ticket's row, :meth:`_plan_dm`): its mark is seen here."""
         now = self.clock.now()
         for row in s.scalars(
             select(OutboxMessage).where(
@@ -416,6 +418,11 @@ class OutboxWorker:
         ticket = s.get(Ticket, row.ticket_id)
         if ticket is None:
             return None
+        if not ticket.card_ts:
+            # Look again holding the ticket's row: the card's sender records the post under
+            # that lock and then releases the DMs marked as waiting, so this one is either
+            # released or sees the card, never waits CARD_WAIT for a card already posted.
+            s.refresh(ticket, with_for_update=True)
         if not ticket.card_ts:
             raise _NotReady("card not posted yet", CARD_WAIT, for_card=True)
         return _Plan("dm", args, card_link=(ticket.card_channel or "", ticket.card_ts))
