@@ -119,8 +119,8 @@ def _register_intake(app: App, services: Services) -> None:
             ack(response_action="update", view=answer.choice)
         else:
             ack()
-            if answer.confirmation is not None:
-                answers.confirm(client, answer.confirmation, answer.channel, user)
+            if answer.finish is not None:  # route the new ticket, then tell the reporter
+                answers.confirm(client, answer.finish(), answer.channel, user)
 
     @app.action(intake_form.CHOICE_ACTIONS)
     @guarded

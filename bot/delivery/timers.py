@@ -57,6 +57,24 @@ def schedule(
     )
 
 
+def take(session: Session, dedup_key: str) -> Timer | None:
+    """The pending timer ``dedup_key``, locked until the transaction ends, to fire ahead of
+    its due time; None once it fired or was cancelled. A runner firing it this moment is
+    waited for, then the row is read again (PostgreSQL re-checks the status of a row it
+    waited on; SQLite's ``BEGIN IMMEDIATE`` already waited), so it never fires twice."""
+    return session.scalars(
+        select(Timer)
+        .where(Timer.dedup_key == dedup_key[:200], Timer.status == PENDING)
+        .with_for_update()
+    ).first()
+
+
+def fire(session: Session, timer: Timer, handler: TimerHandler, now: datetime) -> None:
+    """Run ``timer``'s handler and mark it fired, in the caller's (locking) transaction."""
+    handler(session, timer, now)
+    timer.status, timer.fired_at = FIRED, now
+
+
 def cancel(session: Session, ticket_id: int, kinds: Iterable[str]) -> int:
     """Cancel a ticket's pending timers of ``kinds`` (e.g. on ack, resolve)."""
     return rowcount(
@@ -120,8 +138,7 @@ class TimerRunner:
                     handler = self.handlers.get(kind)
                     if handler is None:
                         raise LookupError(f"no handler for timer kind {kind!r}")
-                    handler(s, timer, now)
-                    timer.status, timer.fired_at = FIRED, now
+                    fire(s, timer, handler, now)
                     return 1
             except Exception:
                 log.exception("timer %s (%s) failed", timer_id, kind)
