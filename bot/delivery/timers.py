@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.clock import Clock
 from storage.models import Ticket, Timer
-from storage.queries import insert_new, rowcount
+from storage.queries import insert_all_new, insert_new, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,20 @@ def schedule(
     )
 
 
+def schedule_all(
+    session: Session, kind: str, ticket: Ticket, due: Iterable[tuple[str, datetime, dict[str, Any]]]
+) -> None:
+    """:func:`schedule` for several of a ticket's timers, ``(dedup_key, due_at, payload)``
+    each, in one statement (a new ticket's SLA clocks are four)."""
+    session.flush()
+    rows = [
+        {"dedup_key": key[:200], "kind": kind, "ticket_id": ticket.id, "due_at": at,
+         "payload": payload, "status": PENDING}
+        for key, at, payload in due
+    ]  # fmt: skip
+    insert_all_new(session, Timer.__table__, rows)
+
+
 def take(session: Session, dedup_key: str) -> Timer | None:
     """The pending timer ``dedup_key``, locked until the transaction ends, to fire ahead of
     its due time; None once it fired or was cancelled. A runner firing it this moment is
@@ -72,6 +86,11 @@ def take(session: Session, dedup_key: str) -> Timer | None:
 def fire(session: Session, timer: Timer, handler: TimerHandler, now: datetime) -> None:
     """Run ``timer``'s handler and mark it fired, in the caller's (locking) transaction."""
     handler(session, timer, now)
+    fired(timer, now)
+
+
+def fired(timer: Timer, now: datetime) -> None:
+    """Mark ``timer`` fired: its effects commit with this mark, or neither does."""
     timer.status, timer.fired_at = FIRED, now
 
 

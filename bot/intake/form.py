@@ -132,13 +132,15 @@ class Submitted:
     """How the listener answers a submitted modal: ``errors`` go under its fields,
     ``choice`` replaces it; else it closes. ``finish`` — only when a ticket was opened —
     is the ticket's route step (:mod:`bot.intake.opening`), for the listener to run once
-    it has acknowledged; it returns the instant ephemeral (naming the owner) to show in
-    ``channel``, where the modal was opened."""
+    it has acknowledged, the most urgent ``rank`` first (its severity's place in app.yaml);
+    it returns the instant ephemeral (naming the owner) to show in ``channel``, where the
+    modal was opened."""
 
     errors: dict[str, str] = field(default_factory=dict)
     choice: dict[str, Any] | None = None
     finish: Callable[[], dict[str, Any]] | None = None
     channel: str | None = None
+    rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,11 @@ def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
         return Submitted(choice=choice)
     if outcome.result is not Result.CREATED or outcome.ticket is None:
         return Submitted(channel=form.origin.channel)
-    return Submitted(finish=partial(_finish, desk, outcome.ticket.id), channel=form.origin.channel)
+    return Submitted(
+        finish=partial(_finish, desk, outcome.ticket.id),
+        channel=form.origin.channel,
+        rank=list(desk.config.severities).index(outcome.ticket.severity),
+    )
 
 
 def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: str) -> Chosen:

@@ -85,31 +85,40 @@ def finish_opening(
 
 
 def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> TimerHandler:
-    """The step as the timer runner fires it (and as :func:`settle` does)."""
+    """The step as the timer runner fires it."""
 
     def handle(session: Session, timer: Timer, now: datetime) -> None:
-        ticket = session.get(Ticket, timer.ticket_id, with_for_update=True)
-        if ticket is None or ticket.status != Status.NEW.value:  # nothing left to open
-            log.warning("route step %s: ticket is %s", timer.dedup_key, ticket and ticket.status)
-            return
-        before_id = (timer.payload or {}).get("before")
-        before = session.get(Ticket, before_id) if before_id else None
-        finish_opening(session, cfg, renderer, ticket, now, before)
+        _open(session, cfg, renderer, timer, now)
 
     return handle
 
 
+def _open(
+    session: Session, cfg: AppConfig, renderer: Renderer, timer: Timer, now: datetime
+) -> Ticket | None:
+    """The step of ``timer``, held: the ticket it routed (None if it had nothing to do)."""
+    ticket = session.get(Ticket, timer.ticket_id, with_for_update=True)
+    if ticket is None or ticket.status != Status.NEW.value:  # nothing left to open
+        log.warning("route step %s: ticket is %s", timer.dedup_key, ticket and ticket.status)
+        return None
+    before_id = (timer.payload or {}).get("before")
+    before = session.get(Ticket, before_id) if before_id else None
+    finish_opening(session, cfg, renderer, ticket, now, before)
+    return ticket
+
+
 def settle(
     session: Session, cfg: AppConfig, renderer: Renderer, ticket_id: int, now: datetime
-) -> bool:
+) -> Ticket | None:
     """Run ``ticket_id``'s step now, in the caller's transaction, unless it ran already;
-    True if it ran here. Takes the step's timer row before the ticket's, as the runner
-    does, so the two never deadlock."""
+    the ticket if it was routed here. Takes the step's timer row before the ticket's, as
+    the runner does, so the two never deadlock."""
     timer = timers.take(session, step_key(ticket_id))
     if timer is None:
-        return False
-    timers.fire(session, timer, make_timer_handler(cfg, renderer), now)
-    return True
+        return None
+    ticket = _open(session, cfg, renderer, timer, now)
+    timers.fired(timer, now)
+    return ticket
 
 
 def finish(desk: Desk, ticket_id: int) -> Ticket:
@@ -119,8 +128,10 @@ def finish(desk: Desk, ticket_id: int) -> Ticket:
     left pending for the scheduler's next tick, which retries it with backoff."""
     try:
         with transaction(desk.sessions) as session:
-            settle(session, desk.config, desk.renderer, ticket_id, desk.clock.now())
-            return _loaded(session, ticket_id)
+            now = desk.clock.now()
+            if ticket := settle(session, desk.config, desk.renderer, ticket_id, now):
+                return ticket  # current, its content loaded for the details
+            return _loaded(session, ticket_id)  # routed by someone else: read it again
     except Exception:
         log.exception("route step of ticket %s failed; the timer tick retries it", ticket_id)
     with desk.sessions() as session:
