@@ -8,6 +8,7 @@ BENCHMARKS = {
     "ack": "ack latency: escbot vs a bare Bolt app on the same server stack",
     "intake": "intake throughput: modal submissions → committed tickets per second",
     "delivery": "outbox delivery against Slack's per-channel limit: lost, doubled, drain time",
+    "scale": "intake throughput of one process, --workers N and N replicas on one database",
     "burst": "a viral video reported 100 times amid 200 routine escalations, vs a bare app",
     "flood": "500 routine tickets, then a sev0: seconds until the sev0's card is posted",
     "memory": "RSS of `escbot run`, idle and after 10 000 tickets",

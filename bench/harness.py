@@ -261,10 +261,16 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def start_escbot(
-    fake: FakeSlack, db_url: str, tmp: Path, threads: int = 8, workers: int = 1
+    fake: FakeSlack,
+    db_url: str,
+    tmp: Path,
+    threads: int = 8,
+    workers: int = 1,
+    name: str = "escbot",
 ) -> ServerProcess:
     """``escbot run [--workers N]`` (the production entry point) against the fake Slack,
-    with the per-person limits raised (:func:`bench_config`)."""
+    with the per-person limits raised (:func:`bench_config`); ``name`` tells replicas'
+    logs apart."""
     port = free_port()
     env = _env(
         SLACK_BOT_TOKEN=TOKEN,
@@ -283,7 +289,7 @@ def start_escbot(
         "run",
         *(["--workers", str(workers)] if workers > 1 else []),
     ]
-    return ServerProcess("escbot", argv, env, port, tmp / "escbot.log").wait_ready()
+    return ServerProcess(name, argv, env, port, tmp / f"{name}.log").wait_ready()
 
 
 def start_bare(fake: FakeSlack, tmp: Path, threads: int = 8) -> ServerProcess:

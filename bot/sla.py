@@ -49,6 +49,10 @@ TIMER_KIND = "sla"
 #: the actor of what the bot does by itself (notices), in the audit trail
 SYSTEM_ACTOR = "escbot"
 CLOCK_NAMES = {TTA: "time to acknowledge", TTR: "time to resolve"}
+#: Each clock's target in app.yaml's severities (spelled out in notices: "30 minutes"),
+#: and its verb ("missed its acknowledge target").
+TARGET_KEYS = {TTA: "ack_within", TTR: "resolve_within"}
+CLOCK_VERBS = {TTA: "acknowledge", TTR: "resolve"}
 _MAX_DAYS = 3700  # a calendar always has a working day; this only bounds a bad loop
 
 
@@ -484,6 +488,9 @@ def notify(
     context: dict[str, Any] = {
         "t": ticket,
         "clock_name": CLOCK_NAMES[which],
+        "clock_verb": CLOCK_VERBS[which],
+        "target": cfg.severities[ticket.severity].spell(TARGET_KEYS[which]),
+        "left": duration(due_at - now) if due_at is not None and due_at > now else None,
         "level": level,
         "due_at": due_at,
         "responsible": responsible,

@@ -69,8 +69,7 @@ def test_architecture_page_maps_every_module() -> None:
         folder, name = module.rsplit("/", 1)
         stem = name.removesuffix(".py")
         return module in doc or any(
-            f"{folder}/" in line and (f"`{stem}`" in line or f"{stem}.py" in line)
-            for line in lines
+            f"{folder}/" in line and (f"`{stem}`" in line or f"{stem}.py" in line) for line in lines
         )
 
     missing = [m for m in modules if not mapped(m)]

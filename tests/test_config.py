@@ -402,6 +402,44 @@ BAD = [
         id="bad-regex",
     ),
     pytest.param(
+        '    comment: "https://review.example.com/comments/{id}"',
+        '    reel: "https://review.example.com/reels/{id}"',
+        "intake.review_links.reel: unknown content id kind 'reel': "
+        "each needs its pattern in intake.content_id_patterns",
+        id="review-link-unknown-kind",
+    ),
+    pytest.param(
+        '"https://review.example.com/posts/{id}"',
+        '"http://review.example.com/posts/{id}"',
+        "intake.review_links.post: must be an https:// URL with a host "
+        "(got 'http://review.example.com/posts/{id}'",
+        id="review-link-not-https",
+    ),
+    pytest.param(
+        '"https://review.example.com/posts/{id}"',
+        '"https://review.example.com/posts/"',
+        "intake.review_links.post: must contain {id} exactly once, where the content id goes",
+        id="review-link-no-placeholder",
+    ),
+    pytest.param(
+        '"https://review.example.com/posts/{id}"',
+        '"https://review.example.com/{id}/posts/{id}"',
+        "intake.review_links.post: must contain {id} exactly once",
+        id="review-link-two-placeholders",
+    ),
+    pytest.param(
+        '"https://review.example.com/posts/{id}"',
+        '"https://review.example.com/{kind}/{id}"',
+        "intake.review_links.post: {id} is the only placeholder allowed",
+        id="review-link-other-placeholder",
+    ),
+    pytest.param(
+        '"https://review.example.com/posts/{id}"',
+        '"https://review.example.com/posts/{id}|click"',
+        "intake.review_links.post: must not contain spaces, |, <, > or quotes",
+        id="review-link-breaks-slack-link",
+    ),
+    pytest.param(
         "languages: [sw, en]",
         "languages: [swa, en]",
         "pods.critical_harms.members[6].languages[0]: not an ISO 639-1 language code: 'swa'",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,9 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core.clock import FakeClock
 from bot.delivery import outbox
-from bot.delivery.worker import METADATA_EVENT, OutboxWorker, Pacer
+from bot.delivery.worker import CARD_WAIT, METADATA_EVENT, OutboxWorker, Pacer
 from storage.db import transaction
 from storage.models import OutboxMessage, Ticket
 from tests.outbox_support import drain
@@ -102,6 +103,38 @@ def test_card_updates_coalesce_to_the_latest_state(sessions, worker, fake_slack)
     updates = fake_slack.calls_to("chat.update")
     assert [u.args["text"] for u in updates] == ["ESC-1 resolved v4"]
     assert [m.text for m in fake_slack.messages("C1")] == ["ESC-1 resolved v4"]
+
+
+def test_a_dm_waiting_for_its_card_is_checked_once_and_goes_when_the_card_posts(
+    sessions, fake_slack
+) -> None:  # type: ignore[no-untyped-def]
+    wall = FakeClock(NOW)
+    client = WebClient(token="xoxb-test", base_url=fake_slack.url)
+    worker = OutboxWorker(
+        sessions, client, lambda _s, t: {"text": f"{t.key} card"}, clock=wall,
+        pacer=Pacer(rate=1000, burst=1000),
+    )  # fmt: skip
+    create(sessions)
+    with transaction(sessions) as s:
+        ticket = s.get_one(Ticket, 1)
+        ticket.card_channel = "C1"
+        outbox.enqueue_card(s, ticket, NOW)
+        outbox.enqueue_dm(
+            s, "U0REP", {"text": "ESC-1 is open"}, "dm:1", NOW, ticket, after_card=True
+        )
+    fake_slack.fail("chat.postMessage", status=503, times=1)  # the card goes into a backoff
+    worker.run_once()
+    [dm] = [r for r in rows(sessions) if r.kind == "dm"]
+    assert dm.next_attempt_at is not None
+    assert dm.next_attempt_at.replace(tzinfo=UTC) == NOW + CARD_WAIT  # no 0.25 s polling
+    for _ in range(10):  # the card's backoff runs out; the DM goes in the round after it
+        wall.advance(timedelta(seconds=1))
+        worker.run_once()
+        if fake_slack.dms("U0REP"):
+            break
+    assert [m.text for m in fake_slack.messages("C1")] == ["ESC-1 card"]
+    assert [m.text for m in fake_slack.dms("U0REP")] == ["ESC-1 is open"]
+    assert wall.now() - NOW < timedelta(seconds=10)
 
 
 def test_dm_opens_a_conversation_first(sessions, worker, fake_slack) -> None:  # type: ignore[no-untyped-def]

@@ -86,8 +86,11 @@ def test_an_intake_burst_to_the_lead_is_one_dm(
     settle(worker, wall)  # …and then all of them go in one DM
     [dm] = fake_slack.dms(LEAD)
     shown = json.dumps(dm.blocks)
-    assert dm.text == "6 escbot notices for you"
+    assert dm.text == "escbot has 6 notices for you"
     assert all(f"*{key}*" in shown for key in keys)
+    # Ack stays one click away: each line keeps its notice's button
+    buttons = [b["accessory"] for b in dm.blocks if "accessory" in b]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [("ticket_ack:dm", k) for k in keys]
 
 
 def test_one_tick_of_breaches_reaches_the_lead_as_one_dm(

@@ -67,9 +67,9 @@ def test_new_ticket_is_assigned_explained_audited_dmed_and_armed(
         t = s.get_one(Ticket, ticket.id)
         assert (t.status, t.assignee_id, t.assigned_at) == ("assigned", BEATRIZ, AFTERNOON)
         assert t.routing_reason.startswith(
-            "Routed to Beatriz Almeida: graphic_violence, speaks es, on shift "
-            "(11:00 America/Sao_Paulo), 1 open (least loaded), 1/5 sensitive today. "
-            "Passed over: Lucía Fernández: busier (load 4 against 2); "
+            "Least busy (1 open), speaks Spanish, on shift (11:00 in Sao Paulo), "
+            "1 of 5 sensitive today. 3 others passed over: 2 without Spanish, 1 busier\n"
+            "Passed over: Lucía Fernández, busier (2 open against 1); "
         )
         [assign] = events(s, t.id, "assign")
         assert (assign.actor_id, assign.from_status, assign.to_status) == (
@@ -79,8 +79,8 @@ def test_new_ticket_is_assigned_explained_audited_dmed_and_armed(
         )
         table = {c["id"]: c for c in assign.payload["routing"]["candidates"]}
         assert len(table) == 7 and table[BEATRIZ]["chosen"]
-        assert table[LUCIA]["note"] == "busier (load 4 against 2)"
-        assert table[JONAS]["excluded"] == "no graphic violence skill"
+        assert table[LUCIA]["note"] == "busier (2 open against 1)"
+        assert table[JONAS]["excluded"] == "doesn't handle Graphic violence"
         [dm] = outbox_rows(s, "notice", BEATRIZ)
         assert dm.payload["_after_card"] and dm.ticket_id == t.id
         # sev2 runs on business hours: 4h from 14:00 Dublin is 18:00 the same day
@@ -98,8 +98,8 @@ def test_nobody_eligible_goes_to_the_lead_with_reasons_and_a_retry_at_the_next_s
         t = s.get_one(Ticket, ticket.id)
         assert t.assignee_id == LEAD
         assert t.routing_reason.startswith(
-            "Nobody eligible, so routed to the pod lead. Considered: "
-            "Lucía Fernández: off shift until 09:00 Madrid; "
+            "Nobody who handles Violent extremism is on shift, so the lead has it\n"
+            "Considered: Lucía Fernández, off shift until 09:00 in Madrid; "
         )
         assert outbox_rows(s, "notice", LEAD)
         # Priya's shift (Kolkata 10:00) starts first: Fri 04:30 UTC, before the 4h window
@@ -194,7 +194,9 @@ def test_take_is_for_the_pod_and_admins(sessions: sessionmaker[Session], config,
         ownership.take_ticket(desk, t.key, PARTNER)
     with sessions() as s:
         assert s.get_one(Ticket, t.id).assignee_id == LUCIA
-    with pytest.raises(TransitionError, match="no graphic violence skill; at the sensitive cap"):
+    with pytest.raises(
+        TransitionError, match="doesn't handle Graphic violence; at their sensitive cap"
+    ):
         ownership.take_ticket(desk, t.key, PRIYA)  # wellness, not permission: see test_wellness
     ownership.take_ticket(desk, t.key, WANJIRU)
     with pytest.raises(TransitionError, match="You already own"):
@@ -252,7 +254,7 @@ def test_route_again_excludes_the_current_owner(
     with sessions() as s:
         ticket = s.get_one(Ticket, t.id)
         assert ticket.assignee_id not in (first, LEAD)
-        assert ticket.routing_reason.startswith("Routed to ")
+        assert ticket.routing_reason.startswith("Least busy")
         second = ticket.assignee_id
         assert events(s, t.id, "assign")[-1].payload["routing"]["via"] == "least_loaded"
     # only two GV specialists on shift: routing again goes back to the first
@@ -262,7 +264,8 @@ def test_route_again_excludes_the_current_owner(
     night = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
     lone = new_ticket(sessions, config, renderer, night, area="violent_extremism", language=None)
     assert lone.assignee_id == LEAD
-    with pytest.raises(FieldErrors, match=r"Nobody else can take it right now\. Nobody eligible"):
+    lead_has_it = r"Nobody else can take it right now\. Nobody who handles .* so the lead has it$"
+    with pytest.raises(FieldErrors, match=lead_has_it):
         reassign(
             desk_at(sessions, config, night, renderer), lone.key, LEAD, to=None, reason="anyone?"
         )

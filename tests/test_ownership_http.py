@@ -86,15 +86,18 @@ def test_spanish_graphic_violence_goes_to_the_speaker_on_shift_with_fewest_open(
         seed(s, BEATRIZ, now=AFTERNOON)
     ticket, card = open_and_post(escbot, fake_slack, config)
     assert (
-        ":compass: Routed to Beatriz Almeida: graphic_violence, speaks es, on shift "
-        "(11:00 America/Sao_Paulo), 1 open (least loaded), 1/5 sensitive today"
+        ":compass: Least busy (1 open), speaks Spanish, on shift (11:00 in Sao Paulo), "
+        "1 of 5 sensitive today. 3 others passed over: 2 without Spanish, 1 busier"
     ) in shown(card)
+    assert "Passed over:" not in shown(card)  # the full list is the owner's, in the DM
     assert f"Owner <@{BEATRIZ}>" in shown(card)
     assert {"Ack", "Take", "Reassign"} <= set(buttons(card))
     [dm] = fake_slack.dms(BEATRIZ)
     permalink = f"https://fake.slack.com/archives/{INTAKE}/p{card.ts.replace('.', '')}"
     assert f"<{permalink}|Open {ticket.key}>" in json.dumps(dm.blocks)
     assert "Content warning" in json.dumps(dm.blocks)
+    why = json.dumps(dm.blocks, ensure_ascii=False)
+    assert "Passed over: Lucía Fernández, busier (2 open against 1)" in why
 
 
 def test_member_at_sensitive_cap_is_skipped_and_the_audit_says_why(
@@ -114,10 +117,10 @@ def test_member_at_sensitive_cap_is_skipped_and_the_audit_says_why(
             )
     ticket, card = open_and_post(escbot, fake_slack, config)
     assert ticket.assignee_id == LUCIA
-    assert "Routed to Lucía Fernández: graphic_violence, speaks es" in shown(card)
+    assert "Least busy (0 open), speaks Spanish, on shift (15:00 in Madrid)" in shown(card)
     [assign] = actions(escbot, ticket, "assign")
     table = {c["id"]: c for c in assign.payload["routing"]["candidates"]}
-    assert table[BEATRIZ]["excluded"] == "at sensitive cap (5/5 today)"
+    assert table[BEATRIZ]["excluded"] == "at their sensitive cap (5 of 5 today)"
     assert not table[BEATRIZ]["chosen"] and table[LUCIA]["chosen"]
 
 
@@ -229,7 +232,7 @@ def test_out_of_office_is_set_listed_honoured_and_cleared(
     assert ticket.assignee_id == LUCIA
     [assign] = actions(escbot, ticket, "assign")
     table = {c["id"]: c for c in assign.payload["routing"]["candidates"]}
-    assert table[BEATRIZ]["excluded"] == "out of office until Sat 28 Nov 00:00"
+    assert table[BEATRIZ]["excluded"] == "out of office until Sat 28 Nov 00:00 in Sao Paulo"
     mark = fake_slack.mark()
     beatriz.command("/escalate", "ooo clear")
     assert "Cleared 1 absence" in answer(BEATRIZ)
@@ -288,8 +291,8 @@ def test_through_the_intake_modal_the_card_says_who_and_why(
     assert escalate(partner, fake_slack, values).ok
     settle(escbot)
     [card] = [m for m in fake_slack.messages(INTAKE) if "Execution video" in m.text]
-    assert "Routed to Beatriz Almeida: graphic_violence, speaks es, on shift" in shown(card)
-    assert "0 open (least loaded), 1/5 sensitive today" in shown(card)
+    assert "Least busy (0 open), speaks Spanish, on shift (11:00 in Sao Paulo)" in shown(card)
+    assert "1 of 5 sensitive today" in shown(card)
     user_factory(BEATRIZ).click(card, "Ack")
     fake_slack.wait_until(
         lambda: "acknowledged" in shown(fake_slack.message(INTAKE, card.ts)), timeout=10

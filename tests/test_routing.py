@@ -23,6 +23,7 @@ from bot.routing.decide import (
     Absence,
     Need,
     Snapshot,
+    card_line,
     decide,
 )
 
@@ -51,23 +52,26 @@ def test_spanish_graphic_violence_goes_to_the_least_loaded_speaker_on_shift(conf
     d = decide(config, GV_ES, snap)
     assert (d.assignee, d.via) == (BEATRIZ, LEAST_LOADED)
     assert d.reason == (
-        "Routed to Beatriz Almeida: graphic_violence, speaks es, on shift "
-        "(11:00 America/Sao_Paulo), 1 open (least loaded), 3/5 sensitive today. "
-        "Passed over: Lucía Fernández: busier (load 4 against 2); "
-        "Jonas Becker: no graphic violence skill; "
-        "Marcus Reed: doesn't speak es (speakers preferred); "
-        "Andrea Santos: no graphic violence skill; Priya Raman: no graphic violence skill; "
-        "Wanjiru Kamau: doesn't speak es (speakers preferred)"
+        "Least busy (1 open), speaks Spanish, on shift (11:00 in Sao Paulo), "
+        "3 of 5 sensitive today. 3 others passed over: 2 without Spanish, 1 busier\n"
+        "Passed over: Lucía Fernández, busier (2 open against 1); "
+        "Jonas Becker, doesn't handle Graphic violence; "
+        "Marcus Reed, doesn't speak Spanish, a speaker was free; "
+        "Andrea Santos, doesn't handle Graphic violence; "
+        "Priya Raman, doesn't handle Graphic violence; "
+        "Wanjiru Kamau, doesn't speak Spanish, a speaker was free"
     )
+    # the card shows the first line only: no one is named there, the skill-less not counted
+    assert card_line(d.reason) == d.reason.split("\n")[0]
     table = rows(d)
     assert set(table) == {LUCIA, JONAS, MARCUS, BEATRIZ, ANDREA, PRIYA, WANJIRU}
     assert table[BEATRIZ]["chosen"] and table[BEATRIZ]["excluded"] is None
-    assert table[LUCIA]["note"] == "busier (load 4 against 2)"
+    assert table[LUCIA]["note"] == "busier (2 open against 1)"
     # lighter, but don't speak Spanish: passed over, not excluded
     assert table[MARCUS]["excluded"] is None
-    assert table[MARCUS]["note"] == "doesn't speak es (speakers preferred)"
-    assert table[JONAS]["excluded"] == "no graphic violence skill"
-    assert table[ANDREA]["excluded"] == "no graphic violence skill"
+    assert table[MARCUS]["note"] == "doesn't speak Spanish, a speaker was free"
+    assert table[JONAS]["excluded"] == "doesn't handle Graphic violence"
+    assert table[ANDREA]["excluded"] == "doesn't handle Graphic violence"
 
 
 def test_sensitive_cap_and_absence_and_shift_exclude_with_reasons(config) -> None:
@@ -82,22 +86,25 @@ def test_sensitive_cap_and_absence_and_shift_exclude_with_reasons(config) -> Non
     d = decide(config, GV_ES, snap)
     assert d.assignee == LUCIA
     table = rows(d)
-    assert table[BEATRIZ]["excluded"] == "at sensitive cap (5/5 today)"
-    assert table[WANJIRU]["excluded"] == "out of office until Sun 29 Nov 02:00"
-    assert "3 open (least loaded), 1/6 sensitive today. Passed over: " in d.reason
-    assert "Beatriz Almeida: at sensitive cap (5/5 today)" in d.reason
-    assert "Wanjiru Kamau: out of office until Sun 29 Nov 02:00" in d.reason
+    assert table[BEATRIZ]["excluded"] == "at their sensitive cap (5 of 5 today)"
+    assert table[WANJIRU]["excluded"] == "out of office until Sun 29 Nov 02:00 in Nairobi"
+    assert card_line(d.reason) == (
+        "Least busy (3 open), speaks Spanish, on shift (15:00 in Madrid), 1 of 6 sensitive "
+        "today. 3 others passed over: 1 without Spanish, 1 at their cap, 1 away"
+    )
+    assert "Beatriz Almeida, at their sensitive cap (5 of 5 today)" in d.reason
+    assert "Wanjiru Kamau, out of office until Sun 29 Nov 02:00 in Nairobi" in d.reason
     morning = decide(config, GV_ES, Snapshot(MORNING))
     assert rows(morning)[MARCUS]["excluded"] == "off shift (05:00 America/New_York)"
-    assert "Marcus Reed: off shift until 09:00 New York" in morning.reason
-    assert "Beatriz Almeida: off shift until 10:00 Sao Paulo" in morning.reason
+    assert "Marcus Reed, off shift until 09:00 in New York" in morning.reason
+    assert "Beatriz Almeida, off shift until 10:00 in Sao Paulo" in morning.reason
 
 
 def test_without_an_eligible_speaker_the_least_loaded_other_gets_it(config) -> None:
     snap = Snapshot(AFTERNOON, sensitive_today={BEATRIZ: 5, LUCIA: 6}, load={MARCUS: 2})
     d = decide(config, GV_ES, snap)
     assert d.assignee == WANJIRU
-    assert "no eligible es speaker" in d.reason
+    assert "nobody free speaks Spanish" in card_line(d.reason)
 
 
 def test_required_language_excludes_non_speakers_down_to_the_lead(config) -> None:
@@ -105,12 +112,15 @@ def test_required_language_excludes_non_speakers_down_to_the_lead(config) -> Non
     snap = Snapshot(AFTERNOON, sensitive_today={BEATRIZ: 5, LUCIA: 6})
     d = decide(cfg, GV_ES, snap)
     assert (d.assignee, d.via) == (LEAD_ID, LEAD)
-    assert rows(d)[MARCUS]["excluded"] == "doesn't speak es"
-    assert d.reason.startswith("Nobody eligible, so routed to the pod lead. Considered: ")
-    assert "Lucía Fernández: at sensitive cap (6/6 today)" in d.reason
-    assert "Beatriz Almeida: at sensitive cap (5/5 today)" in d.reason
-    assert "Marcus Reed: doesn't speak es; " in d.reason
-    assert "Wanjiru Kamau: doesn't speak es" in d.reason
+    assert rows(d)[MARCUS]["excluded"] == "doesn't speak Spanish"
+    assert card_line(d.reason) == (
+        "Nobody who handles Graphic violence is free "
+        "(2 at their cap, 2 without Spanish), so the lead has it"
+    )
+    assert "\nConsidered: Lucía Fernández, at their sensitive cap (6 of 6 today); " in d.reason
+    assert "Beatriz Almeida, at their sensitive cap (5 of 5 today)" in d.reason
+    assert "Marcus Reed, doesn't speak Spanish; " in d.reason
+    assert "Wanjiru Kamau, doesn't speak Spanish" in d.reason
     assert d.pointer is None
 
 
@@ -120,25 +130,29 @@ def test_oncall_severity_prefers_a_rotation_member_on_shift(config) -> None:
     sev1 = Need("graphic_violence", "sev1", "es", sensitive=True)
     d = decide(config, sev1, Snapshot(MORNING))
     assert (d.assignee, d.via) == (LUCIA, ONCALL)
-    assert d.reason.startswith(
-        "Routed to Lucía Fernández (next in the on-call rotation): graphic_violence, speaks es, "
-        "on shift (11:00 Europe/Madrid)"
+    assert card_line(d.reason) == (
+        "Next on call for Graphic violence, speaks Spanish, on shift (11:00 in Madrid), "
+        "1 of 6 sensitive today. 3 others passed over: 2 off shift, 1 without Spanish"
     )
     assert (
-        "Passed over: Beatriz Almeida: off shift until 10:00 Sao Paulo; "
-        "Wanjiru Kamau: doesn't speak es (speakers preferred); "
-        "Marcus Reed: off shift until 09:00 New York; Jonas Becker: no graphic violence skill"
+        "\nPassed over: Beatriz Almeida, off shift until 10:00 in Sao Paulo; "
+        "Wanjiru Kamau, doesn't speak Spanish, a speaker was free; "
+        "Marcus Reed, off shift until 09:00 in New York; "
+        "Jonas Becker, doesn't handle Graphic violence"
     ) in d.reason
     assert d.pointer is None  # on-call doesn't use up anyone's turn
     around = with_routing(config, oncall_hours="around_the_clock")
     d = decide(around, sev1, Snapshot(MORNING))
     assert (d.assignee, d.via) == (BEATRIZ, ONCALL)
-    assert d.reason.startswith("Routed to Beatriz Almeida (on call for sev1): graphic_violence")
-    assert "off shift (07:00 America/Sao_Paulo)" in d.reason
+    assert d.reason.startswith(
+        "On call for Graphic violence, speaks Spanish, off shift (07:00 in Sao Paulo)"
+    )
     # the shift aside, the rules hold: Beatriz has no self_harm skill
     harm = decide(around, Need("self_harm", "sev0", None, sensitive=True), Snapshot(MORNING))
-    assert harm.assignee == WANJIRU and rows(harm)[BEATRIZ]["excluded"] == "no self harm skill"
-    assert "Passed over: Beatriz Almeida: no self harm skill;" in harm.reason
+    assert harm.assignee == WANJIRU and rows(harm)[BEATRIZ]["excluded"] == (
+        "doesn't handle Suicide and self-harm"
+    )
+    assert "Passed over: Beatriz Almeida, doesn't handle Suicide and self-harm;" in harm.reason
 
 
 def test_oncall_severity_at_night_goes_to_the_first_rotation_member_who_can_take_it(
@@ -149,21 +163,28 @@ def test_oncall_severity_at_night_goes_to_the_first_rotation_member_who_can_take
     sunday = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
     d = decide(config, Need("self_harm", "sev0", None, sensitive=True), Snapshot(sunday))
     assert (d.assignee, d.via) == (WANJIRU, ONCALL)
-    assert "Beatriz Almeida: no self harm skill" in d.reason
-    assert "Marcus Reed: later in the on-call rotation" in d.reason
-    assert "Andrea Santos: off shift until Mon 08:00 Manila" in d.reason
+    assert card_line(d.reason) == (
+        "Next on call for Suicide and self-harm, off shift (06:00 in Nairobi), "
+        "1 of 6 sensitive today. 2 others passed over: 1 later on call, 1 off shift"
+    )
+    assert "Beatriz Almeida, doesn't handle Suicide and self-harm" in d.reason
+    assert "Marcus Reed, later in the on-call rotation" in d.reason
+    assert "Andrea Santos, off shift until Mon 08:00 in Manila" in d.reason
     # with Wanjiru and Marcus away, nobody can: the lead, and the reasons
     away = {u: Absence(sunday.replace(day=30)) for u in (WANJIRU, MARCUS)}
     d = decide(config, Need("self_harm", "sev0", None, sensitive=True), Snapshot(sunday, away=away))
     assert d.via == LEAD
-    assert "Wanjiru Kamau: out of office until Mon 30 Nov 06:00" in d.reason
+    assert card_line(d.reason) == (
+        "Nobody who handles Suicide and self-harm is free (2 away, 1 off shift), so the lead has it"
+    )
+    assert "Wanjiru Kamau, out of office until Mon 30 Nov 06:00 in Nairobi" in d.reason
 
 
 def test_ties_rotate_with_the_pointer_and_the_pointer_moves_past_the_chosen(config) -> None:
     ha = Need("hateful_activities", "sev3", None)
     first = decide(config, ha, Snapshot(MORNING, pointer=0))
     assert first.assignee == LUCIA and first.pointer == 1
-    assert "(least loaded, next in turn)" in first.reason
+    assert first.reason.startswith("Least busy, next in turn (0 open)")
     second = decide(config, ha, Snapshot(MORNING, pointer=first.pointer or 0))
     assert second.assignee == JONAS and second.pointer == 2
     # pointer 2 (Marcus, off shift): the next on shift after him is Priya (index 5)
@@ -178,7 +199,7 @@ def test_round_robin_ignores_load(config) -> None:
     ha = Need("hateful_activities", "sev3", None)
     d = decide(cfg, ha, Snapshot(MORNING, load={JONAS: 0, LUCIA: 50}, pointer=0))
     assert (d.assignee, d.via) == (LUCIA, ROUND_ROBIN)
-    assert "50" not in d.reason and "(next in turn)" in d.reason
+    assert "50" not in d.reason and d.reason.startswith("Next in turn (0 open)")
 
 
 def test_excluded_people_are_never_chosen(config) -> None:
@@ -195,7 +216,7 @@ def test_zero_cap_never_gets_sensitive_tickets(config) -> None:
         update={"pods": {"critical_harms": pod.model_copy(update={"members": members})}}
     )
     d = decide(cfg, Need("self_harm", "sev3", None, sensitive=True), Snapshot(MORNING))
-    assert rows(d)[PRIYA]["excluded"] == "at sensitive cap (0/0 today)"
+    assert rows(d)[PRIYA]["excluded"] == "at their sensitive cap (0 of 0 today)"
 
 
 @pytest.mark.parametrize("when", [MORNING, AFTERNOON])
@@ -211,3 +232,87 @@ def test_the_benchmark_runs_small(capsys) -> None:  # type: ignore[no-untyped-de
     report = json.loads(capsys.readouterr().out)
     assert set(report["results"]) == {"decision (pure)", "snapshot (db)", "snapshot + decision"}
     assert report["machine"]["database"].startswith("sqlite")
+
+
+# -- reasons in people's words ----------------------------------------------------------
+
+SUNDAY_NIGHT = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+BACK = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+#: A representative set of decisions: (routing changes, need, snapshot, excluded).
+SCENARIOS = {
+    "least loaded, a speaker": ({}, GV_ES, Snapshot(AFTERNOON, load={LUCIA: 4, BEATRIZ: 2})),
+    "caps and absence": (
+        {},
+        GV_ES,
+        Snapshot(
+            AFTERNOON, sensitive_today={BEATRIZ: 5}, away={WANJIRU: Absence(BACK, "conference")}
+        ),
+    ),
+    "no speaker free": ({}, GV_ES, Snapshot(AFTERNOON, sensitive_today={BEATRIZ: 5, LUCIA: 6})),
+    "required language to the lead": (
+        {"language": "required"},
+        Need("graphic_violence", "sev2", "pt", sensitive=True),
+        Snapshot(MORNING),
+    ),
+    "portuguese, nobody on shift": (
+        {},
+        Need("hateful_activities", "sev2", "pt"),
+        Snapshot(SUNDAY_NIGHT),
+    ),
+    "round robin": (
+        {"strategy": "round_robin"},
+        Need("hateful_activities", "sev3", "sw"),
+        Snapshot(MORNING, pointer=3),
+    ),
+    "on call, next in rotation": (
+        {},
+        Need("graphic_violence", "sev1", "es", True),
+        Snapshot(MORNING),
+    ),
+    "on call around the clock": (
+        {"oncall_hours": "around_the_clock"},
+        Need("graphic_violence", "sev1", "pt", True),
+        Snapshot(MORNING),
+    ),
+    "night sev0 to a rotation member": (
+        {},
+        Need("self_harm", "sev0", None, True),
+        Snapshot(SUNDAY_NIGHT),
+    ),
+    "night sev0 to the lead": (
+        {},
+        Need("self_harm", "sev0", None, True),
+        Snapshot(SUNDAY_NIGHT, away={u: Absence(BACK) for u in (WANJIRU, MARCUS)}),
+    ),
+}
+
+
+def _scenario(config: AppConfig, name: str):  # type: ignore[no-untyped-def]
+    changes, need, snap = SCENARIOS[name]
+    return decide(with_routing(config, **changes), need, snap)
+
+
+def config_ids(config: AppConfig) -> list[str]:
+    """What a reason must never show: ids of areas, languages, severities and strategies,
+    zone names, Slack user ids."""
+    ids = [k for k in config.policy_areas if "_" in k] + list(config.severities)
+    ids += ["least_loaded", "round_robin", "oncall", "Sao_Paulo", "/"]
+    ids += [m.id for pod in config.pods.values() for m in pod.members]
+    return ids
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_reasons_shown_to_people_carry_no_config_ids(config, name: str) -> None:
+    import re
+
+    d = _scenario(config, name)
+    codes = {c for pod in config.pods.values() for m in pod.members for c in m.languages}
+    shown = [d.reason, *(c.why_not().text for c in d.candidates if c.why_not())]  # type: ignore[union-attr]
+    for text in shown:
+        assert not [i for i in config_ids(config) if i in text], text
+        assert not re.search(rf"\b({'|'.join(codes)})\b", text), text
+    line = card_line(d.reason)
+    # one line on the card: nobody named there, at most one clause of who else
+    assert line.count("passed over") <= 1 and "\n" not in line
+    assert not any(c.name in line for c in d.candidates), line
+    assert len(line) <= 170, line

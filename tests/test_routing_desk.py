@@ -68,9 +68,13 @@ def test_sunday_night_sev0_self_harm_reaches_a_skilled_rotation_member_and_copie
     )
     assert ticket.assignee_id == WANJIRU
     assert f"Owner <@{WANJIRU}>" in shown(card)
-    assert "Routed to Wanjiru Kamau (next in the on-call rotation): self_harm" in shown(card)
-    assert "Beatriz Almeida: no self harm skill" in shown(card)
-    assert "Andrea Santos: off shift until Mon 08:00 Manila" in shown(card)
+    assert "Next on call for Suicide and self-harm, off shift (06:00 in Nairobi)" in shown(card)
+    assert "2 others passed over: 1 later on call, 1 off shift" in shown(card)
+    # the full list is for the owner: in their DM, not on the card
+    assert "Andrea Santos" not in shown(card)
+    [mine] = [t for t in dm_texts(fake_slack, WANJIRU) if "is yours" in t]
+    assert "Beatriz Almeida, doesn't handle Suicide and self-harm" in mine
+    assert "Andrea Santos, off shift until Mon 08:00 in Manila" in mine
     assert any("is yours" in t for t in dm_texts(fake_slack, WANJIRU))
     [copy] = dm_texts(fake_slack, LEAD)  # only copied: told, not given it
     assert f"went to <@{WANJIRU}>, who is off shift" in copy
@@ -87,8 +91,8 @@ def test_thursday_morning_sev1_goes_to_a_skilled_member_on_shift_not_the_off_shi
     clock.set(MORNING)
     ticket, card = open_and_post(escbot, fake_slack, config, severity="sev1")
     assert ticket.assignee_id == LUCIA
-    assert "Routed to Lucía Fernández (next in the on-call rotation)" in shown(card)
-    assert "Beatriz Almeida: off shift until 10:00 Sao Paulo" in shown(card)
+    assert "Next on call for Graphic violence, speaks Spanish, on shift" in shown(card)
+    assert "3 others passed over: 2 off shift, 1 without Spanish" in shown(card)
     assert fake_slack.dms(BEATRIZ) == [] and fake_slack.dms(LEAD) == []
 
 
@@ -114,7 +118,10 @@ def test_the_lead_fallback_tries_again_when_a_shift_starts(
         escbot, fake_slack, config, area="self_harm", severity="sev0", language=None
     )
     assert ticket.assignee_id == LEAD
-    assert "Nobody eligible, so routed to the pod lead. Considered: " in shown(card)
+    assert (
+        ":compass: Nobody who handles Suicide and self-harm is free (2 away, 1 off shift), "
+        "so the lead has it"
+    ) in shown(card)
     [retry] = pending_chain(escbot, ticket)
     assert retry.due_at == SUNDAY_NIGHT + timedelta(minutes=15)  # the chain interval first
     tick(escbot, clock, timedelta(minutes=15))
@@ -210,11 +217,13 @@ def test_the_reassign_menu_shows_exposure_and_skill_and_an_override_is_needed_an
         for o in g["options"]
     }
     assert options[WANJIRU] == "sensitive today 0/6 · has the skill"
-    assert options[PRIYA] == "sensitive today 0/0 · no graphic violence skill · needs override"
+    assert options[PRIYA] == (
+        "sensitive today 0/0 · doesn't handle Graphic violence · needs override"
+    )
     resp = lucia.submit_view(view, {"New owner": PRIYA, "Reason": "Hindi captions"})
     errors = resp.json()["errors"]
     assert errors["reassign_to"].startswith(
-        "Priya Raman: no graphic violence skill; at the sensitive cap (0/0 today)."
+        "Priya Raman: doesn't handle Graphic violence; at their sensitive cap (0 of 0 today)."
     )
     assert ticket_row(escbot, ticket).assignee_id == LUCIA
     resp = lucia.submit_view(
@@ -225,11 +234,14 @@ def test_the_reassign_menu_shows_exposure_and_skill_and_an_override_is_needed_an
     settle(escbot)
     [_, given] = actions(escbot, ticket, "assign")
     assert given.payload["override"] == {
-        "problems": ["no graphic violence skill", "at the sensitive cap (0/0 today)"],
+        "problems": [
+            "doesn't handle Graphic violence",
+            "at their sensitive cap (0 of 0 today)",
+        ],
         "reason": "Hindi captions",
     }
     thread = json.dumps([m.blocks for m in fake_slack.thread(INTAKE, card.ts)], ensure_ascii=False)
-    assert "Wellness override: no graphic violence skill; at the sensitive cap" in thread
+    assert "Wellness override: doesn't handle Graphic violence; at their sensitive cap" in thread
 
 
 def test_take_at_the_cap_is_refused_and_the_owner_at_cap_may_decline(
@@ -254,7 +266,7 @@ def test_take_at_the_cap_is_refused_and_the_owner_at_cap_may_decline(
     assert ticket.assignee_id == LUCIA  # her sixth: at her cap now
     user_factory(BEATRIZ).click(card, "Take")
     [note] = fake_slack.wait_until(lambda: fake_slack.ephemerals(BEATRIZ))
-    assert "You can't take" in note.text and "at the sensitive cap (5/5 today)" in note.text
+    assert "You can't take" in note.text and "at their sensitive cap (5 of 5 today)" in note.text
     [dm] = fake_slack.dms(LUCIA)
     assert "sensitive today 6/6" in json.dumps(dm.blocks)
     user_factory(LUCIA).click(dm, "Decline — at my exposure cap")

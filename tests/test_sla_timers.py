@@ -99,6 +99,20 @@ def test_each_notice_fires_once_at_its_time(sessions, config) -> None:  # type: 
         assert dms == {"at_risk": 2, "breach": 4}  # the owner; on breach the lead too
         lead_dms = [r for r in rows if r.kind == "notice" and r.channel == LEAD]
         assert {r.dedup_key.split(":")[3] for r in lead_dms} == {"breach"}
+        # the owner's DM carries what stops the clock; the escalated-from owner and the
+        # lead's copies carry no button (neither can Ack or Resolve it as its owner)
+        actions = {
+            tuple(r.dedup_key.split(":")[2:4]): (r.payload.get("_action") or {}).get("action_id")
+            for r in rows
+            if r.kind == "notice" and r.channel != LEAD
+        }
+        assert actions == {
+            ("tta", "at_risk"): "ticket_ack:dm",
+            ("tta", "breach"): None,  # escalated at the breach: no longer theirs
+            ("ttr", "at_risk"): "ticket_resolve:dm",
+            ("ttr", "breach"): "ticket_resolve:dm",
+        }
+        assert not any(r.payload.get("_action") for r in lead_dms)
 
 
 def test_a_pause_moves_the_notices_under_a_new_generation(sessions, config) -> None:  # type: ignore[no-untyped-def]

@@ -496,10 +496,16 @@ def _owner_fyi(i: Inputs) -> list[dict[str, Any]]:
 
 
 def _notice_list(i: Inputs) -> list[dict[str, Any]]:
-    """Items are the ``_item`` lines of the notices the worker gathers (owner_dm, sla_notice)."""
-    owner = [i.renderer.render("owner_dm", **c)[outbox.NOTICE_ITEM] for c in _owner_dm(i)]
-    sla = [i.renderer.render("sla_notice", **c) for c in _sla_notice(i)]
-    items = owner + [p[outbox.NOTICE_ITEM] for p in sla if outbox.NOTICE_ITEM in p]
+    """Items are the ``_item`` lines and ``_action`` buttons of the notices the worker
+    gathers (owner_dm, sla_notice)."""
+    notices = [i.renderer.render("owner_dm", **c) for c in _owner_dm(i)]
+    notices += [i.renderer.render("sla_notice", **c) for c in _sla_notice(i)]
+    items = [
+        {"line": p[outbox.NOTICE_ITEM], "action": p.get(outbox.NOTICE_ACTION)}
+        for p in notices
+        if outbox.NOTICE_ITEM in p
+    ]
+    assert any(item["action"] for item in items) and not all(item["action"] for item in items)
     listed = (items * 4)[:15]
     return [
         {"items": listed, "more": 485, "total": 500},
@@ -582,13 +588,20 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
             "t": i.ticket,
             "level": level,
             "audience": audience,
-            "clock_name": "time to acknowledge",
+            "clock_name": clock_name,
+            "clock_verb": verb,
+            "target": "30 minutes",
+            "left": left,
             "due_at": NOW,
             "responsible": "U05NYC3MRD8",
             "lead": "U04LQ2M8RTA",
             "you": you,
         }
         for level in ("at_risk", "breach")
+        for clock_name, verb, left in (
+            ("time to acknowledge", "acknowledge", "10m"),
+            ("time to resolve", "resolve", None),
+        )
         for audience in ("thread", "dm")
         for you in (None, "U05NYC3MRD8", "U04LQ2M8RTA")
     ]

@@ -111,6 +111,17 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 )
             )
 
+    kinds = {str(k) for k in _map(intake.get("content_id_patterns"))}
+    for kind in _map(intake.get("review_links")):
+        if str(kind) not in kinds:
+            problems.append(
+                (
+                    ("intake", "review_links", kind),
+                    f"{_unknown('content id kind', str(kind), kinds)}: "
+                    "each needs its pattern in intake.content_id_patterns",
+                )
+            )
+
     digest_names: dict[str, int] = {}
     for i, digest in enumerate(_seq(data.get("digests"))):
         name = _map(digest).get("name")

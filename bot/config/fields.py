@@ -10,6 +10,7 @@ import re
 from datetime import time, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
@@ -66,6 +67,18 @@ DigestName = Annotated[
 LanguageCode = Annotated[
     str, Strip, _matcher(r"[a-z]{2}", "an ISO 639-1 language code", "en, es, pt")
 ]
+#: Names of common ISO 639-1 codes, for languages a member speaks that ``intake.languages``
+#: doesn't list (that list, the modal's, names the rest).
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "bn": "Bengali", "cs": "Czech", "da": "Danish", "de": "German",
+    "el": "Greek", "en": "English", "es": "Spanish", "fa": "Persian", "fi": "Finnish",
+    "fr": "French", "ga": "Irish", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean", "ms": "Malay",
+    "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian",
+    "ru": "Russian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil", "th": "Thai",
+    "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese",
+    "zh": "Chinese",
+}  # fmt: skip
 RegionCode = Annotated[str, _matcher(r"[A-Za-z0-9_-]+", "a region code", "emea, latam")]
 
 
@@ -182,6 +195,44 @@ Regex = Annotated[
     BeforeValidator(compile_regex),
     PlainSerializer(lambda p: p.pattern, when_used="json"),
 ]
+
+#: Where a content id goes in a ``review_links`` URL pattern.
+ID_PLACEHOLDER = "{id}"
+
+
+def check_review_link(value: Any) -> str:
+    """A review tool's URL pattern: https, a host, ``{id}`` exactly once and no other braces,
+    nothing that would break a Slack link (``|``, ``<``, ``>``, spaces)."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a URL with {ID_PLACEHOLDER} in it (got {value!r})")
+    example = f"e.g. https://review.example.com/posts/{ID_PLACEHOLDER}"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if parts.scheme != "https" or not host:
+        raise ValueError(f"must be an https:// URL with a host (got {value!r}; {example})")
+    if value.count(ID_PLACEHOLDER) != 1:
+        raise ValueError(
+            f"must contain {ID_PLACEHOLDER} exactly once, where the content id goes "
+            f"(got {value!r}; {example})"
+        )
+    if any(c in value.replace(ID_PLACEHOLDER, "") for c in "{}"):
+        raise ValueError(f"{ID_PLACEHOLDER} is the only placeholder allowed (got {value!r})")
+    if any(c.isspace() or c in '|<>"' for c in value):
+        raise ValueError(f"must not contain spaces, |, <, > or quotes (got {value!r})")
+    return value
+
+
+ReviewLink = Annotated[str, Strip, AfterValidator(check_review_link)]
+
+
+def normalize_content_id(text: str) -> str:
+    """A content id as intake matches and stores it: trimmed, its ``prefix:`` lower-cased
+    (the rest can be case-sensitive); no prefix: all lower-cased."""
+    prefix, sep, rest = text.strip().partition(":")
+    return f"{prefix.lower()}{sep}{rest}" if sep else text.strip().lower()
 
 
 def _lower(value: Any) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -35,6 +36,8 @@ from bot.config.checks import cross_check
 from bot.config.durations import SlaTarget, format_duration
 from bot.config.errors import Loc, describe
 from bot.config.fields import (
+    ID_PLACEHOLDER,
+    LANGUAGE_NAMES,
     WEEKDAYS,
     ChannelId,
     CronExpr,
@@ -45,6 +48,7 @@ from bot.config.fields import (
     LanguageCode,
     Regex,
     RegionCode,
+    ReviewLink,
     SevName,
     SlaDuration,
     Slug,
@@ -53,6 +57,7 @@ from bot.config.fields import (
     TimeOfDay,
     TimeZoneName,
     UserId,
+    normalize_content_id,
     unique,
 )
 from bot.config.qa import Qa
@@ -325,7 +330,26 @@ class Intake(Model):
     languages: dict[LanguageCode, Text] = Field(default_factory=lambda: {"en": "English"})
     source_teams: dict[Slug, Text] = {}
     content_id_patterns: dict[Slug, Regex] = {}
+    #: The review tool's page per content id kind (a key of ``content_id_patterns``):
+    #: ``{id}`` is replaced by the id after its ``prefix:``, percent-encoded.
+    review_links: dict[Slug, ReviewLink] = {}
     summary_max: int = Field(default=150, ge=20, le=150)
+
+    def kind_of(self, ident: str) -> str | None:
+        """The ``content_id_patterns`` kind content id ``ident`` is, if any."""
+        key = normalize_content_id(ident)
+        return next((k for k, p in self.content_id_patterns.items() if p.fullmatch(key)), None)
+
+    def review_url(self, ident: str) -> str | None:
+        """The review tool's page of content id ``ident`` (``post:77310`` →
+        ``https://review.example.com/posts/77310``), or None without a pattern for its kind."""
+        kind = self.kind_of(ident)
+        pattern = self.review_links.get(kind) if kind else None
+        if pattern is None:
+            return None
+        key = normalize_content_id(ident)
+        value = key.partition(":")[2] or key
+        return pattern.replace(ID_PLACEHOLDER, quote(value, safe=""))
 
 
 class Limits(Model):
@@ -466,6 +490,15 @@ class AppConfig(Model):
 
     def member(self, user_id: str) -> Member | None:
         return next((m for p in self.pods.values() if (m := p.member(user_id))), None)
+
+    def area_title(self, area: str) -> str:
+        """A policy area as people read it: ``graphic_violence`` → "Graphic violence"."""
+        found = self.policy_areas.get(area)
+        return found.title if found else area.replace("_", " ").capitalize()
+
+    def language_name(self, code: str) -> str:
+        """A language as people read it: ``pt`` → "Portuguese" (``intake.languages`` first)."""
+        return self.intake.languages.get(code) or LANGUAGE_NAMES.get(code, code)
 
     def pod_for_area(self, area: str) -> Pod:
         """The pod owning policy area ``area``; ``KeyError`` if there is no such area."""

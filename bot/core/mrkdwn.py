@@ -57,6 +57,14 @@ def link(url: str, label: str | None = None) -> str:
     return f"<{target.replace('&', '&amp;')}|{mrkdwn(shown)}>"
 
 
+def content_ref(cfg: AppConfig, raw: str) -> str:
+    """A reported content reference as mrkdwn: an http(s) link as :func:`link` shows it; a
+    content id (``post:77310``) as a link to the review tool where ``intake.review_links``
+    gives its kind a page, else as plain text."""
+    url = cfg.intake.review_url(raw)
+    return link(url, raw.strip()) if url is not None else link(raw)
+
+
 def real_host(url: str) -> str | None:
     """The host ``url`` really goes to, as ASCII (IDN hosts in punycode: ``аpple.com``
     with a Cyrillic а is ``xn--pple-43d.com``); None if it has no usable host."""

@@ -48,6 +48,8 @@ CARD_LINK = "https://escbot.invalid/card-permalink"
 AFTER_CARD = "_after_card"
 #: Set in a notice's payload: its line (mrkdwn) when it is delivered in a list of notices.
 NOTICE_ITEM = "_item"
+#: the button beside a notice's line in a list (its Ack, say), so the list keeps the action
+NOTICE_ACTION = "_action"
 ROUTINE, URGENT = 0, 1  # priorities: a channel's ready lanes go highest first
 URGENT_SEVERITIES = frozenset({"sev0", "sev1"})
 _QUEUED = "outbox_queued"  # session.info mark: this transaction queued a message
@@ -206,7 +208,8 @@ def enqueue_notice(
     concerns the lead is one DM, not one per ticket).
 
     ``payload`` is the message when it goes alone (``after_card`` as for
-    :func:`enqueue_dm`); its ``NOTICE_ITEM`` (else its ``text``) is its line in a list.
+    :func:`enqueue_dm`); its ``NOTICE_ITEM`` (else its ``text``) is its line in a list,
+    with its ``NOTICE_ACTION`` button beside it.
     """
     _enqueue(
         session,

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.config.fields import normalize_content_id
+
 TRACKING_PREFIXES = ("utm_",)
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "igshid", "mc_cid", "mc_eid", "ref_src", "si", "feature", "share_id"}
@@ -171,12 +173,12 @@ def normalize(raw: str) -> tuple[str, str]:
     text = _unwrap(unicodedata.normalize("NFKC", raw).strip())
     parts = urlsplit(text)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return "id", _normalize_id(text)
+        return "id", normalize_content_id(text)
     host = _host(parts.hostname or "")
     try:
         port = parts.port
     except ValueError:  # "host:abc" is not a URL we can canonicalise
-        return "id", _normalize_id(text)
+        return "id", normalize_content_id(text)
     if port and (parts.scheme.lower(), port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     query = sorted(
@@ -258,7 +260,7 @@ def _classify(line: str, id_patterns: Mapping[str, re.Pattern[str]]) -> tuple[Re
     if len(line) > MAX_LENGTH:
         return None, f"“{shown}” is longer than {MAX_LENGTH} characters"
     text = _unwrap(unicodedata.normalize("NFKC", line))
-    ident = _normalize_id(text)
+    ident = normalize_content_id(text)
     if any(p.fullmatch(ident) for p in id_patterns.values()):
         return Ref(raw=text, kind="id", normalized=ident), ""
     scheme = _SCHEME.match(text)
@@ -288,11 +290,6 @@ def _unwrap(text: str) -> str:
     """``<https://x|label>`` (how Slack formats a pasted link) → ``https://x``."""
     match = _SLACK_LINK.match(text)
     return match.group(1) if match else text
-
-
-def _normalize_id(text: str) -> str:
-    prefix, sep, rest = text.strip().partition(":")
-    return f"{prefix.lower()}{sep}{rest}" if sep else text.strip().lower()
 
 
 def _host(hostname: str) -> str:

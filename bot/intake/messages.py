@@ -23,7 +23,7 @@ from bot.config import AppConfig
 from bot.core.mrkdwn import (
     CONTENT_BUDGET,
     SEVERITY_ICONS,
-    link,
+    content_ref,
     link_previews,
     mention,
     pack,
@@ -52,7 +52,7 @@ def ticket_context(cfg: AppConfig, ticket: Ticket) -> dict[str, Any]:
 
 
 def details_context(cfg: AppConfig, renderer: Renderer, ticket: Ticket) -> dict[str, Any]:
-    remaining = [link(item.raw) for item in ticket.content_items]
+    remaining = [content_ref(cfg, item.raw) for item in ticket.content_items]
     chunks: list[list[str]] = []
     while remaining and len(chunks) < DETAILS_SECTIONS:
         kept, _ = pack(remaining, CONTENT_BUDGET)
@@ -116,7 +116,7 @@ def reported_again_context(
     added: list[str],
     watching: bool,
 ) -> dict[str, Any]:
-    kept, hidden = pack((link(raw) for raw in added), CONTENT_BUDGET)
+    kept, hidden = pack((content_ref(cfg, raw) for raw in added), CONTENT_BUDGET)
     return {
         **ticket_context(cfg, ticket),
         "reporter": mention(reporter),

@@ -337,8 +337,10 @@ class _View:
         if len(r.spikes) > LIST_MAX:
             lines.append(f"…and {len(r.spikes) - LIST_MAX} more spikes")
         for rep in r.repeats.top:
-            content = truncate(mrkdwn(rep.normalized).replace("`", "'"), 120)
-            content = warned(rep.tickets.top, f"`{content}`")
+            review = self.cfg.intake.review_url(rep.normalized) if rep.kind == "id" else None
+            code = truncate(mrkdwn(rep.normalized).replace("`", "'"), 120)
+            content = link(review, rep.normalized) if review else f"`{code}`"
+            content = warned(rep.tickets.top, content)
             lines.append(
                 f":repeat: {content} in {rep.tickets.total} tickets within 28 days"
                 f" — {ticket_list(rep.tickets)}"

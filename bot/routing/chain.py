@@ -175,9 +175,8 @@ def escalate(
         )
         ticket.escalation_level = at_level
         name = owner_notices.who(cfg, ticket, target)
-        ticket.routing_reason = (
-            f"Escalated to {name} ({STEP_LABELS[step]}): not acknowledged within {waited}"
-        )
+        role = "" if name.startswith("the ") else f" ({STEP_LABELS[step]})"  # "the pod lead"
+        ticket.routing_reason = f"Escalated to {name}{role}: not acknowledged within {waited}"
         sla.sync(session, cfg, ticket, now)
         arm(session, cfg, ticket, now)
         owner_notices.line(

@@ -30,8 +30,12 @@ How a specialist is chosen, in order:
    be (a shift starting, an absence or a day's cap ending), so the chain can
    try again then.
 
-The reason names the chosen person and every other member with why they were
-passed over ("Ana Silva: off shift until 09:00 Lisbon; Jonas: no self harm skill").
+The reason is written for people, never in config ids: policy areas by title, languages
+by name, people by their roster name, time zones by city. Its first line is the card's
+("Least busy (1 open), speaks Spanish, on shift (11:00 in Madrid). 2 others passed over:
+off shift"); the second names everyone passed over and why
+("Passed over: Ana Silva, off shift until 09:00 in Lisbon; …"), for the owner's DM and the
+thread (:func:`card_line` cuts it for the card).
 """
 
 from __future__ import annotations
@@ -50,8 +54,17 @@ ROUTER = "escbot"
 
 ONCALL, LEAST_LOADED, ROUND_ROBIN, LEAD = "oncall", "least_loaded", "round_robin", "lead"
 AROUND_THE_CLOCK = "around_the_clock"
-#: How many passed-over people the reason names before "+n more".
+#: How many passed-over people the reason names before "and n more".
 PASSED_SHOWN = 8
+#: How many kinds of "passed over" the card's clause counts ("2 off shift, 1 away").
+KINDS_SHOWN = 3
+
+
+class Why(NamedTuple):
+    """Why somebody was not chosen: a kind (for the card's count) and the words."""
+
+    kind: str  # tried skill language away cap shift | busier turn rotation speakers off_rota
+    text: str
 
 
 @dataclass(frozen=True)
@@ -102,12 +115,12 @@ class Candidate(NamedTuple):
     sensitive_today: int
     cap: int | None
     barred: str | None = None  # a rule other than the shift that excludes them
-    barred_kind: str | None = None  # skill, language, away, cap, tried
+    barred_kind: str | None = None  # skill, language, away, cap, tried (see :class:`Why`)
     back: datetime | None = None  # off shift: their next shift start, local
 
     @property
     def local(self) -> str:
-        """Their local time and zone, e.g. ``11:00 Europe/Madrid``."""
+        """Their local time and zone for the audit table, e.g. ``11:00 Europe/Madrid``."""
         return f"{self.clock:%H:%M} {self.clock.tzinfo}"
 
     @property
@@ -120,20 +133,22 @@ class Candidate(NamedTuple):
 
     @property
     def off_shift(self) -> str:
-        """E.g. "off shift until 09:00 Lisbon" (a day name when it is not today)."""
+        """E.g. "off shift until 09:00 in Lisbon" (a day name when it is not today)."""
         if self.back is None:
             return "off shift"
         day = "" if self.back.date() == self.clock.date() else f"{self.back:%a} "
-        return f"off shift until {day}{self.back:%H:%M} {city(self.clock)}"
+        return f"off shift until {day}{local_time(self.back)}"
 
-    def why_not(self, shift_matters: bool = True) -> str | None:
+    def why_not(self, shift_matters: bool = True) -> Why | None:
         """Why they can't have it, in a lead's words: what the configuration says first
         (skill, language), then the shift, then the day's facts (away, at cap)."""
         if self.barred_kind in ("tried", "skill", "language"):
-            return self.barred
+            return Why(self.barred_kind, self.barred or "")
         if shift_matters and not self.on_shift:
-            return self.off_shift
-        return self.barred
+            return Why("shift", self.off_shift)
+        if self.barred_kind is not None:
+            return Why(self.barred_kind, self.barred or "")
+        return None
 
     def row(self, chosen: bool, note: str | None) -> dict[str, Any]:
         """The audit row; load and counts only where they were weighed (read only for them)."""
@@ -158,19 +173,29 @@ def city(clock: datetime) -> str:
     return str(clock.tzinfo).rsplit("/", 1)[-1].replace("_", " ")
 
 
-def area_words(area: str) -> str:
-    """A policy area key as words: ``self_harm`` → ``self harm``."""
-    return area.replace("_", " ")
+def local_time(clock: datetime) -> str:
+    """A local time as people say it: "12:08 in Nairobi"; a zone that is no place
+    (``UTC``, ``Etc/GMT-3``) by its name: "12:08 UTC"."""
+    zone = str(clock.tzinfo)
+    if "/" not in zone or zone.startswith("Etc/"):
+        return f"{clock:%H:%M} {city(clock)}"
+    return f"{clock:%H:%M} in {city(clock)}"
+
+
+def card_line(reason: str) -> str:
+    """The card's part of a stored routing reason: its first line (the rest, the full
+    passed-over list, is for the owner's DM and the thread)."""
+    return reason.split("\n", 1)[0]
 
 
 @dataclass(frozen=True)
 class Decision:
     assignee: str
     via: str  # oncall | least_loaded | round_robin | lead
-    reason: str  # one line for the card (plain text: names, never mentions)
+    reason: str  # the card's line, then the passed-over list (plain text, never mentions)
     candidates: tuple[Candidate, ...]
     pointer: int | None = None  # the new rotation pointer, None: unchanged
-    notes: Mapping[str, str] = field(default_factory=dict)  # eligible but passed over: why
+    notes: Mapping[str, Why] = field(default_factory=dict)  # eligible but passed over: why
 
     @property
     def to_lead(self) -> bool:
@@ -187,7 +212,8 @@ class Decision:
             "strategy": strategy,
             "reason": self.reason,
             "candidates": [
-                c.row(c.id == self.assignee, self.notes.get(c.id)) for c in self.candidates
+                c.row(c.id == self.assignee, note.text if (note := self.notes.get(c.id)) else None)
+                for c in self.candidates
             ],
         }
 
@@ -220,36 +246,36 @@ def decide(cfg: AppConfig, need: Need, snap: Snapshot, exclude: Collection[str] 
         rota = [by_id[u] for u in rotation_order(cfg, pod, snap.now) if u in by_id]
     usable = [c for c in rota if c.barred is None]
     around = cfg.routing.oncall_hours == AROUND_THE_CLOCK
-    duty, notes = _first(need, usable if around else [c for c in usable if c.on_shift])
+    duty, notes = _first(cfg, need, usable if around else [c for c in usable if c.on_shift])
     if duty is None:
         eligible = [c for c in people if c.excluded is None]
         if eligible:
             return _by_strategy(cfg, pod, need, snap, people, rota, eligible)
-        duty, notes = _first(need, usable)
+        duty, notes = _first(cfg, need, usable)
     if duty is not None:
         current = cfg.oncall(pod.key, snap.now)
-        reason = _because(need, duty, ONCALL, current=duty.id == current)
+        no_speaker = bool(need.language) and not duty.speaks
+        head = _because(cfg, need, duty, ONCALL, current=duty.id == current, no_speaker=no_speaker)
         for c in usable:
-            notes.setdefault(c.id, "later in the on-call rotation")
+            notes.setdefault(c.id, Why("rotation", "later in the on-call rotation"))
         notes.pop(duty.id, None)
+        passed = _passed(people, rota, duty.id, notes, around or not duty.on_shift)
         return Decision(
-            duty.id,
-            ONCALL,
-            reason + _passed(people, rota, duty.id, notes, around or not duty.on_shift),
-            tuple(people),
-            notes=notes,
+            duty.id, ONCALL, _reason(cfg, need, head, passed), tuple(people), notes=notes
         )
-    reason = "Nobody eligible, so routed to the pod lead"
-    reason += _passed(people, rota, None, {}, True, label="Considered")
+    passed = _passed(people, rota, None, {}, True)
+    reason = f"{_nobody(cfg, need, passed)}\n{_listed('Considered', passed)}"
     return Decision(pod.lead, LEAD, reason, tuple(people))
 
 
-def _first(need: Need, ordered: list[Candidate]) -> tuple[Candidate | None, dict[str, str]]:
+def _first(
+    cfg: AppConfig, need: Need, ordered: list[Candidate]
+) -> tuple[Candidate | None, dict[str, Why]]:
     """The first of ``ordered`` (rotation order), speakers of the ticket's language first;
     and why the speakers' preference passed others over."""
     if not ordered:
         return None, {}
-    pool, notes = _prefer_speakers(need, ordered)
+    pool, notes = _prefer_speakers(cfg, need, ordered)
     return pool[0], notes
 
 
@@ -263,7 +289,7 @@ def _by_strategy(
     eligible: list[Candidate],
 ) -> Decision:
     """Least loaded or next in turn among the eligible (on shift) members."""
-    pool, notes = _prefer_speakers(need, eligible)
+    pool, notes = _prefer_speakers(cfg, need, eligible)
     order = {m.id: i for i, m in enumerate(pod.members)}
     size = len(pod.members)
 
@@ -277,20 +303,27 @@ def _by_strategy(
         tied = sum(1 for c in pool if c.load == chosen.load) > 1
         for c in pool:
             if c.load > chosen.load:
-                notes[c.id] = f"busier (load {c.load} against {chosen.load})"
+                notes[c.id] = Why("busier", _busier(c, chosen))
             elif c.id != chosen.id:
-                notes[c.id] = "same load, later in turn"
+                notes[c.id] = Why("turn", "as busy, later in turn")
     else:
         chosen = min(pool, key=turn)
         for c in pool:
             if c.id != chosen.id:
-                notes[c.id] = "later in turn"
+                notes[c.id] = Why("turn", "later in turn")
     no_speaker = bool(need.language) and not chosen.speaks
-    reason = _because(need, chosen, strategy, tied=tied, no_speaker=no_speaker)
+    head = _because(cfg, need, chosen, strategy, tied=tied, no_speaker=no_speaker)
     around = cfg.routing.oncall_hours == AROUND_THE_CLOCK
-    reason += _passed(people, rota, chosen.id, notes, around)
+    reason = _reason(cfg, need, head, _passed(people, rota, chosen.id, notes, around))
     pointer = order[chosen.id] + 1
     return Decision(chosen.id, strategy, reason, tuple(people), pointer, notes)
+
+
+def _busier(c: Candidate, chosen: Candidate) -> str:
+    """ "busier (3 open against 1)"; the same count but weightier tickets said so."""
+    if c.open != chosen.open:
+        return f"busier ({c.open} open against {chosen.open})"
+    return f"busier (more urgent open tickets, {c.open} against {chosen.open})"
 
 
 def in_scope(cfg: AppConfig, need: Need, now: datetime) -> set[str]:
@@ -334,14 +367,14 @@ def assess(
     if member.id in exclude:
         barred = ("tried", "already had it")
     elif need.area not in member.skills:
-        barred = ("skill", f"no {area_words(need.area)} skill")
+        barred = ("skill", f"doesn't handle {cfg.area_title(need.area)}")
     elif speaks is False and cfg.routing.language == "required":
-        barred = ("language", f"doesn't speak {need.language}")
+        barred = ("language", f"doesn't speak {cfg.language_name(need.language or '')}")
     elif (away := snap.away.get(member.id)) is not None:
         back = away.until.astimezone(member.tz)
-        barred = ("away", f"out of office until {back:%a %d %b %H:%M}")
+        barred = ("away", f"out of office until {back:%a %d %b} {local_time(back)}")
     elif need.sensitive and cap is not None and sensitive >= cap:
-        barred = ("cap", f"at sensitive cap ({sensitive}/{cap} today)")
+        barred = ("cap", f"at their sensitive cap ({sensitive} of {cap} today)")
     on_shift = member.hours.covers(local, local.tzinfo)  # type: ignore[arg-type]
     return Candidate(
         id=member.id,
@@ -399,18 +432,19 @@ def next_chance(
 
 
 def _prefer_speakers(
-    need: Need, eligible: list[Candidate]
-) -> tuple[list[Candidate], dict[str, str]]:
+    cfg: AppConfig, need: Need, eligible: list[Candidate]
+) -> tuple[list[Candidate], dict[str, Why]]:
     """With speakers of the ticket's language among the eligible, only they are considered;
     the others are noted as passed over."""
     speakers = [c for c in eligible if c.speaks]
     if not need.language or not speakers or len(speakers) == len(eligible):
         return eligible, {}
-    note = f"doesn't speak {need.language} (speakers preferred)"
+    note = Why("speakers", f"doesn't speak {cfg.language_name(need.language)}, a speaker was free")
     return speakers, {c.id: note for c in eligible if not c.speaks}
 
 
 def _because(
+    cfg: AppConfig,
     need: Need,
     c: Candidate,
     via: str,
@@ -419,48 +453,117 @@ def _because(
     no_speaker: bool = False,
     current: bool = True,
 ) -> str:
-    """E.g. "Routed to Ana: graphic_violence, speaks es, on shift (10:14 Europe/Madrid), …"."""
-    parts = [need.area]
+    """E.g. "Least busy (1 open), speaks Spanish, on shift (10:14 in Madrid), 3 of 6
+    sensitive today" (the card shows the policy area beside it), "On call for Graphic
+    violence, …"."""
+    area = cfg.area_title(need.area)
+    if via == ONCALL:
+        parts = [f"On call for {area}" if current else f"Next on call for {area}"]
+    elif via == LEAST_LOADED:
+        parts = [f"Least busy{', next in turn' if tied else ''} ({c.open} open)"]
+    else:
+        parts = [f"Next in turn ({c.open} open)"]
+    language = cfg.language_name(need.language or "")
     if c.speaks:
-        parts.append(f"speaks {need.language}")
+        parts.append(f"speaks {language}")
     elif need.language and no_speaker:
-        parts.append(f"no eligible {need.language} speaker")
-    parts.append(f"on shift ({c.local})" if c.on_shift else f"off shift ({c.local})")
-    opened = f"{c.open} open"
-    if via == LEAST_LOADED:
-        opened += " (least loaded, next in turn)" if tied else " (least loaded)"
-    elif via == ROUND_ROBIN:
-        opened += " (next in turn)"
-    parts.append(opened)
+        parts.append(f"nobody free speaks {language}")
+    parts.append(f"{'on' if c.on_shift else 'off'} shift ({local_time(c.clock)})")
     if need.sensitive:
         today = c.sensitive_today + 1
-        cap = f"/{c.cap}" if c.cap is not None else ""
-        parts.append(f"{today}{cap} sensitive today")
-    head = f"Routed to {c.name}"
-    if via == ONCALL:
-        head += f" (on call for {need.severity})" if current else " (next in the on-call rotation)"
-    return f"{head}: {', '.join(parts)}"
+        of = f" of {c.cap}" if c.cap is not None else ""
+        parts.append(f"{today}{of} sensitive today")
+    return ", ".join(parts)
 
 
 def _passed(
     people: list[Candidate],
     rota: list[Candidate],
     chosen: str | None,
-    notes: Mapping[str, str],
+    notes: Mapping[str, Why],
     around: bool,
-    label: str = "Passed over",
-) -> str:
-    """ ". Passed over: Ana: off shift until 09:00 Lisbon; Jonas: no self harm skill": every
-    member but the chosen, the on-call rotation first and in its order."""
+) -> list[tuple[Candidate, Why]]:
+    """Every member but the chosen and why they weren't, the on-call rotation first and
+    in its order."""
     in_rota = {c.id for c in rota}
     ordered = rota + [c for c in people if c.id not in in_rota]
-    shown: list[str] = []
+    out = []
     for c in ordered:
         if c.id == chosen:
             continue
         why = c.why_not(shift_matters=not (around and c.id in in_rota)) or notes.get(c.id)
-        shown.append(f"{c.name}: {why or 'not on the on-call rotation'}")
-    if not shown:
-        return ""
-    more = f"; +{len(shown) - PASSED_SHOWN} more" if len(shown) > PASSED_SHOWN else ""
-    return f". {label}: {'; '.join(shown[:PASSED_SHOWN])}{more}"
+        out.append((c, why or Why("off_rota", "not on the on-call rotation")))
+    return out
+
+
+def _listed(label: str, passed: list[tuple[Candidate, Why]]) -> str:
+    """ "Passed over: Ana Silva, off shift until 09:00 in Lisbon; Jonas Becker, …": the
+    owner's DM and the thread."""
+    shown = [f"{c.name}, {why.text}" for c, why in passed[:PASSED_SHOWN]]
+    more = f"; and {len(passed) - PASSED_SHOWN} more" if len(passed) > PASSED_SHOWN else ""
+    return f"{label}: {'; '.join(shown)}{more}" if shown else ""
+
+
+def _short(cfg: AppConfig, need: Need, kind: str) -> str:
+    """A kind of "passed over" in a few words, to be counted: "2 off shift"."""
+    if kind in ("language", "speakers"):
+        return f"without {cfg.language_name(need.language or '')}"
+    return _SHORT.get(kind, kind)
+
+
+_SHORT = {
+    "tried": "already had it",
+    "away": "away",
+    "cap": "at their cap",
+    "shift": "off shift",
+    "busier": "busier",
+    "turn": "later in turn",
+    "rotation": "later on call",
+    "off_rota": "not on call",
+}
+
+
+def _counted(cfg: AppConfig, need: Need, whys: list[Why]) -> str:
+    """ "off shift" when all are alike, else "2 off shift, 1 away" (the commonest kinds)."""
+    counts: dict[str, int] = {}
+    for why in whys:
+        label = _short(cfg, need, why.kind)
+        counts[label] = counts.get(label, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:KINDS_SHOWN]
+    return ", ".join(f"{n} {label}" for label, n in top)
+
+
+def _reason(cfg: AppConfig, need: Need, head: str, passed: list[tuple[Candidate, Why]]) -> str:
+    """The card's line (the choice, and who else could have had it in one clause), then
+    the full list. Members who don't handle the area were never in the running: only the
+    list names them."""
+    rivals = [why for _, why in passed if why.kind != "skill"]
+    line = head
+    if rivals:
+        n = len(rivals)
+        line += f". {n} other{'s' if n != 1 else ''} passed over: {_counted(cfg, need, rivals)}"
+    listed = _listed("Passed over", passed)
+    return f"{line}\n{listed}" if listed else line
+
+
+def _nobody(cfg: AppConfig, need: Need, passed: list[tuple[Candidate, Why]]) -> str:
+    """Why the lead has it, in one line: "Nobody on shift speaks Portuguese, so the lead
+    has it"."""
+    area = cfg.area_title(need.area)
+    whys = [why for _, why in passed if why.kind not in ("skill", "tried")]
+    kinds = {why.kind for why in whys}
+    language = cfg.language_name(need.language or "")
+    if not whys:
+        other = " else" if any(why.kind == "tried" for _, why in passed) else ""
+        head = f"Nobody{other} in the pod handles {area}"
+    elif kinds == {"language"}:
+        head = f"Nobody who handles {area} speaks {language}"
+    elif kinds == {"language", "shift"}:
+        head = f"Nobody on shift speaks {language}"
+    elif kinds == {"shift"}:
+        head = f"Nobody who handles {area} is on shift"
+    else:
+        head = f"Nobody who handles {area} is free ({_counted(cfg, need, whys)})"
+    return f"{head}, so the lead has it"

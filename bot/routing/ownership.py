@@ -37,7 +37,7 @@ from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.routing import chain, wellness, workload
 from bot.routing import notices as owner_notices
-from bot.routing.decide import ROUTER, Decision, area_words
+from bot.routing.decide import ROUTER, Decision, card_line
 from bot.routing.workload import DECLINE
 from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import Action, Change, is_open, record, transition
@@ -305,7 +305,8 @@ def reassign(
     if to in (None, "", ROUTE_AGAIN):
         decision = workload.route(session, cfg, ticket, now, exclude={previous} if previous else ())
         if decision.assignee == previous:
-            raise FieldErrors({TO_BLOCK: f"Nobody else can take it right now. {decision.reason}"})
+            why_not = card_line(decision.reason)
+            raise FieldErrors({TO_BLOCK: f"Nobody else can take it right now. {why_not}"})
         target, kind, dm = decision.assignee, "rerouted", _dm_kind(decision)
         payload["routing"] = decision.audit(cfg.routing.strategy)
         routing_reason = decision.reason
@@ -442,7 +443,7 @@ def _facts(seen: wellness.Exposure | None) -> str:
     if seen is None:
         return ""
     parts = [seen.counts] if seen.sensitive else []
-    parts.append("has the skill" if seen.skilled else f"no {area_words(seen.area)} skill")
+    parts.append("has the skill" if seen.skilled else f"doesn't handle {seen.area}")
     if seen.problems():
         parts.append("needs override")
     return " · ".join(parts)[:75]

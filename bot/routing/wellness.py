@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.routing import workload
-from bot.routing.decide import area_words
 from storage.models import Ticket
 
 
@@ -33,7 +32,7 @@ class Exposure:
     cap: int | None
     has_it: bool  # this ticket already counts for them today
     sensitive: bool
-    area: str
+    area: str  # the policy area's title
 
     @property
     def after(self) -> int:
@@ -55,10 +54,11 @@ class Exposure:
         return f"sensitive today {self.today}" + (f"/{self.cap}" if self.cap is not None else "")
 
     def problems(self) -> list[str]:
-        """What an override would override, in words: "no self harm skill", "at the …"."""
-        found = [] if self.skilled else [f"no {area_words(self.area)} skill"]
+        """What an override would override, in words: "doesn't handle Suicide and
+        self-harm", "at their sensitive cap (6 of 6 today)"."""
+        found = [] if self.skilled else [f"doesn't handle {self.area}"]
         if self.over_cap:
-            found.append(f"at the sensitive cap ({self.today}/{self.cap} today)")
+            found.append(f"at their sensitive cap ({self.today} of {self.cap} today)")
         return found
 
 
@@ -83,7 +83,7 @@ def exposures(
             cap=m.max_sensitive_per_day,
             has_it=ticket.id in mine,
             sensitive=bool(ticket.sensitive),
-            area=ticket.policy_area,
+            area=cfg.area_title(ticket.policy_area),
         )
     return out
 

@@ -21,6 +21,7 @@ from bot.core.render import Renderer
 from bot.core.text import mrkdwn, one_line, truncate
 from bot.resolution import followups
 from bot.resolution import service as resolution
+from bot.routing.decide import card_line
 from bot.tickets.lifecycle import Status, is_open
 from storage.models import Ticket
 
@@ -32,6 +33,15 @@ BADGES = {
     Status.ACKNOWLEDGED: "In progress",
     Status.WAITING: "Waiting on reporter",
     Status.RESOLVED: "Resolved",
+}
+#: The status as the rest of a sentence, for the card's notification text.
+STATES = {
+    Status.NEW: "is waiting for an owner",
+    Status.ASSIGNED: "needs to be acknowledged",
+    Status.REOPENED: "was reopened and needs to be acknowledged",
+    Status.ACKNOWLEDGED: "is in progress",
+    Status.WAITING: "is waiting on the reporter",
+    Status.RESOLVED: "is resolved",
 }
 #: What the card's first two buttons are, by status (the rest go in the overflow menu).
 _PREFERRED = {
@@ -51,6 +61,14 @@ def header(ticket: Ticket) -> str:
     status = Status(ticket.status)
     icon = ":white_check_mark:" if status is Status.RESOLVED else severity_icon(ticket.severity)
     return f"{icon} {ticket.severity.upper()} · {ticket.key} · {BADGES.get(status, status.value)}"
+
+
+def sentence(ticket: Ticket) -> str:
+    """The card's notification text before its summary: "SEV0 ticket ESC-12 needs to be
+    acknowledged" (what a push notification or a screen reader says)."""
+    status = Status(ticket.status)
+    state = STATES.get(status, f"is {status.value}")
+    return f"{ticket.severity.upper()} ticket {ticket.key} {state}"
 
 
 def severity_icon(severity: str) -> str:
@@ -91,6 +109,7 @@ def card_context(
         "t": ticket,
         "previews": link_previews(cfg, ticket),
         "header": header(ticket),
+        "sentence": sentence(ticket),
         "sev_icon": severity_icon(ticket.severity),
         "status_line": " · ".join(status_line),
         "fields": [] if resolved else [f"*{k}*\n{v}" for k, v in fields if v],
@@ -101,6 +120,7 @@ def card_context(
         "overflow_id": OVERFLOW,
         "outcome": outcome(cfg, renderer, ticket) if resolved else None,
         "resolved": resolved,
+        "routing_line": card_line(ticket.routing_reason or ""),
     }
 
 

@@ -3,38 +3,20 @@
 Bolt indexes payloads directly (``body["view"]["type"]``, ``body["actions"][0]``…)
 while building listener arguments, so a signed but malformed body would end
 as a 500 deep inside it. Checked first, such a body is the sender's error: 400.
-Nesting is bounded before any JSON parser runs (``json.loads`` and every
-recursive walk after it raise ``RecursionError`` on a few thousand levels).
+
+Nesting is bounded on the parsed body, by one iterative walk that also looks for
+NUL: the JSON parser itself stops at Python's recursion limit with a
+``RecursionError`` (the caller's 400), and what it accepts deeper than
+``MAX_DEPTH`` is refused here before any recursive code sees it. (The body used
+to be scanned as text before parsing: that parsed a form twice and cost more
+than Bolt's whole parse, 0.46 ms of a 15 KB submission.)
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 MAX_DEPTH = 64  # Slack's deepest payloads (rich text in a message in a view) nest about 15
-
-_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)  # possessive: linear on any input
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-
-
-def too_deep(text: str) -> bool:
-    """Whether the JSON in ``text`` (a JSON body, or a form's ``payload`` field) nests
-    deeper than ``MAX_DEPTH``; brackets inside JSON strings don't count."""
-    candidates = [text]
-    if "payload" in text:  # a form body: its JSON is percent-encoded in a field
-        candidates += [value for _, value in parse_qsl(text, keep_blank_values=True)]
-    return any(_depth_over(candidate, MAX_DEPTH) for candidate in candidates)
-
-
-def _depth_over(text: str, limit: int) -> bool:
-    depth = 0
-    for char in _NOT_BRACKET.sub("", _STRING.sub("", text)):
-        depth += 1 if char in "[{" else -1
-        if depth > limit:
-            return True
-    return False
 
 
 _OBJECT_FIELDS = ("user", "team", "channel", "container", "enterprise", "message", "view", "state")
@@ -44,8 +26,8 @@ def malformed(body: object) -> str | None:
     """Why ``body`` can't be a Slack request, or None when it has the shape Slack sends."""
     if not isinstance(body, dict):
         return "payload is not an object"
-    if _has_nul(body):  # Slack never sends NUL; PostgreSQL refuses it in text
-        return "NUL character"
+    if problem := _walk(body):
+        return problem
     for key in _OBJECT_FIELDS:
         if key in body and not isinstance(body[key], dict | None) and key != "channel":
             return f"{key} is not an object"
@@ -62,14 +44,26 @@ def malformed(body: object) -> str | None:
     return check(body)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _walk(body: dict[str, Any]) -> str | None:
+    """Why the body can't be taken: nested deeper than ``MAX_DEPTH``, or a NUL (Slack never
+    sends NUL, and PostgreSQL refuses it in text); iterative, so any depth is safe to walk."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                return "nested too deep"
+            for key, item in value.items():
+                if "\x00" in key:
+                    return "NUL character"
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                return "nested too deep"
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\x00" in value:
+            return "NUL character"
+    return None
 
 
 def _command(body: dict[str, Any]) -> str | None:

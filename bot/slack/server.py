@@ -4,8 +4,8 @@ Routes: ``POST /slack/events`` (commands, interactivity, events), ``GET /healthz
 and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``),
 and ``POST /qa/decisions`` (vendors' decisions for QA, :mod:`bot.slack.qa_intake`).
 A Slack request is admitted in this order, each step before the next reads
-anything: size (413), Slack's signature over the raw bytes (401), UTF-8, nesting
-depth and JSON (400), the payload's shape (400); only then Bolt. Each refusal
+anything: size (413), Slack's signature over the raw bytes (401), UTF-8 and JSON
+(400), the payload's nesting depth and shape (400); only then Bolt. Each refusal
 is one log line and a 4xx, never a traceback or a 5xx.
 """
 
@@ -33,7 +33,7 @@ from waitress.server import create_server
 
 from bot.core.metrics import Metrics
 from bot.settings import HttpLimits
-from bot.slack.payloads import MAX_DEPTH, malformed, too_deep
+from bot.slack.payloads import malformed
 from bot.slack.qa_intake import QaDecisionsEndpoint
 from bot.slack.signature import SignatureGate
 from storage.db import ping
@@ -99,16 +99,14 @@ class SlackEndpoint:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return Refusal(400, "malformed payload: not UTF-8", "signed body is not UTF-8")
-        if too_deep(text):
-            return Refusal(
-                400, "malformed payload: nested too deep", f"signed JSON deeper than {MAX_DEPTH}"
-            )
         try:
             request = BoltRequest(
                 body=text,
                 query=environ.get("QUERY_STRING", ""),
                 headers=WsgiHttpRequest(environ).get_headers(),
             )
+        except RecursionError:  # the JSON parser's own bound, far past MAX_DEPTH
+            return Refusal(400, "malformed payload: nested too deep", "signed JSON nested too deep")
         except Exception as err:  # broken JSON, a 5000-digit number, a list where Bolt reads
             # a dict (its constructor reads team and enterprise ids from the parsed body)
             return Refusal(400, "malformed payload", f"signed body does not parse: {err!r:.120}")
