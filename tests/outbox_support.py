@@ -21,10 +21,16 @@ def drain(worker: OutboxWorker, timeout: float = 10.0) -> bool:
     the messages it queues are not in the outbox yet."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not worker.run_once() and not worker.pending() and not routing(worker.sessions):
+        if not worker.run_once() and idle(worker):
             return True
         time.sleep(0.02)
-    return worker.pending() == 0 and not routing(worker.sessions)
+    return idle(worker)
+
+
+def idle(worker: OutboxWorker) -> bool:
+    """No route step pending, then (in that order: a step's rows commit with it) no
+    message pending."""
+    return not routing(worker.sessions) and not worker.pending()
 
 
 def routed(sessions: sessionmaker[Session], timeout: float = 10.0) -> bool:
