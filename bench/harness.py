@@ -362,6 +362,7 @@ class Run:
     latencies: list[float]
     failures: list[str]
     seconds: float
+    began: float = 0.0  # time.perf_counter() when the first request went out
 
     @property
     def per_second(self) -> float:
@@ -409,7 +410,7 @@ def run_concurrently(
     began = time.perf_counter()
     for thread in pool:
         thread.join()
-    return Run(latencies, failures, time.perf_counter() - began)
+    return Run(latencies, failures, time.perf_counter() - began, began)
 
 
 def cpu_seconds(pid: int) -> float:

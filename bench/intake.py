@@ -6,9 +6,12 @@
 
 ``escbot run`` (its own process, against the fake Slack in this one) takes
 ``--submissions`` view submissions from ``--concurrency`` closed-loop senders.
-escbot commits each ticket together with its outbox rows (card, the details in
-its thread, the reporter's DM) before it acknowledges, so every plain ack is a
-committed ticket; the count is checked in the database afterwards. SQLite
+escbot commits each ticket before it acknowledges, so every plain ack is a
+committed ticket; its route step (routing, timers, and the outbox rows: card,
+the details in its thread, the reporter's DM) follows the ack. Two rates: *acked*
+(tickets over the seconds until the last ack) and *routed* (until the last
+ticket's route step committed, its card queued with its owner); the counts are
+checked in the database afterwards. SQLite
 always runs; ``--database-url`` adds a run on a PostgreSQL schema made for it
 and dropped after. The outbox worker runs as in production, delivering while
 intake goes on. ``--workers N`` runs ``escbot run --workers N``. Targets: at least
@@ -18,6 +21,7 @@ intake goes on. ``--workers N`` runs ``escbot run --workers N``. Targets: at lea
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -42,6 +46,25 @@ CHECK = text(
     FROM tickets t WHERE t.reporter_id LIKE :reporters
     """
 )
+
+
+#: Tickets of the run not routed yet.
+UNROUTED = text("SELECT count(*) FROM tickets WHERE reporter_id LIKE :reporters AND status = 'new'")
+
+
+def routed_at(db_url: str, tag: str, timeout: float = 120.0) -> float:
+    """time.perf_counter() once every ticket of the run is routed (polled every 10 ms)."""
+    engine = create_engine(database_url(db_url))
+    deadline = time.perf_counter() + timeout
+    try:
+        while time.perf_counter() < deadline:
+            with engine.connect() as conn:
+                if not conn.execute(UNROUTED, {"reporters": f"U0{tag}X%"}).scalar():
+                    return time.perf_counter()
+            time.sleep(0.01)
+        raise TimeoutError(f"tickets still unrouted after {timeout:.0f} s")
+    finally:
+        engine.dispose()
 
 
 def committed(db_url: str, tag: str) -> dict[str, int]:
@@ -71,6 +94,7 @@ def run_one(
                 result = h.run_concurrently(
                     senders, submissions, lambda u, n: h.submit_intake(u, modal, f"m{n}")
                 )
+                routed = routed_at(db_url, "M") - result.began
                 cpu = escbot.cpu_seconds() - cpu
                 check = committed(db_url, "M")
                 info = h.machine(db_url)
@@ -89,6 +113,8 @@ def run_one(
         **check,
         "seconds": result.seconds,
         "per_second": check["tickets"] / result.seconds,
+        "routed_seconds": routed,
+        "routed_per_second": check["tickets"] / routed,
         "ack_ms": h.percentiles(result.latencies),
         "server_cpu_ms_per_ticket": cpu / submissions * 1000,
         "rss_mb": rss,
@@ -119,7 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 HEADER = (
     f"{'database':<18}{'sent':>6}{'acked':>7}{'tickets':>8}{'+outbox':>8}"
-    f"{'per s':>8}{'ack p50':>9}{'p99':>7}{'cpu ms/ticket':>15}{'RSS MB':>8}"
+    f"{'acked/s':>9}{'routed/s':>10}{'ack p50':>9}{'p99':>7}{'cpu ms/ticket':>15}{'RSS MB':>8}"
 )
 
 
@@ -127,7 +153,8 @@ def line(r: dict[str, Any]) -> str:
     complete = min(r["with_card"], r["with_thread"], r["with_dm"])
     return (
         f"{r['database']:<18}{r['submissions']:>6}{r['accepted']:>7}{r['tickets']:>8}"
-        f"{complete:>8}{r['per_second']:>8.1f}{r['ack_ms']['p50']:>9.1f}"
+        f"{complete:>8}{r['per_second']:>9.1f}{r['routed_per_second']:>10.1f}"
+        f"{r['ack_ms']['p50']:>9.1f}"
         f"{r['ack_ms']['p99']:>7.1f}{r['server_cpu_ms_per_ticket']:>15.1f}{r['rss_mb']:>8.0f}"
     )
 
@@ -145,9 +172,10 @@ def table(report: dict[str, Any]) -> str:
     ]
     for r in report["results"]:
         target = TARGET_PER_SECOND if r["database"].startswith("sqlite") else TARGET_PG
+        rate = min(r["per_second"], r["routed_per_second"])  # routed: the honest one
         out.append(
-            f"≥ {target:.0f} tickets/s on {r['database']}: "
-            f"{h.verdict(r['per_second'] >= target)} ({r['per_second']:.1f}/s)"
+            f"≥ {target:.0f} tickets/s on {r['database']}: {h.verdict(rate >= target)} "
+            f"({r['per_second']:.1f}/s acked, {r['routed_per_second']:.1f}/s routed)"
         )
     return "\n".join(out)
 

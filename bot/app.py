@@ -24,6 +24,7 @@ from bot.delivery.outbox import alert_admins, wake_after_commit
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
 from bot.delivery.worker import OutboxWorker, Pacer
+from bot.intake import opening
 from bot.qa import clarify as qa_clarify
 from bot.qa import schedule as qa_schedule
 from bot.reporting import digests
@@ -111,6 +112,7 @@ def create_app(
 
 def register_timer_handlers(timers: TimerRunner, config: AppConfig, renderer: Renderer) -> None:
     """Give each durable timer kind its handler: here, so no domain module needs the runner."""
+    timers.register(opening.KIND, opening.make_timer_handler(config, renderer))
     timers.register(chain.KIND, chain.make_timer_handler(config, renderer))
     timers.register(sla.TIMER_KIND, sla.make_timer_handler(config, renderer))
     timers.register(followups.TIMER_KIND, followups.make_timer_handler(config, renderer))

@@ -24,6 +24,7 @@ from bot.delivery.timers import TimerRunner
 from bot.delivery.worker import OutboxWorker
 from bot.settings import Settings
 from bot.slack.identity import BotIdentity
+from bot.slack.router import Router
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Services:
     scheduler: Scheduler
     metrics: Metrics
     clock: Clock = field(default_factory=SystemClock)
+    #: new tickets' route steps and confirmations, after their acks (in every process)
+    router: Router = field(default_factory=Router)
 
     @cached_property
     def desk(self) -> Desk:
@@ -54,5 +57,6 @@ class Services:
         self.scheduler.start()
 
     def stop_workers(self) -> None:
+        self.router.stop()
         self.scheduler.shutdown()
         self.outbox.stop()

@@ -388,6 +388,7 @@ def reschedule(
             or 0
         )
         notified = _at_risk_notified(session, ticket)
+    coming: list[tuple[str, datetime, dict[str, Any]]] = []
     for which in CLOCKS:
         for level in (AT_RISK, BREACH):
             if (level == AT_RISK and which in notified) or (
@@ -397,14 +398,9 @@ def reschedule(
             when = due(cfg, ticket, which, level)
             if when is None or (level == AT_RISK and _overdue(cfg, ticket, which, now)):
                 continue
-            timers.schedule(
-                session,
-                TIMER_KIND,
-                f"sla:{ticket.id}:{which}:{level}:g{generation}",
-                when,
-                ticket=ticket,
-                payload={"clock": which, "level": level, "generation": generation},
-            )
+            key = f"sla:{ticket.id}:{which}:{level}:g{generation}"
+            coming.append((key, when, {"clock": which, "level": level, "generation": generation}))
+    timers.schedule_all(session, TIMER_KIND, ticket, coming)
 
 
 def _overdue(cfg: AppConfig, ticket: Ticket, which: str, now: datetime | None) -> bool:

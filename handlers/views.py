@@ -119,8 +119,11 @@ def _register_intake(app: App, services: Services) -> None:
             ack(response_action="update", view=answer.choice)
         else:
             ack()
-            if answer.confirmation is not None:
-                answers.confirm(client, answer.confirmation, answer.channel, user)
+            if (finish := answer.finish) is not None:  # route it, then tell the reporter
+                services.router.submit(
+                    answer.rank,
+                    lambda: answers.confirm(client, finish(), answer.channel, user),
+                )
 
     @app.action(intake_form.CHOICE_ACTIONS)
     @guarded

@@ -119,6 +119,19 @@ def insert_new(session: Session, table: Table, **values: Any) -> bool:
     return session.execute(statement, values).first() is not None
 
 
+def insert_all_new(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`insert_new` for several rows in one executemany (the driver loops over
+    them, not SQLAlchemy): rows whose unique key is taken are skipped."""
+    if rows:
+        session.execute(_insert_all_new(session.get_bind().dialect.name, table), list(rows))
+
+
+@functools.cache
+def _insert_all_new(dialect: str, table: Table) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
+
+
 @functools.cache
 def _insert_new(dialect: str, table: Table) -> Any:
     """Built once: values go in as parameters, so each call skips building a statement."""

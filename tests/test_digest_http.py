@@ -25,7 +25,7 @@ from bot.reporting.report import build_report
 from bot.sandbox.emulator.fake_slack import Message
 from storage.models import OutboxMessage, Ticket
 from tests.desk import EXAMPLE, LEAD
-from tests.outbox_support import drain
+from tests.outbox_support import drain, routed
 
 INTAKE, KPI = "C06H2KX8ESC", "C06H2KX9KPI"
 PARTNER = "U07LEGAL01"
@@ -52,6 +52,7 @@ def escalate(escbot, user_factory, fake_slack, summary: str, severity: str = "se
     fake_slack.wait_for("views.open", since=mark)
     form = {"Severity": severity, "Your team": "Legal"}
     assert partner.submit_view(fake_slack.last_view(PARTNER), form).status_code == 200
+    assert routed(escbot.services.sessions)
     with escbot.services.sessions() as s:
         return s.scalars(select(Ticket).where(Ticket.summary == summary)).one()
 

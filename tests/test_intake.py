@@ -29,7 +29,7 @@ from tests.intake_support import (
     open_modal,
     visible,
 )
-from tests.outbox_support import drain
+from tests.outbox_support import drain, routed
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +385,7 @@ def test_status_lists_only_the_last_five_events(escbot, fake_slack, user_factory
 
     partner = user_factory(PARTNER)
     assert escalate(partner, fake_slack).status_code == 200
+    assert routed(escbot.services.sessions)  # its assign event comes before the notes
     with escbot.services.sessions() as s, s.begin():
         ticket = s.scalars(select(Ticket)).one()
         for n in range(7):

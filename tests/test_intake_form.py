@@ -157,11 +157,11 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
     values = {"Your team": "comms", "Content links or ids": "post:1"}
     first = intake_form.submit_view(desk, submitted(view, values), "U1")
     assert (first.errors, first.choice, first.channel) == ({}, None, "C07PARTNERS")
-    assert first.confirmation is not None and "ESC-1" in first.confirmation["text"]
+    assert first.finish is not None and "ESC-1" in first.finish()["text"]
     shortcut = intake_form.message_modal(desk, "C9", "look", "https://fake.slack.com/p1")
     second = {**shortcut, "id": "V0SECOND"}
     choice = intake_form.submit_view(desk, submitted(second, {**values, "Summary": "Raid"}), "U2")
-    assert choice.confirmation is None and choice.choice is not None
+    assert choice.finish is None and choice.choice is not None
     assert choice.choice["callback_id"] == intake_form.CHOICE_VIEW
     new = intake_form.choose(
         desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"

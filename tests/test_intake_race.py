@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
-from bot.core.render import Renderer
 from bot.intake import service as intake
 from bot.intake.draft import Draft
 from bot.intake.service import Outcome, Result
@@ -82,7 +81,6 @@ def test_simultaneous_reports_over_http_make_one_ticket_and_offer_it_to_the_rest
 def test_a_report_racing_an_uncommitted_ticket_waits_for_it_and_is_offered_it(
     sessions: sessionmaker[Session], config: AppConfig
 ) -> None:
-    renderer = Renderer(config.team_tz)
     now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     draft = Draft(
         summary="Viral clip", policy_area="graphic_violence", severity="sev1", content=(VIRAL,)
@@ -92,7 +90,7 @@ def test_a_report_racing_an_uncommitted_ticket_waits_for_it_and_is_offered_it(
 
     def submit(session: Session, reporter: str) -> Outcome:
         return intake.submit(
-            session, config, renderer, draft, reporter=reporter, now=now, request_key=reporter
+            session, config, draft, reporter=reporter, now=now, request_key=reporter
         )
 
     def racer() -> None:

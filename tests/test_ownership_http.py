@@ -1,8 +1,8 @@
 """Routing and ownership over real HTTP against the fake Slack: the card, its buttons,
 the reassign modal, /escalate ooo and the escalation chain.
 
-Tickets are opened with ``bot.intake.service.open_ticket`` (what the intake modal calls), then
-people click the buttons of the card as it was posted.
+Tickets are opened with ``bot.intake.service.open_ticket`` (both steps of what the
+intake modal does), then people click the buttons of the card as it was posted.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request import BoltRequest
 
 from bot.slack import runner
+from bot.slack.router import Router
 
 
 def app() -> App:
@@ -80,3 +81,27 @@ def test_an_error_after_the_ack_keeps_the_ack_and_one_before_it_is_a_500() -> No
 
 def test_escbot_runs_its_listeners_on_the_prompt_runner(escbot) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(escbot.app.listener_runner, runner.PromptListenerRunner)
+
+
+def test_the_router_runs_after_ack_work_most_urgent_first_and_survives_a_failure() -> None:
+    """bot/slack/router.py: what waits behind a running step goes by rank, then arrival."""
+    routing = Router()
+    running, release = threading.Event(), threading.Event()
+    done: list[str] = []
+
+    def first() -> None:
+        running.set()
+        release.wait(5)
+        done.append("first")
+
+    def failing() -> None:
+        raise RuntimeError("a step that fails stays for the scheduler")
+
+    routing.submit(3, first)
+    assert running.wait(5)
+    for rank, name in [(3, "sev3 a"), (1, "sev1"), (3, "sev3 b"), (0, "sev0")]:
+        routing.submit(rank, lambda name=name: done.append(name))  # type: ignore[misc]
+    routing.submit(0, failing)
+    release.set()
+    routing.stop()
+    assert done == ["first", "sev0", "sev1", "sev3 a", "sev3 b"]

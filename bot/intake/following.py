@@ -22,6 +22,7 @@ from bot.core.mrkdwn import mention
 from bot.core.render import Renderer
 from bot.core.sealed import Seal
 from bot.delivery import outbox
+from bot.intake import opening
 from bot.intake.draft import Draft
 from bot.intake.service import Outcome, Result, remember, watch
 from bot.tickets import permissions
@@ -51,9 +52,11 @@ def ask(
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
-    ticket = ticket_by_key(session, key, lock=True)
+    ticket = ticket_by_key(session, key)
     if ticket is None:
         raise NotFound(f"{key} does not exist.")
+    opening.settle(session, cfg, renderer, ticket.id, now)  # the owner decides: route it first
+    session.refresh(ticket, with_for_update=True)
     if not is_open(ticket.status):
         raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")
     if not claim_request(session, request_key, now, {}):

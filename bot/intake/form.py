@@ -28,8 +28,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete
@@ -44,7 +46,7 @@ from bot.core.mrkdwn import CONTENT_BUDGET, link, mention, pack
 from bot.core.render import Renderer
 from bot.core.sealed import Seal, Tampered
 from bot.core.text import clean, one_line
-from bot.intake import content, following, limits
+from bot.intake import content, following, limits, opening
 from bot.intake import messages as intake_messages
 from bot.intake import service as intake
 from bot.intake.draft import Draft
@@ -128,13 +130,17 @@ class Submission:
 @dataclass(frozen=True)
 class Submitted:
     """How the listener answers a submitted modal: ``errors`` go under its fields,
-    ``choice`` replaces it, and ``confirmation`` — only when a ticket was opened —
-    is the instant ephemeral to show in ``channel``, where the modal was opened."""
+    ``choice`` replaces it; else it closes. ``finish`` — only when a ticket was opened —
+    is the ticket's route step (:mod:`bot.intake.opening`), for the listener to run once
+    it has acknowledged, the most urgent ``rank`` first (its severity's place in app.yaml);
+    it returns the instant ephemeral (naming the owner) to show in ``channel``, where the
+    modal was opened."""
 
     errors: dict[str, str] = field(default_factory=dict)
     choice: dict[str, Any] | None = None
-    confirmation: dict[str, Any] | None = None
+    finish: Callable[[], dict[str, Any]] | None = None
     channel: str | None = None
+    rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,8 @@ def message_modal(desk: Desk, channel: str, text: str, permalink: str | None) ->
 
 def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
     """A submitted intake modal: its errors, the duplicate choice, or a ticket opened
-    (committed before the answer, so the confirmation names a ticket that exists)."""
+    (committed before the answer, so the ack stands for a ticket that exists; routed by
+    ``Submitted.finish``)."""
     now = desk.clock.now()
     try:
         origin = Origin.decode(_json(desk.seal.open_view(view, user=reporter)))
@@ -183,7 +190,13 @@ def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
         return Submitted(errors=err.errors)
     if choice is not None:  # already escalated: offer "add to ESC-n"
         return Submitted(choice=choice)
-    return Submitted(confirmation=_confirmation(desk, outcome), channel=form.origin.channel)
+    if outcome.result is not Result.CREATED or outcome.ticket is None:
+        return Submitted(channel=form.origin.channel)
+    return Submitted(
+        finish=partial(_finish, desk, outcome.ticket.id),
+        channel=form.origin.channel,
+        rank=list(desk.config.severities).index(outcome.ticket.severity),
+    )
 
 
 def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: str) -> Chosen:
@@ -200,18 +213,22 @@ def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: s
             now=now,
             seal=desk.seal,
         )
+    confirmation = None
+    if outcome.result is Result.CREATED and outcome.ticket is not None:  # acked before
+        ticket = opening.finish(desk, outcome.ticket.id)
+        outcome = replace(outcome, ticket=ticket)
+        confirmation = intake_messages.reporter_ack(desk.renderer, desk.config, ticket)
     return Chosen(
         view=done_view(desk.renderer, desk.config, outcome),
-        confirmation=_confirmation(desk, outcome),
+        confirmation=confirmation,
         channel=origin.channel,
     )
 
 
-def _confirmation(desk: Desk, outcome: Outcome) -> dict[str, Any] | None:
-    """The reporter's instant ephemeral, for a ticket just opened (not for one joined)."""
-    if outcome.result is not Result.CREATED or outcome.ticket is None:
-        return None
-    return intake_messages.reporter_ack(desk.renderer, desk.config, outcome.ticket)
+def _finish(desk: Desk, ticket_id: int) -> dict[str, Any]:
+    """A new ticket's route step, then the reporter's instant ephemeral."""
+    ticket = opening.finish(desk, ticket_id)
+    return intake_messages.reporter_ack(desk.renderer, desk.config, ticket)
 
 
 # -- the modal ------------------------------------------------------------------------
@@ -407,7 +424,6 @@ def submit(
     outcome = intake.submit(
         session,
         cfg,
-        renderer,
         draft,
         reporter=reporter,
         now=now,
@@ -583,7 +599,7 @@ def decide(
     if choice["kind"] == "new":
         limits.check_tickets(session, cfg, reporter, draft.severity, now)
         outcome = intake.submit(
-            session, cfg, renderer, draft, reporter=reporter, now=now, request_key=key,
+            session, cfg, draft, reporter=reporter, now=now, request_key=key,
             allow_duplicate=True, linked="" if choice["key"] == "new" else choice["key"],
         )  # fmt: skip
     elif choice["kind"] == "reopen":

@@ -1,9 +1,12 @@
 """Opening tickets: the domain side of ``/escalate``, the message shortcut and the intake modal.
 
-A ticket, its content items, its "created" audit event and the Slack
-messages announcing it (card, details in the card's thread, the reporter's
-DM with the card's link) are written in one transaction: once the caller
-commits, the ticket exists and its messages will be delivered.
+Opening a ticket takes two transactions. The submission's writes what its ack
+needs: the ticket, its content items, its "created" audit event and a durable route
+step (:func:`create_ticket`); once it commits, the ticket exists and will be routed
+and announced. The step (:mod:`bot.intake.opening`) routes it, starts its clocks and
+queues the Slack messages announcing it (card, details in the card's thread, the
+reporter's DM with the card's link), exactly once, right after the ack or, after a
+crash, on a scheduler's timer tick.
 
 Every submission carries an idempotency key (the Slack view id): the same
 submission delivered twice — a retry, a double click, or both buttons of the
@@ -21,17 +24,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import sla
 from bot.config import AppConfig
 from bot.core.errors import DomainError, NotFound
 from bot.core.render import Renderer
 from bot.core.text import clean
 from bot.delivery import outbox
 from bot.intake import messages as intake_messages
+from bot.intake import opening
 from bot.intake.content import normalize
 from bot.intake.draft import Draft
 from bot.resolution import service as resolution
-from bot.routing import ownership
 from bot.tickets import permissions
 from bot.tickets.lifecycle import OPEN_STATUSES, Status, is_open, record
 from bot.tickets.permissions import Verb
@@ -81,7 +83,6 @@ class Outcome:
 def submit(
     session: Session,
     cfg: AppConfig,
-    renderer: Renderer,
     draft: Draft,
     *,
     reporter: str,
@@ -90,9 +91,10 @@ def submit(
     allow_duplicate: bool = False,
     linked: str | None = None,
 ) -> Outcome:
-    """Open a ticket for ``draft`` unless this request was handled or its content is
-    already in an open ticket, or was in a resolved one (then DUPLICATE, and nothing is
-    written). ``linked``: the resolved ticket the reporter chose to open a new one after.
+    """Create a ticket for ``draft`` (its route step still to run) unless this request was
+    handled or its content is already in an open ticket, or was in a resolved one (then
+    DUPLICATE, and nothing is written). ``linked``: the resolved ticket the reporter chose
+    to open a new one after.
 
     The check holds under concurrency: content found in no open ticket is locked
     (:func:`claim_content`) and looked up again, so of two reports of the same content
@@ -118,25 +120,25 @@ def submit(
     )
     if not claim_request(session, request_key, now, {}):
         return Outcome(Result.REPEAT, previous=request_result(session, request_key) or {})
-    ticket = open_ticket(
-        session, cfg, renderer, draft, reporter=reporter, now=now,
-        before=before.ticket if before else None,
-    )  # fmt: skip
+    ticket = create_ticket(
+        session, cfg, draft, reporter=reporter, now=now, before=before.ticket if before else None
+    )
     remember(session, request_key, Result.CREATED, ticket)
     return Outcome(Result.CREATED, ticket=ticket)
 
 
-def open_ticket(
+def create_ticket(
     session: Session,
     cfg: AppConfig,
-    renderer: Renderer,
     draft: Draft,
     *,
     reporter: str,
     now: datetime,
     before: Ticket | None = None,
 ) -> Ticket:
-    """Create the ticket and queue its messages; the caller owns the transaction.
+    """The ticket, its content, its "create" audit event and its pending route step
+    (:mod:`bot.intake.opening`, which routes it and queues its messages): what a
+    submission commits before its ack. The caller owns the transaction.
     ``before``: the resolved ticket this one follows, named in its thread."""
     number = next_number(session)
     area = cfg.policy_areas[draft.policy_area]
@@ -182,25 +184,24 @@ def open_ticket(
             **({"reported_before": before.key} if before else {}),
         },
     )
-    # The card first, then its details as the first line of its thread; both render
-    # the ticket as it is when delivered, so the owner chosen next is on the card.
-    outbox.enqueue_card(session, ticket, now)
-    details = intake_messages.details(renderer, cfg, ticket)
-    outbox.enqueue_thread(session, ticket, details, f"thread:{ticket.id}:details", now)
-    if before is not None:
-        line = intake_messages.reported_before(renderer, cfg, ticket, before)
-        outbox.enqueue_thread(session, ticket, line, f"thread:{ticket.id}:before", now)
-    ownership.assign_new(session, cfg, ticket, now, renderer)
-    sla.sync(session, cfg, ticket, now, new=True)
-    outbox.enqueue_dm(  # after routing: it names the owner
-        session,
-        ticket.reporter_id,
-        intake_messages.reporter_dm(renderer, cfg, ticket),
-        f"dm:{ticket.reporter_id}:{ticket.id}:opened",
-        now,
-        ticket,
-        after_card=True,
-    )
+    opening.schedule(session, ticket, now, before)
+    return ticket
+
+
+def open_ticket(
+    session: Session,
+    cfg: AppConfig,
+    renderer: Renderer,
+    draft: Draft,
+    *,
+    reporter: str,
+    now: datetime,
+    before: Ticket | None = None,
+) -> Ticket:
+    """Both steps of opening a ticket in the caller's one transaction: for callers that
+    answer nobody in between (seeding, tests, benchmarks)."""
+    ticket = create_ticket(session, cfg, draft, reporter=reporter, now=now, before=before)
+    opening.settle(session, cfg, renderer, ticket.id, now)
     return ticket
 
 
@@ -222,9 +223,13 @@ def add_to_ticket(
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
     claim_content(session, draft.content)  # content locks first, then the ticket's row
-    ticket = ticket_by_key(session, key, lock=True)
+    ticket = ticket_by_key(session, key)
     if ticket is None:
         raise NotFound(f"{key} does not exist.")
+    # Not routed yet (its step runs right after the ack that made it): route it first,
+    # so that its card and details come before this report's line.
+    opening.settle(session, cfg, renderer, ticket.id, now)
+    session.refresh(ticket, with_for_update=True)
     permissions.check(cfg, ticket, reporter, Verb.SEE, watchers=watchers(session, ticket))
     if not is_open(ticket.status):
         raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")

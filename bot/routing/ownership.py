@@ -61,7 +61,7 @@ def assign_new(
     now: datetime,
     renderer: Renderer,
 ) -> Decision:
-    """Route a ticket just created (``bot.intake.service.open_ticket``, before its ``sla.sync``).
+    """Route a ticket just created (``bot.intake.opening.finish_opening``, before ``sla.sync``).
 
     new → assigned to the best placed specialist (or the pod lead), with the
     reason on the card, the candidate table in the audit event, a DM to the
