@@ -617,7 +617,9 @@ def decide(
             session, cfg, renderer, seal, choice["key"], draft,
             reporter=reporter, now=now, request_key=key,
         )  # fmt: skip
-    session.delete(row)
+    # a statement, not session.delete: a double click that waited above for this one's
+    # locks finds the row gone, which is no news (the ORM would warn of a lost row)
+    session.execute(delete(PendingDraft).where(PendingDraft.view_id == row.view_id))
     return outcome, origin
 
 
