@@ -417,6 +417,13 @@ BAD = [
     ),
     pytest.param(
         '"https://review.example.com/posts/{id}"',
+        '"https://[::1/posts/{id}"',
+        "intake.review_links.post: must be an https:// URL with a host "
+        "(got 'https://[::1/posts/{id}'",
+        id="review-link-unparsable",
+    ),
+    pytest.param(
+        '"https://review.example.com/posts/{id}"',
         '"https://review.example.com/posts/"',
         "intake.review_links.post: must contain {id} exactly once, where the content id goes",
         id="review-link-no-placeholder",

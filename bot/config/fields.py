@@ -208,10 +208,10 @@ def check_review_link(value: Any) -> str:
     example = f"e.g. https://review.example.com/posts/{ID_PLACEHOLDER}"
     try:
         parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        host = None
-    if parts.scheme != "https" or not host:
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:  # e.g. a broken IPv6 host: "https://[::1/posts/{id}"
+        scheme, host = "", None
+    if scheme != "https" or not host:
         raise ValueError(f"must be an https:// URL with a host (got {value!r}; {example})")
     if value.count(ID_PLACEHOLDER) != 1:
         raise ValueError(
