@@ -29,7 +29,7 @@ from bot.tickets import permissions
 from bot.tickets.lifecycle import is_open, record
 from bot.tickets.permissions import Verb
 from storage.models import Ticket
-from storage.queries import claim_request, request_result, ticket_by_id, ticket_by_key
+from storage.queries import claim_request, request_result, ticket_by_id
 
 APPROVE, DECLINE = "follow_approve", "follow_decline"
 PURPOSE = "follow_request"  # what the buttons' values are signed for
@@ -52,11 +52,7 @@ def ask(
     previous = request_result(session, request_key)
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
-    ticket = ticket_by_key(session, key)
-    if ticket is None:
-        raise NotFound(f"{key} does not exist.")
-    opening.settle(session, cfg, renderer, ticket.id, now)  # the owner decides: route it first
-    session.refresh(ticket, with_for_update=True)
+    ticket = opening.routed(session, cfg, renderer, key, now)  # the owner decides
     if not is_open(ticket.status):
         raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")
     if not claim_request(session, request_key, now, {}):

@@ -32,6 +32,7 @@ from bot.delivery import outbox, timers
 from bot.delivery.timers import TimerHandler
 from bot.intake import messages as intake_messages
 from bot.routing import ownership
+from bot.tickets import lookup
 from bot.tickets.lifecycle import Status
 from storage.db import transaction
 from storage.models import Ticket, Timer
@@ -118,6 +119,16 @@ def settle(
         return None
     ticket = _open(session, cfg, renderer, timer, now)
     timers.fired(timer, now)
+    return ticket
+
+
+def routed(session: Session, cfg: AppConfig, renderer: Renderer, key: str, now: datetime) -> Ticket:
+    """Ticket ``key`` for a gesture that needs it routed first (a second report joining it,
+    a request to follow it, which its owner decides): its step run if still pending
+    (:func:`settle`), then the ticket row-locked until the caller's transaction ends."""
+    ticket = lookup.by_key(session, key)
+    settle(session, cfg, renderer, ticket.id, now)
+    session.refresh(ticket, with_for_update=True)
     return ticket
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
-from bot.core.errors import DomainError, NotFound
+from bot.core.errors import DomainError
 from bot.core.render import Renderer
 from bot.core.text import clean
 from bot.delivery import outbox
@@ -44,7 +44,6 @@ from storage.queries import (
     next_number,
     request_result,
     set_request_result,
-    ticket_by_key,
     ticket_key,
 )
 
@@ -223,13 +222,9 @@ def add_to_ticket(
     if previous is not None:
         return Outcome(Result.REPEAT, previous=previous)
     claim_content(session, draft.content)  # content locks first, then the ticket's row
-    ticket = ticket_by_key(session, key)
-    if ticket is None:
-        raise NotFound(f"{key} does not exist.")
     # Not routed yet (its step runs right after the ack that made it): route it first,
     # so that its card and details come before this report's line.
-    opening.settle(session, cfg, renderer, ticket.id, now)
-    session.refresh(ticket, with_for_update=True)
+    ticket = opening.routed(session, cfg, renderer, key, now)
     permissions.check(cfg, ticket, reporter, Verb.SEE, watchers=watchers(session, ticket))
     if not is_open(ticket.status):
         raise DomainError(f"{ticket.key} was resolved meanwhile: open a new ticket instead.")
