@@ -18,7 +18,11 @@ class HttpLimits:
     """What the HTTP server grants one client; why each default: docs/operations.md."""
 
     connection_limit: int = 1000  # open sockets, idle ones included
+    #: open sockets per client address (IPv6: per /64); the trusted proxy is not capped
+    client_connections: int = 64
     channel_timeout: int = 30  # seconds a connection may send nothing before it is closed
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive whole
+    min_body_rate: int = 64 * 1024  # bytes/s a body must average, after header_timeout's grace
     max_header_bytes: int = 32 * 1024
     max_body_bytes: int = 1024 * 1024
     trusted_proxy: str | None = None  # the reverse proxy's address, for X-Forwarded-For
@@ -59,7 +63,9 @@ class Settings:
         api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
         http = HttpLimits(
             connection_limit=_int(env, "ESCBOT_CONNECTION_LIMIT", 1000, 10, 100_000),
+            client_connections=_int(env, "ESCBOT_CLIENT_CONNECTIONS", 64, 1, 100_000),
             channel_timeout=_int(env, "ESCBOT_CHANNEL_TIMEOUT", 30, 2, 3600),
+            header_timeout=_int(env, "ESCBOT_HEADER_TIMEOUT", 10, 1, 300),
             max_header_bytes=_int(env, "ESCBOT_MAX_HEADER_BYTES", 32 * 1024, 4096, 1 << 20),
             max_body_bytes=_int(env, "ESCBOT_MAX_BODY_BYTES", 1 << 20, 64 * 1024, 64 << 20),
             trusted_proxy=env.get("ESCBOT_TRUSTED_PROXY", "").strip() or None,

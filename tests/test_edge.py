@@ -156,17 +156,15 @@ def test_an_event_with_a_null_team_is_refused(escbot, user_factory) -> None:  # 
 
 
 def test_healthz_says_only_whether_the_database_answers(escbot) -> None:  # type: ignore[no-untyped-def]
-    host, port = escbot.server.server.effective_host, escbot.server.server.effective_port
+    host, port = escbot.server.address
     status, body = get(host, port, "/healthz")
     assert status == 200 and json.loads(body) == {"ok": True, "database": "ok"}
 
 
 def test_metrics_on_their_own_address_with_a_token(runtime_with) -> None:  # type: ignore[no-untyped-def]
     runtime = runtime_with(metrics_addr=("127.0.0.1", 0), metrics_token="s3cret-token")
-    slack = runtime.server.server
-    assert get(slack.effective_host, slack.effective_port, "/metrics")[0] == 404
-    metrics = runtime.metrics_server.server
-    host, port = metrics.effective_host, metrics.effective_port
+    assert get(*runtime.server.address, "/metrics")[0] == 404
+    host, port = runtime.metrics_server.address
     assert get(host, port, "/metrics")[0] == 401
     assert get(host, port, "/metrics", {"Authorization": "Bearer wrong"})[0] == 401
     status, body = get(host, port, "/metrics", {"Authorization": "Bearer s3cret-token"})
@@ -178,12 +176,12 @@ def test_metrics_on_their_own_address_with_a_token(runtime_with) -> None:  # typ
 def test_metrics_on_the_slack_port_are_for_loopback_or_a_token(runtime_with) -> None:  # type: ignore[no-untyped-def]
     """Behind the trusted proxy, REMOTE_ADDR is the client it names: not loopback → 403."""
     runtime = runtime_with(http=HttpLimits(trusted_proxy="127.0.0.1"))
-    host, port = runtime.server.server.effective_host, runtime.server.server.effective_port
+    host, port = runtime.server.address
     assert get(host, port, "/metrics")[0] == 200  # the proxy's own host, e.g. a sidecar
     status, body = get(host, port, "/metrics", {"X-Forwarded-For": "203.0.113.9"})
     assert status == 403 and b"ESCBOT_METRICS_TOKEN" in body
     tokened = runtime_with(metrics_token="t0ken", http=HttpLimits(trusted_proxy="127.0.0.1"))
-    host, port = tokened.server.server.effective_host, tokened.server.server.effective_port
+    host, port = tokened.server.address
     remote = {"X-Forwarded-For": "203.0.113.9"}
     assert get(host, port, "/metrics", remote | {"Authorization": "Bearer t0ken"})[0] == 200
     assert get(host, port, "/metrics")[0] == 401  # a token, once set, is wanted from anyone
@@ -242,12 +240,9 @@ def test_a_bad_server_setting_names_the_variable(name: str, value: str) -> None:
         Settings.from_env(BASE_ENV | {name: value})
 
 
-def test_the_waitress_limits_are_the_configured_ones(runtime_with) -> None:  # type: ignore[no-untyped-def]
-    limits = HttpLimits(connection_limit=321, channel_timeout=7, max_header_bytes=8192)
-    adj = runtime_with(http=limits).server.server.adj
-    assert (adj.connection_limit, adj.channel_timeout, adj.max_request_header_size) == (
-        321,
-        7,
-        8192,
-    )
-    assert adj.max_request_body_size == limits.max_body_bytes and adj.asyncore_use_poll
+def test_the_server_limits_are_the_configured_ones(runtime_with) -> None:  # type: ignore[no-untyped-def]
+    limits = HttpLimits(connection_limit=321, client_connections=9, trusted_proxy="10.0.0.2")
+    front = runtime_with(http=limits).server.server
+    assert front.limits == limits
+    admission = front.admission
+    assert (admission.total, admission.per_client, admission.exempt) == (321, 9, "10.0.0.2")

@@ -158,7 +158,7 @@ class Capture(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.threadName.startswith("waitress"):
+        if record.threadName.startswith("http_"):
             self.lines.append(self.format(record))
 
 
@@ -174,7 +174,7 @@ def captured_logs() -> Iterator[Capture]:
 
 
 def test_raw_bytes_never_get_a_5xx_and_log_one_short_line(escbot, captured_logs) -> None:  # type: ignore[no-untyped-def]
-    wire = Wire(escbot.server.server.effective_host, escbot.server.server.effective_port)
+    wire = Wire(*escbot.server.address)
     seen = {"requests": 0, "signed": 0, "refused": 0, "log_bytes": 0}
 
     @settings(
@@ -193,11 +193,11 @@ def test_raw_bytes_never_get_a_5xx_and_log_one_short_line(escbot, captured_logs)
         assert not any("Traceback" in line for line in lines), lines
         assert all(len(line) <= MAX_LINE for line in lines), lines
         if status >= 400:
-            # ours are JSON and logged once; waitress's own 400s (a header it can't parse)
+            # ours are JSON and logged once; the front's own 400s (a header h11 can't parse)
             # never reach escbot and are not logged
             assert len(lines) == (1 if ctype == "application/json" else 0), (raw[:300], lines)
             seen["refused"] += 1
-        if ctype == "application/json":  # answered by escbot, not by waitress's parser
+        if ctype == "application/json":  # answered by escbot, not by the front's parser
             # what Slack could not have sent never gets past the signature; what it could
             # have sent is never taken for unsigned
             assert (status == 401) == (not signed), (raw[:300], status, content[:200])

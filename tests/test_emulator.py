@@ -11,17 +11,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
-from waitress import wasyncore
 
 from bot.core.clock import FakeClock
 from bot.sandbox.emulator import FakeSlack, SlackUser, view_state
+from bot.slack.server import Server
 
 SECRET = "secret"
 INTAKE = "C0INTAKE"
@@ -350,7 +349,7 @@ DONE = {
 
 
 class Stack:
-    """A real Bolt app behind waitress, talking to the fake; listeners report into queues."""
+    """A real Bolt app on escbot's HTTP front, talking to the fake; listeners report to queues."""
 
     def __init__(self, fake: FakeSlack) -> None:
         self.fake = fake
@@ -416,18 +415,12 @@ class Stack:
         def message(event: dict[str, Any]) -> None:
             self.messages.put(event)
 
-        self.server = waitress.create_server(
-            SlackRequestHandler(app), host="127.0.0.1", port=0, asyncore_loop_timeout=0.1
-        )
-        self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
+        self.server = Server(SlackRequestHandler(app), "127.0.0.1", 0, threads=4)
+        self.server.start()
+        self.url = f"{self.server.url}/slack/events"
 
     def close(self) -> None:
-        # Close inside waitress's loop thread: closing from here races its select() (EBADF).
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        self.thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")

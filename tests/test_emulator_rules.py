@@ -8,20 +8,18 @@ app does, and the emulator must answer it as Slack documents: membership, scopes
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from waitress import wasyncore
 
 from bot.sandbox.emulator import FakeSlack, SlackUser
 from bot.slack.manifest import BOT_SCOPES
+from bot.slack.server import Server
 
 SECRET = "bare-secret"
 PUBLIC, PRIVATE, ARCHIVED = "C0PUBLIC", "G0PRIVATE", "C0OLD"
@@ -29,7 +27,7 @@ ALICE = "U0ALICE"
 
 
 class BareApp:
-    """A minimal Bolt app on waitress: ``/hello`` joins the channel and says hello there;
+    """A minimal Bolt app on escbot's HTTP front: ``/hello`` joins the channel and says hello there;
     every message event it receives is queued."""
 
     def __init__(self, fake: FakeSlack) -> None:
@@ -54,17 +52,12 @@ class BareApp:
         def message(event: dict[str, Any]) -> None:
             self.events.put(event)
 
-        self.server = waitress.create_server(
-            SlackRequestHandler(app), host="127.0.0.1", port=0, asyncore_loop_timeout=0.1
-        )
-        self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
+        self.server = Server(SlackRequestHandler(app), "127.0.0.1", 0, threads=4)
+        self.server.start()
+        self.url = f"{self.server.url}/slack/events"
 
     def close(self) -> None:
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        self.thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown()
+        self.server.stop()
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_retried_event_is_taken_once(escbot, user_factory) -> None:
 
 
 def test_oversized_body_is_refused_before_it_is_read(escbot) -> None:
-    host, port = escbot.server.server.effective_host, escbot.server.server.effective_port
+    host, port = escbot.server.address
     with socket.create_connection((host, port), timeout=5) as conn:
         conn.sendall(
             b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

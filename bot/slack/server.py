@@ -1,4 +1,4 @@
-"""The HTTP front: a WSGI app served by waitress (a production WSGI server).
+"""The WSGI apps escbot serves, and the server that runs them (:mod:`bot.slack.front`).
 
 Routes: ``POST /slack/events`` (commands, interactivity, events), ``GET /healthz``
 and ``GET /metrics`` (or ``/metrics`` on its own address, ``ESCBOT_METRICS_ADDR``),
@@ -28,11 +28,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from waitress import wasyncore
-from waitress.server import create_server
 
 from bot.core.metrics import Metrics
 from bot.settings import HttpLimits
+from bot.slack.front import Front
 from bot.slack.payloads import malformed
 from bot.slack.qa_intake import QaDecisionsEndpoint
 from bot.slack.signature import SignatureGate
@@ -89,7 +88,7 @@ class SlackEndpoint:
         length = environ.get("CONTENT_LENGTH") or "0"
         if not length.isdigit():
             return Refusal(400, "bad request", "bad Content-Length")
-        if int(length) > self.max_body:  # waitress refuses these first; a bare WSGI call may not
+        if int(length) > self.max_body:  # the front refuses these first; a bare WSGI call may not
             return Refusal(413, "request too large", f"body of {length} bytes")
         raw = environ["wsgi.input"].read(int(length)) if "wsgi.input" in environ else b""
         unsigned = self.gate.problem(raw, environ)
@@ -266,43 +265,6 @@ class MetricsWSGI:
         return _respond(start_response, 404, {"error": "not found"})
 
 
-def waitress_options(limits: HttpLimits) -> dict[str, Any]:
-    """Every waitress knob escbot sets, and why (defaults and sizing: docs/operations.md)."""
-    options: dict[str, Any] = {
-        # waitress buffers a request until it is complete before a worker thread sees it, so
-        # idle or half-sent requests cost a socket each, not a thread: what slow clients use
-        # up is the connection limit. waitress's default of 100 froze the server at 110 idle
-        # sockets (a valid /escalate waited 15 s); past the limit waitress stops accepting.
-        "connection_limit": limits.connection_limit,
-        # select() fails on descriptors above 1023, which a high connection limit reaches.
-        "asyncore_use_poll": True,
-        # Slack sends a request at once and reuses a connection within seconds; a connection
-        # silent this long is dead or hostile (waitress's default: 120 s). Checked every
-        # cleanup_interval, so a silent socket lives at most channel_timeout + that.
-        "channel_timeout": limits.channel_timeout,
-        "cleanup_interval": max(1, min(10, limits.channel_timeout // 3)),
-        # Slack's headers are a few hundred bytes (waitress's default allows 256 KB).
-        "max_request_header_size": limits.max_header_bytes,
-        # Slack's payloads are far smaller (a full modal's state is ~100 KB); larger → 413
-        # before the body is read (waitress's default allows 1 GB).
-        "max_request_body_size": limits.max_body_bytes,
-        # A body above this is spooled to a temporary file rather than held in memory, so
-        # 1000 connections each sending a maximal body can't hold a gigabyte of RAM.
-        "inbuf_overflow": 256 * 1024,
-        "ident": "escbot",
-        "clear_untrusted_proxy_headers": True,
-    }
-    if limits.trusted_proxy:
-        # Behind a reverse proxy, REMOTE_ADDR (logs, the loopback check on /metrics) is the
-        # client from X-Forwarded-For, taken only from that proxy's address.
-        options |= {
-            "trusted_proxy": limits.trusted_proxy,
-            "trusted_proxy_headers": {"x-forwarded-for"},
-            "trusted_proxy_count": 1,
-        }
-    return options
-
-
 def _allow_descriptors(connections: int) -> None:
     """Raise the soft open-files limit (often 1024) so the connection limit can be reached."""
     wanted = connections + 256  # database, log files, the outbox's HTTP client
@@ -317,19 +279,27 @@ def _allow_descriptors(connections: int) -> None:
         )
 
 
-def _shared_socket(host: str, port: int) -> socket.socket:
-    """A socket bound with SO_REUSEPORT: the kernel spreads new connections over every
-    process bound so (by a hash of each connection), with no process in between."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A socket bound to host:port. ``shared`` (SO_REUSEPORT): the kernel spreads new
+    connections over every process bound so (by a hash of each connection), with no
+    process in between (``escbot run --workers``)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock  # waitress listens on it
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock  # the front listens on it
 
 
 class Server:
-    """waitress on a background thread (tests, demo, the metrics address) or the foreground."""
+    """The front on a background thread (tests, demo, the metrics address) or the foreground."""
 
     def __init__(
         self,
@@ -343,31 +313,34 @@ class Server:
     ) -> None:
         limits = limits or HttpLimits()
         _allow_descriptors(limits.connection_limit)
-        where: dict[str, Any] = {"host": host, "port": port}
-        if reuse_port:  # one of several processes on this port (``escbot run --workers``)
-            where = {"sockets": [_shared_socket(host, port)]}
-        self.server = create_server(wsgi, threads=threads, **where, **waitress_options(limits))
+        sock = _listening_socket(host, port, shared=reuse_port)
+        self.server = Front(wsgi, sock, threads, limits, name="http")
         self._thread: threading.Thread | None = None
 
     @property
+    def address(self) -> tuple[str, int]:
+        return self.server.host, self.server.port
+
+    @property
     def url(self) -> str:
-        return f"http://{self.server.effective_host}:{self.server.effective_port}"
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def serve_forever(self) -> None:
         self.server.run()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
+        self._thread = threading.Thread(target=self.server.run, name="http-loop", daemon=True)
         self._thread.start()
+        self.server.wait_ready(5)
+
+    def interrupt(self) -> None:
+        """Make ``serve_forever`` return (from another thread)."""
+        self.server.interrupt()
 
     def stop(self) -> None:
-        """Close from inside waitress's own loop: closing from another thread races select()."""
-        if self._thread and self._thread.is_alive():
-            try:
-                self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-            except OSError:  # the loop is already closing its sockets
-                log.debug("waitress trigger already closed")
+        self.server.interrupt()
+        if self._thread is not None:
             self._thread.join(5)
         else:
-            self.server.close()
-        self.server.task_dispatcher.shutdown()
+            self.server.sock.close()  # never served
