@@ -15,6 +15,7 @@ BENCHMARKS = {
     "routing": "routing decision for a pod of 200 with 10 000 open tickets",
     "digest": "digest cost over a growing ticket history",
     "qa_import": "escbot qa import of 100 000 vendor decisions (50 bad), twice",
+    "slowclient": "1,010 dribbling sockets from one client, then signed /escalate, vs a bare app",
 }
 
 

@@ -21,7 +21,7 @@ from bot.intake.recanonical import recanonicalize
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.slack.membership import join_channels
-from bot.slack.server import EscbotWSGI, MetricsWSGI, Server
+from bot.slack.server import EscbotWSGI, MetricsWSGI, Server, exposure
 from storage.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Runtime:
         if self.metrics_server:
             self.metrics_server.start()
             log.info("metrics on %s/metrics", self.metrics_server.url)
-        log.info("escbot listening on %s", self.server.url)
+        log.info("escbot listening on %s: %s", self.server.url, exposure(self.services.settings))
         self.server.serve_forever()
 
     def _warm(self) -> None:

@@ -250,6 +250,20 @@ class EscbotWSGI:
             self.metrics.requests.labels(known, status_holder[0] if status_holder else "500").inc()
 
 
+def exposure(settings: Any) -> str:
+    """What answers on the Slack port and to whom, for the start-up line (the table of
+    docs/operations.md, *Network exposure*): an operator sees what a bind exposes."""
+    qa = "bearer token" if settings.qa_token else "off: no ESCBOT_QA_TOKEN"
+    if settings.metrics_addr:
+        metrics = "not here: on ESCBOT_METRICS_ADDR"
+    else:
+        metrics = "bearer token" if settings.metrics_token else "loopback only"
+    return (
+        f"POST /slack/events (Slack-signed), POST /qa/decisions ({qa}), "
+        f"GET /healthz (anyone), GET /metrics ({metrics})"
+    )
+
+
 class MetricsWSGI:
     """``ESCBOT_METRICS_ADDR``: /metrics and /healthz only, away from the Slack port."""
 
