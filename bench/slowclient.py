@@ -1,17 +1,19 @@
 """A slow-client attack: many dribbling sockets from one client, then signed ``/escalate``.
 
     python -m bench.slowclient                       # 1,010 sockets for 45 s, each server
-    python -m bench.slowclient --sockets 300 --hold 15 --attacker 127.0.0.2 --json slow.json
+    python -m bench.slowclient --reopen --attacker 127.0.0.2 --hold 15 --json slow.json
 
 Starts the fake Slack, ``escbot run`` (a SQLite file, no proxy: the front as deployed)
 and the bare app of ``bench.bare``, each in its own process. Against one server at a
 time: signed ``/escalate`` latency on a quiet server, then the attack of issue #25 —
 ``--sockets`` connections from one loopback address, each sending a partial header and
-then a byte every ``--every`` seconds, reopened as soon as the server closes one (as a
-slowloris tool does) — and, while it lasts, a signed ``/escalate`` every ``--probe-every``
-seconds, each on a new connection, given ``--timeout`` seconds (8 s: Slack gives up after
-3). The attacker is ``--attacker`` (127.0.0.1 by default: the same address the probes
-come from, the hardest case for a per-client cap; 127.0.0.2 for a different client).
+then a byte every ``--every`` seconds (with ``--reopen``, each the server closes is opened
+again at the next byte, as a slowloris tool does) — and, while it lasts, a signed
+``/escalate`` every ``--probe-every`` seconds, each on a new connection, given
+``--timeout`` seconds (8 s: Slack gives up after 3). The attacker is ``--attacker``
+(127.0.0.1 by default: the address the probes come from too, the hardest case for a
+per-client cap; 127.0.0.2 for another client). The report gives each probe's time, what
+the server still held of the attacker's sockets at the end, and the server's CPU time.
 
 Bounded on purpose: loopback only, at most 5,000 sockets, at most 300 s.
 
@@ -40,10 +42,12 @@ PARTIAL = b"POST /slack/events HTTP/1.1\r\nHost: escbot\r\nX-Slow: "
 
 class SlowClient:
     """``count`` sockets from ``source``, each dribbling one header byte every ``every`` s;
-    one the server closes is opened again at the next round. Runs on its own thread."""
+    with ``reopen``, one the server closes is opened again at the next round (as a slowloris
+    tool does). Runs on its own thread."""
 
-    def __init__(self, port: int, count: int, source: str, every: float) -> None:
+    def __init__(self, port: int, count: int, source: str, every: float, reopen: bool) -> None:
         self.port, self.count, self.source, self.every = port, count, source, every
+        self.reopen = reopen
         self.sockets: list[socket.socket] = []
         self.opened = self.closed_by_server = self.failed_to_open = 0
         self._stop = threading.Event()
@@ -54,15 +58,15 @@ class SlowClient:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Stop dribbling; how many sockets the server still held open."""
         self._stop.set()
         self._thread.join(self.every + 5)
+        self._drop_closed()
+        held = len(self.sockets)
         for sock in self.sockets:
             sock.close()
-
-    @property
-    def open_now(self) -> int:
-        return len(self.sockets)
+        return held
 
     def _fill(self) -> None:
         while len(self.sockets) < self.count and not self._stop.is_set():
@@ -87,7 +91,8 @@ class SlowClient:
                     sock.send(b"a")
                 except OSError:
                     self._forget(sock)
-            self._fill()
+            if self.reopen:
+                self._fill()
 
     def _drop_closed(self) -> None:
         poller = select.poll()
@@ -120,18 +125,20 @@ def probe(server: h.ServerProcess, fake: FakeSlack, timeout: float, tag: str) ->
 def attack(server: h.ServerProcess, fake: FakeSlack, args: argparse.Namespace) -> dict[str, Any]:
     quiet = [probe(server, fake, args.timeout, f"{server.name}-quiet-{n}") for n in range(5)]
     began = time.monotonic()
-    client = SlowClient(server.port, args.sockets, args.attacker, args.every).start()
+    cpu = server.cpu_seconds()
+    client = SlowClient(server.port, args.sockets, args.attacker, args.every, args.reopen)
+    client.start()
     opened_in = time.monotonic() - began
     probes: list[dict[str, Any]] = []
     try:
         while time.monotonic() - began < args.hold:
             at = time.monotonic() - began
             took = probe(server, fake, args.timeout, f"{server.name}-{len(probes)}")
-            probes.append({"at_s": round(at, 1), "seconds": took, "attacker_open": client.open_now})
+            probes.append({"at_s": round(at, 1), "seconds": took})
             time.sleep(max(0.0, args.probe_every - (time.monotonic() - began - at)))
     finally:
-        held = client.open_now
-        client.stop()
+        held = client.stop()
+    cpu = server.cpu_seconds() - cpu
     answered = [p["seconds"] for p in probes if p["seconds"] is not None]
     return {
         "quiet_ms": h.percentiles([s * 1000 for s in quiet if s is not None]),
@@ -140,11 +147,12 @@ def attack(server: h.ServerProcess, fake: FakeSlack, args: argparse.Namespace) -
         "under_attack_ms": h.percentiles([s * 1000 for s in answered]),
         "attacker": {
             "opened": client.opened,
-            "open_at_end": held,
+            "held_by_server_at_end": held,
             "closed_by_server": client.closed_by_server,
             "failed_to_open": client.failed_to_open,
             "seconds_to_open_all": round(opened_in, 1),
         },
+        "server_cpu_seconds": round(cpu, 2),
         "timeline": probes,
     }
 
@@ -188,7 +196,7 @@ def _allow_sockets(count: int) -> None:
 
 HEADER = (
     f"{'server':<8}│{'quiet p50':>10} │{'answered':>10}{'p50':>8}{'max':>8} │"
-    f"{'attacker: opened':>17}{'open at end':>12}{'closed':>8} │ target"
+    f"{'attacker: opened':>17}{'held at end':>12}{'closed':>8} │{'cpu':>6} │ target"
 )
 
 
@@ -198,7 +206,8 @@ def line(name: str, r: dict[str, Any]) -> str:
     return (
         f"{name:<8}│{r['quiet_ms']['p50']:>8.1f}ms │{r['answered']:>5}/{r['probes']:<4}"
         f"{u['p50']:>6.0f}ms{u.get('max', float('nan')):>6.0f}ms │{a['opened']:>17}"
-        f"{a['open_at_end']:>12}{a['closed_by_server']:>8} │ {h.verdict(ok)}"
+        f"{a['held_by_server_at_end']:>12}{a['closed_by_server']:>8} │"
+        f"{r['server_cpu_seconds']:>5.1f}s │ {h.verdict(ok)}"
     )
 
 
@@ -212,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--probe-every", type=float, default=3.0, help="seconds between probes")
     parser.add_argument("--timeout", type=float, default=8.0, help="a probe's wait for its answer")
     parser.add_argument("--attacker", default="127.0.0.1", help="a loopback address (127/8)")
+    parser.add_argument("--reopen", action="store_true", help="reopen what the server closes")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.sockets <= MAX_SOCKETS or not 0 < args.hold <= MAX_HOLD:

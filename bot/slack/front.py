@@ -191,9 +191,8 @@ class _Connection:
         )
 
     def drop(self) -> None:
+        """Close now; the read it waits on ends, and with it :meth:`serve`."""
         self.writer.transport.abort()
-        if self.task is not None:
-            self.task.cancel()
 
     async def serve(self) -> None:
         first = True
@@ -223,7 +222,8 @@ class _Connection:
             self.front.admission.waiting(self)
 
     async def _receive(self, silence: float) -> None:
-        data = await asyncio.wait_for(self.reader.read(READ), silence)
+        async with asyncio.timeout(silence):  # (wait_for would cost a task per read)
+            data = await self.reader.read(READ)
         self.h11.receive_data(data)  # b"": the client closed; h11 reports ConnectionClosed
 
     async def _next(self) -> Any:
@@ -329,12 +329,11 @@ class _Connection:
         raise _Closed
 
     async def _send(self, *events: Any) -> None:
-        for event in events:
-            data = self.h11.send(event)
-            if data:
-                self.writer.write(data)
+        # one write for the whole answer: headers and body in one segment where they fit
+        self.writer.write(b"".join(self.h11.send(event) or b"" for event in events))
         # a client that won't read its answer is as slow as one that won't send
-        await asyncio.wait_for(self.writer.drain(), self.limits.channel_timeout)
+        async with asyncio.timeout(self.limits.channel_timeout):
+            await self.writer.drain()
 
 
 def _reason(status: int) -> str:
