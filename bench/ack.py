@@ -5,8 +5,8 @@
     python -m bench.ack --requests 200 --concurrency 1,20 --json ack.json
 
 Starts the fake Slack (in this process), ``escbot run`` (``bot.runtime.Runtime`` on
-waitress, a real SQLite file or a throwaway PostgreSQL schema) and the bare app of
-``bench.bare`` (waitress with the same thread count behind the same WSGI front,
+the front, a real SQLite file or a throwaway PostgreSQL schema) and the bare app of
+``bench.bare`` (the front with the same thread count behind the same WSGI front,
 listeners that only ``ack()``), each in its own process. Then, at each
 concurrency, closed-loop threads — one ``SlackUser`` each — send signed requests
 of two kinds to one server at a time:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[1, 10, 20],
         help="comma-separated (default 1,10,20)",
     )
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
+    parser.add_argument("--threads", type=int, default=8, help="request threads, both servers")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)
     print(HEADER, flush=True)

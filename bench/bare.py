@@ -1,6 +1,6 @@
 """The baseline of ``bench.ack``: a Bolt app whose listeners only acknowledge.
 
-It runs on escbot's own server stack — ``bot.slack.server.Server`` (waitress, same
+It runs on escbot's own server stack — ``bot.slack.server.Server`` (the front, same
 thread count) in front of ``bot.slack.server.EscbotWSGI`` (routing, signature and
 metrics as escbot does them) — and is configured like escbot's ``App`` (cached
 authorization, escbot's listener pool size), so the difference between the two is

@@ -4,7 +4,7 @@ bare Bolt app as server processes, signed Slack traffic and latency statistics.
 Why server *processes*: the load generator and the fake Slack run Python threads
 too; in escbot's own process they would take its GIL and the numbers would
 measure the benchmark, not escbot. ``escbot run`` is also exactly what a
-deployment starts (``bot.runtime.Runtime`` on waitress).
+deployment starts (``bot.runtime.Runtime`` on escbot's HTTP front).
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="also run on this PostgreSQL server")
     parser.add_argument("--submissions", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="request threads")
     parser.add_argument("--workers", type=int, default=1, help="escbot run --workers")
     parser.add_argument("--postgresql-only", action="store_true", help="skip the SQLite run")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=1000, help="read RSS every N tickets")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="request threads")
     parser.add_argument("--max-seconds", type=float, default=240.0)
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)

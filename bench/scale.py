@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layouts", default="1,w2,r2", help="1, wN (--workers N), rN replicas")
     parser.add_argument("--submissions", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads per process")
+    parser.add_argument("--threads", type=int, default=8, help="request threads per process")
     parser.add_argument("--timeout", type=float, default=120.0, help="wait for routing (s)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)

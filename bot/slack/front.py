@@ -208,6 +208,9 @@ class _Connection:
                 return
             if not isinstance(request, h11.Request):
                 return  # closed between requests
+            if _header_bytes(request) > self.limits.max_header_bytes:
+                # h11 bounds only a header still arriving; this one came in one read
+                await self._refuse(431, "headers too large")
             body = await self._body(request)
             self.front.admission.busy(self)
             environ = self._environ(request, body)
@@ -334,6 +337,12 @@ class _Connection:
         # a client that won't read its answer is as slow as one that won't send
         async with asyncio.timeout(self.limits.channel_timeout):
             await self.writer.drain()
+
+
+def _header_bytes(request: h11.Request) -> int:
+    """The request line and headers as sent, give or take their separators."""
+    fields = sum(len(name) + len(value) + 4 for name, value in request.headers.raw_items())
+    return len(request.method) + len(request.target) + 12 + fields
 
 
 def _reason(status: int) -> str:

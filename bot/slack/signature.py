@@ -4,7 +4,7 @@ An unsigned request must not reach a decoder, a JSON parser or Bolt: each of
 those has failed on hostile input (a ``\\xff`` byte, a timestamp ``abc``, JSON
 nested 400 deep), and a failure there was a 500 with a traceback per request.
 Here the headers are checked for shape first (one timestamp of digits, one
-``v0=`` signature of 64 hex digits; waitress joins a repeated header with
+``v0=`` signature of 64 hex digits; the front joins a repeated header with
 ", ", so a repeat fails the shape), then the timestamp's age, then the HMAC
 over the exact bytes received. (slack_sdk's ``SignatureVerifier`` decodes a
 bytes body as UTF-8 before hashing, which raises on invalid bytes; the HMAC
