@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from bot.config import AppConfig
 from bot.config.fields import WEEKDAYS
-from bot.config.model import Member
+from bot.config.roster import Member
 
 
 class Why(NamedTuple):

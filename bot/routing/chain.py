@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
-from bot.config.model import Pod
+from bot.config.roster import Pod
 from bot.core.render import Renderer
 from bot.delivery import timers
 from bot.routing import notices as owner_notices

@@ -45,7 +45,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.config import AppConfig
-from bot.config.model import Pod
+from bot.config.roster import Pod
 from bot.routing.candidates import Candidate, Need, Snapshot, Why, assess, local_time, next_shift
 from bot.routing.reasons import named, nobody, passed_over, reason_for
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
-from bot.config.model import Pod
+from bot.config.roster import Pod
 from bot.qa.exposure import sensitive_items_since
 from bot.routing.candidates import Absence, Need, Snapshot
 from bot.routing.decide import Decision, decide, in_scope
