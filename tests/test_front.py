@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -14,11 +15,16 @@ import pytest
 from bot.settings import HttpLimits
 from bot.slack.server import Server
 
+BIG = 8 << 20  # more than the kernel's socket buffers hold
+
 
 def echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Answers with what it was given: the body, the WSGI variables that matter here."""
     if environ["PATH_INFO"] == "/boom":
         raise RuntimeError("a bug in the app")
+    if environ["PATH_INFO"] == "/big":
+        start_response("200 OK", [("Content-Length", str(BIG))])
+        return [b"x" * BIG]
     body = environ["wsgi.input"].read()
     seen = {k: v for k, v in environ.items() if k.startswith(("HTTP_", "REMOTE_", "CONTENT_"))}
     data = json.dumps({"body": body.decode(), "path": environ["PATH_INFO"], **seen}).encode()
@@ -129,3 +135,15 @@ def test_pipelined_requests_are_answered_in_order_and_a_failing_app_is_a_500(ser
     assert first.startswith(b"200") and b'"path": "/one"' in first
     assert second.startswith(b"500")
     assert third.startswith(b"200") and third.endswith(b"\r\n\r\n")  # HEAD: no body
+
+
+def test_a_large_answer_goes_out_whole_before_the_connection_closes(serve) -> None:  # type: ignore[no-untyped-def]
+    address = serve()
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        time.sleep(0.3)  # the kernel's buffers fill; the rest waits in the server
+        received = 0
+        while chunk := sock.recv(64 << 10):  # a slow reader: the server closes mid-way
+            received += len(chunk)
+            time.sleep(0.001)
+    assert received > BIG

@@ -122,17 +122,23 @@ class Front:
             writer.transport.abort()
             self._count(f"refused: {refused}")
             return
+        graceful = True
         try:
             await conn.serve()
-        except (_Closed, ConnectionError, asyncio.CancelledError):
+        except (_Closed, ConnectionError):
             pass
+        except asyncio.CancelledError:  # the server is stopping
+            graceful = False
         except TimeoutError:
             self._count("past a deadline")
+            graceful = False
         except Exception:  # a bug here must cost one connection, not the loop
             log.exception("HTTP connection from %s failed", address)
         finally:
-            self.admission.release(conn)
-            writer.transport.abort()
+            try:
+                await conn.close(graceful)
+            finally:
+                self.admission.release(conn)
 
     def _count(self, why: str) -> None:
         """One log line every TALLY_EVERY seconds, not one per hostile socket."""
@@ -189,6 +195,19 @@ class _Connection:
         self.h11 = h11.Connection(
             h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes
         )
+
+    async def close(self, graceful: bool) -> None:
+        """Close; ``graceful``: after the answer still buffered here has gone out (a client
+        that won't read it gets ``channel_timeout``, as for any send)."""
+        transport = self.writer.transport
+        try:
+            if graceful and not transport.is_closing() and transport.get_write_buffer_size():
+                transport.close()  # flushes, then closes
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    async with asyncio.timeout(self.limits.channel_timeout):
+                        await self.writer.wait_closed()
+        finally:
+            transport.abort()  # what the kernel holds still goes out
 
     def drop(self) -> None:
         """Close now; the read it waits on ends, and with it :meth:`serve`."""
