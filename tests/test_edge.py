@@ -208,6 +208,8 @@ def test_server_settings_come_from_the_environment() -> None:
         | {
             "ESCBOT_CONNECTION_LIMIT": "2000",
             "ESCBOT_CHANNEL_TIMEOUT": "15",
+            "ESCBOT_CLIENT_CONNECTIONS": "16",
+            "ESCBOT_HEADER_TIMEOUT": "5",
             "ESCBOT_MAX_BODY_BYTES": "262144",
             "ESCBOT_TRUSTED_PROXY": "10.0.0.2",
             "ESCBOT_METRICS_ADDR": "[::1]:9100",
@@ -217,6 +219,8 @@ def test_server_settings_come_from_the_environment() -> None:
     assert settings.http == HttpLimits(
         connection_limit=2000,
         channel_timeout=15,
+        client_connections=16,
+        header_timeout=5,
         max_body_bytes=262144,
         trusted_proxy="10.0.0.2",
     )
@@ -230,6 +234,8 @@ def test_server_settings_come_from_the_environment() -> None:
         ("ESCBOT_CONNECTION_LIMIT", "lots"),
         ("ESCBOT_CONNECTION_LIMIT", "5"),
         ("ESCBOT_CHANNEL_TIMEOUT", "-1"),
+        ("ESCBOT_CLIENT_CONNECTIONS", "0"),
+        ("ESCBOT_HEADER_TIMEOUT", "soon"),
         ("ESCBOT_METRICS_ADDR", "9100"),
         ("ESCBOT_METRICS_ADDR", "localhost:http"),
         ("ESCBOT_THREADS", "0"),
