@@ -32,7 +32,7 @@ from bot.resolution import followups
 from bot.routing import chain
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import cards, home, runner
+from bot.slack import cards, home, internals
 from bot.slack.identity import BotIdentity
 from bot.tickets import retention
 
@@ -93,7 +93,7 @@ def create_app(
         url_verification_enabled=True,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
     )
-    runner.install(app)  # acks answered at once, not at Bolt's next 10 ms poll
+    internals.install_runner(app)  # acks answered at once, not at Bolt's next 10 ms poll
     handlers.register_all(app, services)
     register_timer_handlers(timers, config, renderer)
     # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period

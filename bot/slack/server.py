@@ -28,11 +28,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.core.metrics import Metrics
 from bot.settings import HttpLimits
+from bot.slack.internals import stop_waitress
 from bot.slack.payloads import malformed
 from bot.slack.qa_intake import QaDecisionsEndpoint
 from bot.slack.signature import SignatureGate
@@ -361,13 +361,4 @@ class Server:
         self._thread.start()
 
     def stop(self) -> None:
-        """Close from inside waitress's own loop: closing from another thread races select()."""
-        if self._thread and self._thread.is_alive():
-            try:
-                self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-            except OSError:  # the loop is already closing its sockets
-                log.debug("waitress trigger already closed")
-            self._thread.join(5)
-        else:
-            self.server.close()
-        self.server.task_dispatcher.shutdown()
+        stop_waitress(self.server, self._thread)

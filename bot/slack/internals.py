@@ -1,17 +1,29 @@
-"""Bolt's thread listener runner, answering Slack the moment a listener acknowledges.
+"""Every use escbot makes of a library's internals, in one place; tests/test_internals.py
+fails naming the internal when a release of the library changes it (slack-bolt and
+waitress are capped at the versions tested, in pyproject.toml).
 
-Bolt (``process_before_response=False``) runs a listener on its pool and has the
-request thread poll ``ack.response`` every 10 ms: every answer waits for the next
-poll (a listener that acks after 11 ms is answered at 20 ms), and under load twenty
-polling threads wake a hundred times a second each to take the GIL. Here the
-request thread waits on an event that ``ack()`` sets, so it is answered as soon as
-the listener acknowledges, and work after ``ack()`` (``views.open``, the ephemeral)
-still runs on the pool. Everything else — lazy listeners, ``process_before_response``,
-error handling — is Bolt's own.
+- Bolt: ``App._listener_runner``, replaced by a subclass of ``ThreadListenerRunner``
+  overriding ``run`` (Bolt offers no argument for a runner of one's own), which reads
+  ``Listener.run_ack_function``/``auto_acknowledgement``/``lazy_functions``/``ack_timeout``,
+  ``BoltRequest.lazy_only`` and the ``ack`` key of the request's context.
+- waitress: stopping a server that runs on a thread, through its trigger and socket map
+  (``close()``, the public way, closes the listening socket only: open keep-alive
+  connections keep its loop running until they time out).
+
+The prompt runner answers Slack the moment a listener acknowledges. Bolt
+(``process_before_response=False``) runs a listener on its pool and has the request
+thread poll ``ack.response`` every 10 ms: every answer waits for the next poll (a
+listener that acks after 11 ms is answered at 20 ms), and under load twenty polling
+threads wake a hundred times a second each to take the GIL. Here the request thread
+waits on an event that ``ack()`` sets, so it is answered as soon as the listener
+acknowledges, and work after ``ack()`` (``views.open``, the ephemeral) still runs on
+the pool. Everything else — lazy listeners, ``process_before_response``, error
+handling — is Bolt's own.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -21,6 +33,9 @@ from slack_bolt.listener.listener import Listener
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
+from waitress import wasyncore
+
+log = logging.getLogger(__name__)
 
 
 class PromptAck(Ack):
@@ -96,7 +111,7 @@ class PromptListenerRunner(ThreadListenerRunner):
             ack.response = answer
 
 
-def install(app: App) -> None:
+def install_runner(app: App) -> None:
     """Give ``app`` the prompt runner, configured as Bolt configured its own."""
     bolt: Any = app.listener_runner
     app._listener_runner = PromptListenerRunner(  # Bolt offers no argument for this
@@ -108,3 +123,20 @@ def install(app: App) -> None:
         listener_executor=bolt.listener_executor,
         lazy_listener_runner=bolt.lazy_listener_runner,
     )
+
+
+def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
+    """Stop a server from ``waitress.server.create_server``, its loop running on ``thread``.
+
+    Every socket is closed from inside waitress's own loop (closing from another thread
+    races its poll), so the loop ends at once, connections and all; then its threads stop.
+    """
+    if thread and thread.is_alive():
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError:  # the loop is already closing its sockets
+            log.debug("waitress trigger already closed")
+        thread.join(5)
+    else:
+        server.close()
+    server.task_dispatcher.shutdown()
