@@ -67,7 +67,7 @@ def create_app(
         on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
     wake_after_commit(sessions, worker.notify)
-    identity = BotIdentity(client, settings.bot_token)
+    identity = BotIdentity(settings.api_url, settings.bot_token)
     timers = TimerRunner(sessions, clock)
     services = Services(
         settings=settings,
@@ -83,6 +83,7 @@ def create_app(
         metrics=metrics,
         clock=clock,
     )
+    internals.quiet_unused_token_warning()
     app = App(
         signing_secret=settings.signing_secret,
         client=WebClient(base_url=settings.api_url, timeout=10),

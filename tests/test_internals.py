@@ -8,6 +8,7 @@ fix. The behaviour on top of them is tested elsewhere (tests/test_runner.py, the
 from __future__ import annotations
 
 import inspect
+import logging
 import socket
 import threading
 
@@ -125,3 +126,21 @@ def test_waitress_trigger_and_map_stop_a_server_with_open_connections() -> None:
         except ConnectionResetError:
             rest = b""
         assert rest == b"", "waitress left a connection open after stopping"
+
+
+def test_bolt_unused_token_warning_is_dropped_and_only_it(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from slack_sdk import WebClient
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")  # as in escbot run
+    internals.quiet_unused_token_warning()
+    with caplog.at_level(logging.WARNING, logger="slack_bolt"):
+        App(
+            signing_secret="s",
+            client=WebClient(),
+            authorize=lambda **_: AuthorizeResult(enterprise_id=None, team_id="T1"),
+        )
+        logging.getLogger("slack_bolt.App").warning("a real warning")
+    assert [r.getMessage() for r in caplog.records] == ["a real warning"], (
+        "slack-bolt changed its 'token will be unused' warning (internals._UnusedTokenWarning "
+        f"drops it by its text): {[r.getMessage() for r in caplog.records]}"
+    )

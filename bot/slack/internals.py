@@ -6,9 +6,11 @@ waitress are capped at the versions tested, in pyproject.toml).
   overriding ``run`` (Bolt offers no argument for a runner of one's own), which reads
   ``Listener.run_ack_function``/``auto_acknowledgement``/``lazy_functions``/``ack_timeout``,
   ``BoltRequest.lazy_only`` and the ``ack`` key of the request's context.
-- waitress: stopping a server that runs on a thread, through its trigger and socket map
-  (``close()``, the public way, closes the listening socket only: open keep-alive
-  connections keep its loop running until they time out).
+- Bolt: its "``token`` will be unused" warning, dropped by its exact text (the logger
+  ``slack_bolt.App`` keeps every other line).
+- waitress: stopping a server's loop through its trigger and socket map (``close()``,
+  the public way, closes the listening socket only: open keep-alive connections keep
+  its loop running until they time out).
 
 The prompt runner answers Slack the moment a listener acknowledges. Bolt
 (``process_before_response=False``) runs a listener on its pool and has the request
@@ -31,6 +33,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_bolt.listener.listener import Listener
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 from waitress import wasyncore
@@ -126,17 +129,39 @@ def install_runner(app: App) -> None:
 
 
 def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
-    """Stop a server from ``waitress.server.create_server``, its loop running on ``thread``.
-
-    Every socket is closed from inside waitress's own loop (closing from another thread
-    races its poll), so the loop ends at once, connections and all; then its threads stop.
-    """
+    """Stop a server from ``waitress.server.create_server``, its loop running on ``thread``."""
     if thread and thread.is_alive():
-        try:
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        except OSError:  # the loop is already closing its sockets
-            log.debug("waitress trigger already closed")
+        interrupt_waitress(server)
         thread.join(5)
-    else:
+    elif server._map:  # not interrupted: nothing else closes its sockets
         server.close()
     server.task_dispatcher.shutdown()
+
+
+def interrupt_waitress(server: Any) -> None:
+    """End waitress's loop (``run()`` returns), whichever thread runs it.
+
+    Every socket is closed from inside the loop itself (closing from another thread races
+    its poll), so the loop ends at once, open connections and all.
+    """
+    try:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    except OSError:  # the loop is already closing its sockets
+        log.debug("waitress trigger already closed")
+
+
+class _UnusedTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client and an
+    ``authorize`` (escbot's, from a cached ``auth.test``), then warns on every start that
+    the token will be unused. Drops exactly that message (Bolt's own text), nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_UNUSED_TOKEN = _UnusedTokenWarning()
+
+
+def quiet_unused_token_warning() -> None:
+    """Install the filter on Bolt's App logger (once: the same filter object)."""
+    logging.getLogger("slack_bolt.App").addFilter(_UNUSED_TOKEN)
