@@ -117,6 +117,16 @@ def test_run_refuses_a_token_slack_rejects(db_url: str, fake_slack, error: str) 
     assert {c.method for c in fake_slack.calls} == {"auth.test"}
 
 
+def test_the_supervisor_refuses_a_rejected_token_before_any_worker_starts(  # type: ignore[no-untyped-def]
+    db_url: str, fake_slack
+) -> None:
+    fake_slack.fail("auth.test", "invalid_auth", times=None)
+    proc = escbot("run", "--workers", "2", env=run_env(db_url, fake_slack.url))
+    assert_refused(proc, 1, f"escbot: SLACK_BOT_TOKEN: {bot_token_refused('invalid_auth')}")
+    assert len(fake_slack.calls_to("auth.test")) == 1  # the supervisor's, no worker's
+    assert "worker 0 started" not in proc.stderr
+
+
 def test_run_serves_while_slack_is_unreachable_and_starts_when_it_answers(  # type: ignore[no-untyped-def]
     db_url: str, fake_slack, serving
 ) -> None:
