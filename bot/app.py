@@ -32,7 +32,7 @@ from bot.resolution import followups
 from bot.routing import chain
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import cards, home, runner
+from bot.slack import cards, home, internals
 from bot.slack.identity import BotIdentity
 from bot.tickets import retention
 
@@ -67,7 +67,7 @@ def create_app(
         on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
     wake_after_commit(sessions, worker.notify)
-    identity = BotIdentity(client, settings.bot_token)
+    identity = BotIdentity(settings.api_url, settings.bot_token)
     timers = TimerRunner(sessions, clock)
     services = Services(
         settings=settings,
@@ -83,6 +83,7 @@ def create_app(
         metrics=metrics,
         clock=clock,
     )
+    internals.quiet_unused_token_warning()
     app = App(
         signing_secret=settings.signing_secret,
         client=WebClient(base_url=settings.api_url, timeout=10),
@@ -93,7 +94,7 @@ def create_app(
         url_verification_enabled=True,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
     )
-    runner.install(app)  # acks answered at once, not at Bolt's next 10 ms poll
+    internals.install_runner(app)  # acks answered at once, not at Bolt's next 10 ms poll
     handlers.register_all(app, services)
     register_timer_handlers(timers, config, renderer)
     # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period
