@@ -77,6 +77,9 @@ class NotReady(Exception):
 
 @dataclass
 class Planner:
+    """Turns a claimed row into a :class:`Plan`, reading (and, for a notice list, leasing)
+    inside the caller's transaction; it never calls Slack."""
+
     render_card: CardRenderer
     notices: NoticeBatcher
     render_home: HomeRenderer | None = None
