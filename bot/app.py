@@ -56,16 +56,7 @@ def create_app(
     renderer = Renderer(config.team_tz)
     metrics = Metrics()
     metrics.watch_database(sessions, clock)
-    worker = OutboxWorker(
-        sessions=sessions,
-        client=client,
-        render_card=lambda _s, ticket: cards.card(renderer, config, ticket, now=clock.now()),
-        render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
-        metrics=metrics,
-        pacer=Pacer(rate=settings.channel_rate),
-        notice_window=settings.notice_window,
-        on_dead=lambda row: alert_admins(config, row, clock.now()),
-    )
+    worker = outbox_worker(settings, config, sessions, client, renderer, metrics, clock)
     wake_after_commit(sessions, worker.notify)
     identity = BotIdentity(settings.api_url, settings.bot_token)
     timers = TimerRunner(sessions, clock)
@@ -109,6 +100,29 @@ def create_app(
         "retention",
     )
     return app, services
+
+
+def outbox_worker(
+    settings: Settings,
+    config: AppConfig,
+    sessions: sessionmaker[Session],
+    client: WebClient,
+    renderer: Renderer,
+    metrics: Metrics,
+    clock: Clock,
+) -> OutboxWorker:
+    """The outbox worker with its renderers and dead-letter alerts; it needs no Bolt app, so
+    a process that only delivers can build it alone (waking it is the caller's choice)."""
+    return OutboxWorker(
+        sessions=sessions,
+        client=client,
+        render_card=lambda _s, ticket: cards.card(renderer, config, ticket, now=clock.now()),
+        render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
+        metrics=metrics,
+        pacer=Pacer(rate=settings.channel_rate),
+        notice_window=settings.notice_window,
+        on_dead=lambda row: alert_admins(config, row, clock.now()),
+    )
 
 
 def register_timer_handlers(timers: TimerRunner, config: AppConfig, renderer: Renderer) -> None:
