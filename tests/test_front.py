@@ -147,3 +147,20 @@ def test_a_large_answer_goes_out_whole_before_the_connection_closes(serve) -> No
             received += len(chunk)
             time.sleep(0.001)
     assert received > BIG
+
+
+def test_stopping_ends_the_loop_and_closes_kept_alive_connections() -> None:
+    server = Server(echo, "127.0.0.1", 0, threads=2)
+    server.start()
+    with socket.create_connection(server.address, timeout=5) as conn:
+        conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")  # kept alive: HTTP/1.1
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        server.stop()
+        assert server._thread is not None and not server._thread.is_alive()
+        assert time.monotonic() - started < 2  # not after the connection's 30 s of silence
+        try:
+            rest = conn.recv(100)
+        except ConnectionResetError:
+            rest = b""
+        assert rest == b""

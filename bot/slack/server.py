@@ -11,6 +11,7 @@ is one log line and a 4xx, never a traceback or a 5xx.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
@@ -312,6 +313,19 @@ def _listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock  # the front listens on it
 
 
+class CannotListen(Exception):
+    """The address to serve on is taken, not ours, or not an address; says what to change."""
+
+    def __init__(self, host: str, port: int, setting: str, err: OSError) -> None:
+        if err.errno == errno.EADDRINUSE:
+            why = "another process is listening there: stop it, or choose another port"
+        elif err.errno == errno.EACCES:
+            why = "this user may not listen there: choose a port above 1023"
+        else:
+            why = f"{err.strerror or err}: check the host"
+        super().__init__(f"cannot serve on {host}:{port} ({setting}): {why}")
+
+
 class Server:
     """The front on a background thread (tests, demo, the metrics address) or the foreground."""
 
@@ -324,10 +338,15 @@ class Server:
         limits: HttpLimits | None = None,
         *,
         reuse_port: bool = False,
+        setting: str = "PORT",
     ) -> None:
+        """``setting``: the variable that chose host and port, named if they can't be used."""
         limits = limits or HttpLimits()
         _allow_descriptors(limits.connection_limit)
-        sock = _listening_socket(host, port, shared=reuse_port)
+        try:
+            sock = _listening_socket(host, port, shared=reuse_port)
+        except OSError as err:
+            raise CannotListen(host, port, setting, err) from None
         self.server = Front(wsgi, sock, threads, limits, name="http")
         self._thread: threading.Thread | None = None
 
