@@ -164,3 +164,11 @@ def test_stopping_ends_the_loop_and_closes_kept_alive_connections() -> None:
         except ConnectionResetError:
             rest = b""
         assert rest == b""
+
+
+def test_a_body_past_the_spool_size_reaches_the_app_whole(serve) -> None:  # type: ignore[no-untyped-def]
+    address = serve(max_body_bytes=1 << 20)
+    body = b"b" * (600 << 10)  # spooled to a temporary file past 256 KB
+    head = f"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n"
+    seen = answer(exchange(address, head.encode() + b"Connection: close\r\n\r\n" + body))
+    assert (len(seen["body"]), seen["CONTENT_LENGTH"]) == (len(body), str(len(body)))

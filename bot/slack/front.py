@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 import h11
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 WSGIApp = Callable[..., Iterable[bytes]]
 READ = 64 * 1024
+SPOOL = 256 * 1024  # a body past this waits for the app in a temporary file
 TALLY_EVERY = 10.0  # seconds between log lines about dropped connections
 _PROXY_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_")  # never believed, never passed on
 _RENAMED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
@@ -230,13 +231,16 @@ class _Connection:
             if _header_bytes(request) > self.limits.max_header_bytes:
                 # h11 bounds only a header still arriving; this one came in one read
                 await self._refuse(431, "headers too large")
-            body = await self._body(request)
+            body, size = await self._body(request)
             self.front.admission.busy(self)
-            environ = self._environ(request, body)
+            environ = self._environ(request, body, size)
             loop = asyncio.get_running_loop()
-            status, headers, data = await loop.run_in_executor(
-                self.front.pool, self.front.call, environ
-            )
+            try:
+                status, headers, data = await loop.run_in_executor(
+                    self.front.pool, self.front.call, environ
+                )
+            finally:
+                body.close()
             await self._respond(request, status, headers, data)
             if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
                 return  # h11 says this connection must close (HTTP/1.0, Connection: close)
@@ -255,7 +259,10 @@ class _Connection:
                 return event
             await self._receive(self.limits.channel_timeout)
 
-    async def _body(self, request: h11.Request) -> bytes:
+    async def _body(self, request: h11.Request) -> tuple[IO[bytes], int]:
+        """The body, in memory up to SPOOL bytes and in a temporary file past that (a
+        thousand connections sending a maximal body must not hold a gigabyte), and its
+        length."""
         declared = dict(request.headers).get(b"content-length")
         length = int(declared) if declared is not None else None  # h11 checked it is a number
         limit = self.limits.max_body_bytes
@@ -264,24 +271,31 @@ class _Connection:
         if self.h11.client_is_waiting_for_100_continue:
             await self._send(h11.InformationalResponse(status_code=100, headers=[]))
         grace = self.limits.header_timeout + (length or limit) / self.limits.min_body_rate
-        body = bytearray()
+        body = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (closed by serve)
+        size = 0
         try:
             async with asyncio.timeout(grace):
                 while True:
                     event = await self._next()
                     if isinstance(event, h11.Data):
-                        body += event.data
-                        if len(body) > limit:  # chunked: no length to refuse up front
+                        body.write(event.data)
+                        size += len(event.data)
+                        if size > limit:  # chunked: no length to refuse up front
                             await self._refuse(413, f"chunked body past {limit} bytes")
                     elif isinstance(event, h11.EndOfMessage):
-                        return bytes(body)
+                        body.seek(0)
+                        return body, size
                     else:
                         raise _Closed
         except h11.RemoteProtocolError as err:
+            body.close()
             await self._refuse(err.error_status_hint, str(err))
             raise  # unreachable: _refuse raises _Closed
+        except BaseException:
+            body.close()
+            raise
 
-    def _environ(self, request: h11.Request, body: bytes) -> dict[str, Any]:
+    def _environ(self, request: h11.Request, body: IO[bytes], size: int) -> dict[str, Any]:
         path, _, query = request.target.partition(b"?")
         remote = self.address
         environ: dict[str, Any] = {
@@ -293,10 +307,10 @@ class _Connection:
             "SERVER_PORT": str(self.front.port),
             "SERVER_PROTOCOL": f"HTTP/{request.http_version.decode('ascii')}",
             "SERVER_SOFTWARE": "escbot",
-            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_LENGTH": str(size),
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
+            "wsgi.input": body,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
