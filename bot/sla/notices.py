@@ -143,7 +143,6 @@ def notify(
             ticket=ticket,
             priority=priority,
         )
-    ticket.version = (ticket.version or 0) + 1
     ticket.updated_at = now
     outbox.enqueue_card(session, ticket, now)
 
