@@ -163,7 +163,7 @@ def test_composed_digest_has_every_section_within_block_kit_limits(full_report) 
         "*Volumes*",
         "*Backlog*",
         "*Turnaround*",
-        "*SLA*",
+        "*SLA ",
         "*Vendor quality*",
         "*Follow-ups*",
         "*Trends worth a look*",
