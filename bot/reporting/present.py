@@ -148,7 +148,7 @@ class _View:
             f = r.followups
             return not (f.opened or f.done or f.overdue)
         if name == "trends" and r.spikes is not None and r.repeats is not None:
-            return not (r.spikes or r.repeats.top)
+            return not (r.spikes.found or r.spikes.no_baseline or r.repeats.top)
         return False
 
     def _volumes(self) -> dict[str, Any] | None:
@@ -334,15 +334,27 @@ class _View:
             "source_team": "Source",
         }
         lines = ["*Trends worth a look*"]
-        for s in r.spikes[:LIST_MAX]:
+        for s in r.spikes.found[:LIST_MAX]:
             p = "p < 0.0001" if s.p_value < 0.0001 else f"p = {s.p_value:.4f}"
             value = self.label(s.dimension, s.value)
             lines.append(
                 f":chart_with_upwards_trend: {names[s.dimension]} *{value}*: {s.count} tickets"
                 f" vs {s.expected:.1f} expected ({p}) — {ticket_list(s.tickets)}"
             )
-        if len(r.spikes) > LIST_MAX:
-            lines.append(f"…and {len(r.spikes) - LIST_MAX} more spikes")
+        if len(r.spikes.found) > LIST_MAX:
+            lines.append(f"…and {len(r.spikes.found) - LIST_MAX} more spikes")
+        if unbaselined := r.spikes.no_baseline:  # one line, whatever the number of values
+            named = ", ".join(
+                f"{names[u.dimension]} *{self.label(u.dimension, u.value)}* {u.count}"
+                for u in unbaselined[:LIST_MAX]
+            )
+            more = len(unbaselined) - LIST_MAX
+            named += f" and {more} more" if more > 0 else ""
+            lines.append(
+                f":hourglass_flowing_sand: No baseline yet (tickets in fewer than"
+                f" {trends.MIN_HISTORY} of the {trends.MIN_HISTORY} weeks before), so not"
+                f" tested for spikes: {named}"
+            )
         for rep in r.repeats.top:
             review = self.cfg.intake.review_url(rep.normalized) if rep.kind == "id" else None
             code = truncate(mrkdwn(rep.normalized).replace("`", "'"), 120)

@@ -46,7 +46,7 @@ class Report:
     #: the sampled QA scores and clarifications (bot/qa), apart from the escalation verdicts
     qa: qa_report.QaReport | None = None
     followups: kpi.Followups | None = None
-    spikes: tuple[trends.Spike, ...] | None = None
+    spikes: trends.Spikes | None = None
     repeats: trends.Repeats | None = None
     daily: kpi.Daily | None = None
     headline: Headline | None = None
