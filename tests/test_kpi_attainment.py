@@ -13,7 +13,7 @@ from bot.core.render import Renderer
 from bot.reporting import kpi, present
 from bot.reporting.kpi import Attainment, Window
 from bot.reporting.kpi.attainment import decided
-from bot.reporting.periods import period_containing
+from bot.reporting.periods import digest_period, period_containing
 from bot.reporting.report import chart_days
 from storage.db import transaction
 from storage.models import Ticket, TicketEvent
@@ -114,3 +114,22 @@ def test_a_late_clock_counts_once_and_past_figures_never_move(sessions) -> None:
     assert list(series.attainment[-2:]) == [day1.overall, day2.overall]
     # at day 2's end: two tickets, each with its ack (breached before) and resolve running
     assert (day2.still_open_total, day2.still_open_new, day2.late) == (4, 2, 1)
+
+
+def test_the_charts_last_day_ends_with_the_period(sessions, config) -> None:
+    """The 09:00 daily for Wed 09:00 → Thu 09:00, computed at 11:00: a breach at 10:00 on
+    Thursday is the next digest's, in its text and in its chart's Thursday alike."""
+    daily = config.digest("daily")
+    period = digest_period(config, daily, NOW + 2 * H)
+    assert (period.start, period.end) == (NOW - DAY, NOW)
+    with transaction(sessions) as s:
+        h = History(s)
+        for at in (NOW - H, NOW + H):  # Thu 08:00, in the period; Thu 10:00, after it
+            t = h.ticket(at - 15 * M, severity="sev0", tta_breached=True)
+            h.breach(t, "tta", at)
+    with sessions() as s:
+        out = present.make_digest(s, config, Renderer(config.team_tz), daily, period, NOW + 2 * H)
+    assert out.report.sla is not None and out.report.daily is not None
+    assert out.report.sla.overall == Attainment(0, 1)
+    assert out.report.daily.days[-1] == NOW.date()
+    assert out.report.daily.attainment[-1] == out.report.sla.overall  # not Attainment(0, 2)
