@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from bot.sandbox.emulator.errors import SlackError
 
 
 class RateLimits:
-    """The limits switched on, and their buckets; off until ``limit_channels``."""
+    """The limits switched on, and their buckets; off until ``limit_channels``.
 
-    def __init__(self) -> None:
+    ``monotonic`` is the wall clock buckets refill by (injected by tests).
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
         self._channel_rate: tuple[float, float] | None = None
         self._buckets: dict[str, tuple[float, float]] = {}
 
@@ -35,7 +40,7 @@ class RateLimits:
         if self._channel_rate is None:
             return
         rate, burst = self._channel_rate
-        now = time.monotonic()
+        now = self._monotonic()
         tokens, last = self._buckets.get(channel, (burst, now))
         tokens = min(burst, tokens + (now - last) * rate)
         if tokens < 1:
