@@ -15,7 +15,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.core.clock import FakeClock
-from bot.sandbox.emulator import FakeSlack, SlackUser
+from bot.sandbox.emulator import FakeSlack, HttpResponse, SlackUser
 from bot.sandbox.emulator.user.member import Member
 from bot.sandbox.emulator.user.transport import FORM, Transport
 
@@ -94,14 +94,32 @@ def test_requests_are_signed_as_slack_signs_them_and_can_be_tampered_with(app: R
 
 
 def test_replay_sends_the_last_body_again_freshly_signed(app: Recorder) -> None:
-    transport = Transport(app.url, SECRET, kind="http", fake=None, timeout=5)
+    user = SlackUser(app.url, SECRET, user_id="U0ALICE")
     with pytest.raises(RuntimeError, match="nothing sent yet"):
-        transport.replay()
-    transport.send("x=1", FORM)
-    assert transport.last_sent == ("x=1", FORM)
-    transport.replay(retry_num=1, retry_reason="timeout")
+        user.replay()
+    user.send("x=1", FORM)
+    assert user.last_sent == ("x=1", FORM)
+    user.replay(retry_num=1, retry_reason="timeout")
     assert app.got[1][1] == "x=1" and valid(*app.got[1])
     assert app.got[1][0]["x-slack-retry-reason"] == "timeout"
+
+
+def test_every_request_goes_through_send_so_a_subclass_sees_it(app: Recorder) -> None:
+    """bench's TimedUser overrides send() to time requests: builders and replay use it."""
+
+    class Counting(SlackUser):
+        sent = 0
+
+        def send(self, body: str, content_type: str, **opts: Any) -> HttpResponse:
+            self.sent += 1
+            return super().send(body, content_type, **opts)
+
+    user = Counting(app.url, SECRET, user_id="U0ALICE")
+    user.command("/escalate")
+    user.global_shortcut("escalate")
+    user.event({"type": "app_home_opened", "user": "U0ALICE"})
+    user.replay()
+    assert user.sent == 4 == len(app.got)
 
 
 def test_socket_transport_needs_a_fake_and_signs_nothing() -> None:
@@ -115,9 +133,9 @@ def test_socket_transport_needs_a_fake_and_signs_nothing() -> None:
 
 def test_gesture_times_are_unique_while_the_clock_stands_still() -> None:
     clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
-    transport = Transport("http://x/", SECRET, kind="http", fake=None, timeout=1)
-    a = Member(transport, user_id="U1", user_name="a", team_id="T1", fake=None, clock=clock)
-    b = Member(transport, user_id="U2", user_name="b", team_id="T1", fake=None, clock=clock)
+    send = Transport("http://x/", SECRET, kind="http", fake=None, timeout=1).send
+    a = Member(send, user_id="U1", user_name="a", team_id="T1", fake=None, clock=clock)
+    b = Member(send, user_id="U2", user_name="b", team_id="T1", fake=None, clock=clock)
     stamps = [a.ts(), b.ts(), a.ts()]
     assert len(set(stamps)) == 3 and stamps == sorted(stamps)
     assert stamps[0].startswith(str(int(clock.now().timestamp())))

@@ -15,7 +15,8 @@ handlers, files_upload_v2's three steps — instead of a mock that agrees with o
 - ``gestures``: Slack's side of a person's gesture (trigger_ids, response_urls, events);
 - ``inspection``: what tests read back, and waiting for it.
 
-Most of ``FakeSlack``'s methods are those parts' own, bound in ``__init__``.
+Most of ``FakeSlack``'s methods are those parts' own, bound in ``__init__`` (instance
+attributes: a subclass changes one by changing the part, not by defining a method).
 
 Rate limits and ``latency`` use wall time (clients really sleep); ``ts`` values and
 ``Call.time`` follow the injected clock so they line up with the app's notion of "now".

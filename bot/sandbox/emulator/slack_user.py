@@ -57,7 +57,7 @@ class SlackUser:
             app_url, signing_secret, kind=transport, fake=fake, timeout=timeout
         )
         self._member = Member(
-            self._transport,
+            self.send,
             user_id=user_id,
             user_name=user_name or user_id.lower(),
             team_id=team_id or (fake.team_id if fake else "T0ESCBOT"),
@@ -81,7 +81,8 @@ class SlackUser:
     def send(self, body: str, content_type: str, **opts: Unpack[SendOptions]) -> HttpResponse:
         """POST ``body`` signed like Slack: HMAC-SHA256 of ``v0:{timestamp}:{body}``.
 
-        Over Socket Mode the body becomes an envelope instead (no signature there).
+        Over Socket Mode the body becomes an envelope instead (no signature there). Every
+        request goes through here, so a subclass may override it (bench times requests).
         """
         return self._transport.send(body, content_type, **opts)
 
@@ -92,7 +93,10 @@ class SlackUser:
 
     def replay(self, **opts: Unpack[SendOptions]) -> HttpResponse:
         """Send the last request again (freshly signed), e.g. as a Slack retry or double click."""
-        return self._transport.replay(**opts)
+        last = self._transport.last_sent
+        if last is None:
+            raise RuntimeError("nothing sent yet")
+        return self.send(*last, **opts)
 
     def close(self) -> None:
         self._transport.close()

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from bot.core.clock import Clock
 from bot.sandbox.emulator.fake_slack import FakeSlack
-from bot.sandbox.emulator.user.transport import FORM, HttpResponse, SendOptions, Transport
+from bot.sandbox.emulator.user.transport import FORM, HttpResponse, Send, SendOptions
 
 VERIFICATION_TOKEN = "fake-verification-token"
 
@@ -45,11 +45,15 @@ _STAMPS = _Stamps()
 
 
 class Member:
-    """One workspace member; ``clock`` drives payload times (action_ts, event ts) only."""
+    """One workspace member; ``clock`` drives payload times (action_ts, event ts) only.
+
+    ``send`` is ``SlackUser.send``, so a subclass that overrides it (bench's timing user)
+    sees every request the payload builders make.
+    """
 
     def __init__(
         self,
-        transport: Transport,
+        send: Send,
         *,
         user_id: str,
         user_name: str,
@@ -57,7 +61,7 @@ class Member:
         fake: FakeSlack | None,
         clock: Clock | None,
     ) -> None:
-        self.transport = transport
+        self.send = send
         self.user_id = user_id
         self.user_name = user_name
         self.team_id = team_id
@@ -66,9 +70,6 @@ class Member:
         self.api_app_id = fake.app_id if fake else "A0ESCBOT"
         self.bot_user_id = fake.bot_user_id if fake else "U0ESCBOT"
         self._seq = itertools.count(1)
-
-    def send(self, body: str, content_type: str, **opts: Unpack[SendOptions]) -> HttpResponse:
-        return self.transport.send(body, content_type, **opts)
 
     def send_payload(self, payload: dict[str, Any], **opts: Unpack[SendOptions]) -> HttpResponse:
         """An interactive payload, form-encoded as Slack posts it."""

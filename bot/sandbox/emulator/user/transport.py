@@ -19,7 +19,7 @@ import select
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any, Literal, Protocol, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from slack_sdk.signature import SignatureVerifier
@@ -37,6 +37,14 @@ class SendOptions(TypedDict, total=False):
     stale: bool  # timestamp 10 minutes old (Slack's limit is 5)
     retry_num: int  # add X-Slack-Retry-Num / X-Slack-Retry-Reason like an Events API retry
     retry_reason: str
+
+
+class Send(Protocol):
+    """Sends a request body the way ``SlackUser.send`` does (a subclass may time it)."""
+
+    def __call__(
+        self, body: str, content_type: str, **opts: Unpack[SendOptions]
+    ) -> HttpResponse: ...
 
 
 @dataclass
@@ -143,14 +151,6 @@ class Transport:
         """``(body, content_type)`` of the last request, to deliver it again elsewhere."""
         with self._lock:
             return self._last
-
-    def replay(self, **opts: Unpack[SendOptions]) -> HttpResponse:
-        """Send the last request again (freshly signed), e.g. as a Slack retry or double click."""
-        with self._lock:
-            if self._last is None:
-                raise RuntimeError("nothing sent yet")
-            body, content_type = self._last
-        return self.send(body, content_type, **opts)
 
     def close(self) -> None:
         with self._lock:
