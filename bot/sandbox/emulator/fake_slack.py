@@ -9,7 +9,7 @@ handlers, files_upload_v2's three steps — instead of a mock that agrees with o
 - ``workspace.Workspace``: the state (users, channels, messages, views, files) and its lock;
 - ``rules/``: Slack's rules, always on (docs/architecture.md, "The emulator's rules");
 - ``api/``: one module per Web API area, registered in one table (``endpoints``);
-- ``dispatch`` and ``http_server``: requests in, recorded ``Call``\\ s and answers out;
+- ``dispatch`` and ``http_server``: requests in; answers and recorded calls out;
 - ``faults``: rate limits, outages and errors switched on at runtime;
 - ``workspace_admin``: channels, members, membership and scopes changed outside the API;
 - ``gestures``: Slack's side of a person's gesture (trigger_ids, response_urls, events);
@@ -50,7 +50,6 @@ __all__ = [
     "block_errors",
     "view_errors",
 ]
-
 
 
 class FakeSlack:
