@@ -22,6 +22,7 @@ from bot.intake.service import Result
 from bot.sandbox.emulator import view_state
 from storage.db import transaction
 from storage.models import PendingDraft, ProcessedRequest
+from tests.state import rows
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SEAL = Seal()
@@ -148,12 +149,14 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
     opened = intake_form.command_modal(desk, "Hate raid", "C07PARTNERS")
     assert json.loads(desk.seal.open_view(opened, user="U1")) == {"c": "C07PARTNERS"}
     view = {**opened, "id": "V0FIRST"}
+    before = rows(sessions)
     for forged in ('{"c":"C07PARTNERS","p":"https://evil.example"}', "", "x." + "{}"):
         tampered = submitted({**view, "private_metadata": forged}, {"Your team": "comms"})
         refused = intake_form.submit_view(desk, tampered, "U1")
         assert list(refused.errors) == ["summary"] and "changed" in refused.errors["summary"]
     wrong = intake_form.submit_view(desk, submitted(view, {"Summary": ""}), "U1")
     assert set(wrong.errors) == {"summary", "source_team"} and wrong.choice is None
+    assert rows(sessions) == before  # neither a ticket, nor a draft, nor the view's id
     values = {"Your team": "comms", "Content links or ids": "post:1"}
     first = intake_form.submit_view(desk, submitted(view, values), "U1")
     assert (first.errors, first.choice, first.channel) == ({}, None, "C07PARTNERS")
