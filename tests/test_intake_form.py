@@ -255,3 +255,28 @@ def test_duplicates_ignore_resolved_tickets(config, sessions) -> None:  # type: 
         ticket.status = "resolved"
         s.flush()
         assert intake.find_duplicates(s, ["post:9"]) == []
+
+
+def test_duplicates_are_offered_oldest_ticket_first(config, sessions) -> None:  # type: ignore[no-untyped-def]
+    """The ticket that had the content first is the one to add to: it leads the offer."""
+    renderer = Renderer(config.team_tz)
+
+    def draft(*content: str) -> Draft:
+        return Draft(
+            summary="s", policy_area="hateful_activities", severity="sev2", content=content
+        )
+
+    with transaction(sessions) as s:
+        for n, content in enumerate((("post:9",), ("post:10", "post:9")), 1):
+            ticket = intake.open_ticket(
+                s, config, renderer, draft(*content), reporter="U1", now=NOW + timedelta(hours=n)
+            )
+            assert ticket.key == f"ESC-{n}"
+        again = intake.submit(
+            s, config, draft("post:10", "POST:9"), reporter="U2", now=NOW, request_key="r"
+        )
+    assert again.result is Result.DUPLICATE
+    assert [(m.ticket.key, m.content) for m in again.matches] == [
+        ("ESC-1", ("POST:9",)),
+        ("ESC-2", ("post:10", "POST:9")),
+    ]
