@@ -155,9 +155,10 @@ def test_a_problem_quotes_a_long_line_cut_to_57_characters() -> None:
         ("https://example.com:80/a", ("url", "https://example.com:80/a")),  # not https's
         ("http:post", ("id", "http:post")),  # no host: nothing to canonicalise
         ("ftp://example.com/a", ("id", "ftp://example.com/a")),  # not http(s)
-        # a canonical form missing a parameter (story_fbid): the next row, which keeps it
+        ("https://Example.com:abc/x", ("id", "https://Example.com:abc/x")),  # a port not a number
+        # a canonical form missing a parameter (story_fbid): the next row, which drops noise
         (
-            "https://facebook.com/permalink.php?id=1",
+            "https://facebook.com/permalink.php?id=1&mibextid=abc",
             ("url", "https://facebook.com/permalink.php?id=1"),
         ),
     ],
