@@ -2,8 +2,9 @@
 
     python mutation/summary.py /tmp/escbot-mutation/content/content.sqlite [--diffs]
 
-Filtered mutants (the exotic operators of mutation/*.toml, ``# pragma: no mutate``
-lines) are counted apart and left out of the score: killed / (killed + survived).
+Filtered mutants (the operators mutation/*.toml leaves out, ``# pragma: no mutate``
+lines, annotations) and those outside a sample are counted apart and left out of the
+score: killed / (killed + survived).
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from collections import Counter
 def main(db: str, diffs: bool) -> None:
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT s.start_pos_row, s.operator_name, r.worker_outcome, r.test_outcome, r.diff"
+        "SELECT s.start_pos_row, s.operator_name, r.worker_outcome, r.test_outcome, r.diff,"
+        " r.output"
         " FROM mutation_specs s LEFT JOIN work_results r USING (job_id)"
         " ORDER BY s.start_pos_row, s.start_pos_col, s.operator_name"
     ).fetchall()
     counts: Counter[str] = Counter()
     survivors = []
-    for line, op, worker, test, diff in rows:
+    for line, op, worker, test, diff, output in rows:
         worker, test = (worker or "").lower() or None, (test or "").lower()
         if worker is None:
             counts["pending"] += 1
         elif worker == "skipped":
-            counts["filtered"] += 1
+            counts["not sampled" if output == "not in the sample" else "filtered"] += 1
         elif worker == "normal" and test == "survived":
             counts["survived"] += 1
             survivors.append((line, op, diff))
