@@ -25,8 +25,7 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
             nodes.append(node.returns)
     return [
-        ((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0))
-        for n in nodes
+        ((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)) for n in nodes
     ]
 
 

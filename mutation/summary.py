@@ -40,12 +40,20 @@ def main(db: str, diffs: bool) -> None:
             counts[worker] += 1
     run = counts["killed"] + counts["survived"]
     score = f"{100 * counts['killed'] / run:.1f} %" if run else "-"
-    print(f"mutants {len(rows)}  " + "  ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-          + f"  score {score}")
+    print(
+        f"mutants {len(rows)}  "
+        + "  ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + f"  score {score}"
+    )
     for line, op, diff in survivors:
-        changed = [d for d in (diff or "").splitlines() if d[:1] in "+-" and d[:3] not in ("+++", "---")]
-        print(f"  L{line} {op.removeprefix('core/')}: {' | '.join(c.strip() for c in changed)}"
-              if not diffs else f"  L{line} {op}\n{diff}")
+        changed = [
+            d for d in (diff or "").splitlines() if d[:1] in "+-" and d[:3] not in ("+++", "---")
+        ]
+        print(
+            f"  L{line} {op.removeprefix('core/')}: {' | '.join(c.strip() for c in changed)}"
+            if not diffs
+            else f"  L{line} {op}\n{diff}"
+        )
 
 
 if __name__ == "__main__":
