@@ -33,6 +33,9 @@ def main(db: str, diffs: bool) -> None:
         elif worker == "normal" and test == "survived":
             counts["survived"] += 1
             survivors.append((line, op, diff))
+        elif worker == "normal" and output == "timeout":  # slow, maybe not wrong: rerun it
+            counts["timeout"] += 1
+            survivors.append((line, op + " (timeout)", diff))
         elif worker == "normal":
             counts["killed"] += 1
         else:  # abnormal (a crash) or timeout: the mutant did not pass the tests
