@@ -8,6 +8,7 @@ mutation test of the module (docs/testing.md).
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from bot.config import AppConfig
 from bot.core.errors import NotAllowed
 from bot.core.render import Renderer
+from bot.tickets import permissions
 from bot.tickets.permissions import (
     REFUSED,
     Refused,
@@ -189,3 +191,26 @@ def test_may_see_counts_a_follower(sessions, config) -> None:  # type: ignore[no
         s.flush()
         assert may_see(s, config, ticket, WATCHER)
         assert may_see(s, config, ticket, PARTNER) and not may_see(s, config, ticket, STRANGER)
+
+
+def test_two_refusals_at_once_are_audited_once(sessions, config) -> None:  # type: ignore[no-untyped-def]
+    """The audit locks the ticket before it looks for a recent line: on PostgreSQL a second
+    refusal waits for the first one's commit instead of not seeing it (on SQLite the write
+    lock already orders them)."""
+    t = new_ticket(sessions, config, Renderer(config.team_tz), MORNING)
+    err = Refused("no", Verb.TAKE, t.id)
+    first_written = threading.Event()
+
+    def second() -> None:
+        first_written.wait()
+        with transaction(sessions) as s:
+            permissions._audit(s, err, t.id, STRANGER, MORNING)
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    with transaction(sessions) as s:
+        permissions._audit(s, err, t.id, STRANGER, MORNING)
+        first_written.set()
+        racer.join(timeout=0.5)  # the racer reads while this line is uncommitted
+    racer.join()
+    assert trail(sessions, t.id) == [(STRANGER, "take")]
