@@ -17,14 +17,15 @@ from collections import Counter
 def main(db: str, diffs: bool) -> None:
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT s.start_pos_row, s.operator_name, r.worker_outcome, r.test_outcome, r.diff,"
+        "SELECT s.module_path, s.start_pos_row, s.operator_name, r.worker_outcome, r.test_outcome, r.diff,"
         " r.output"
         " FROM mutation_specs s LEFT JOIN work_results r USING (job_id)"
-        " ORDER BY s.start_pos_row, s.start_pos_col, s.operator_name"
+        " ORDER BY s.module_path, s.start_pos_row, s.start_pos_col, s.operator_name"
     ).fetchall()
     counts: Counter[str] = Counter()
     survivors = []
-    for line, op, worker, test, diff, output in rows:
+    for path, line, op, worker, test, diff, output in rows:
+        line = f"{path.rsplit('/', 1)[-1]}:{line}"
         worker, test = (worker or "").lower() or None, (test or "").lower()
         if worker is None:
             counts["pending"] += 1
@@ -53,9 +54,9 @@ def main(db: str, diffs: bool) -> None:
             d for d in (diff or "").splitlines() if d[:1] in "+-" and d[:3] not in ("+++", "---")
         ]
         print(
-            f"  L{line} {op.removeprefix('core/')}: {' | '.join(c.strip() for c in changed)}"
+            f"  {line} {op.removeprefix('core/')}: {' | '.join(c.strip() for c in changed)}"
             if not diffs
-            else f"  L{line} {op}\n{diff}"
+            else f"  {line} {op}\n{diff}"
         )
 
 
