@@ -17,8 +17,8 @@ from collections import Counter
 def main(db: str, diffs: bool) -> None:
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT s.module_path, s.start_pos_row, s.operator_name, r.worker_outcome, r.test_outcome, r.diff,"
-        " r.output"
+        "SELECT s.module_path, s.start_pos_row, s.operator_name,"
+        " r.worker_outcome, r.test_outcome, r.diff, r.output"
         " FROM mutation_specs s LEFT JOIN work_results r USING (job_id)"
         " ORDER BY s.module_path, s.start_pos_row, s.start_pos_col, s.operator_name"
     ).fetchall()
