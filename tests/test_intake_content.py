@@ -140,6 +140,9 @@ def test_the_limits_are_500_characters_and_200_items_both_included() -> None:
 
 
 def test_a_problem_quotes_a_long_line_cut_to_57_characters() -> None:
+    assert parse("oops", PATTERNS).problems == [
+        "line 1: “oops” is neither an http(s) link nor a known content id"
+    ]
     assert parse("x" * 60, PATTERNS).problems == [
         f"line 1: “{'x' * 60}” is neither an http(s) link nor a known content id"
     ]
@@ -156,6 +159,7 @@ def test_a_problem_quotes_a_long_line_cut_to_57_characters() -> None:
         ("http:post", ("id", "http:post")),  # no host: nothing to canonicalise
         ("ftp://example.com/a", ("id", "ftp://example.com/a")),  # not http(s)
         ("https://Example.com:abc/x", ("id", "https://Example.com:abc/x")),  # a port not a number
+        ("https://example.com/p?b=1&a=", ("url", "https://example.com/p?a=&b=1")),  # blank kept
         # a canonical form missing a parameter (story_fbid): the next row, which drops noise
         (
             "https://facebook.com/permalink.php?id=1&mibextid=abc",
