@@ -162,6 +162,7 @@ def test_scores_read_graded_samples_in_the_window_per_vendor_area_and_agent(
             (NORTHWIND, "hateful_activities", "a1", "sample", "graded", "overturned", "over", 1),
             (NORTHWIND, "graphic_violence", None, "sample", "graded", "overturned", "over", 1),
             (NORTHWIND, "graphic_violence", "a2", "sample", "graded", "overturned", None, 1),
+            (NORTHWIND, "graphic_violence", "a2", "sample", "graded", "overturned", "over", 2),
             (NORTHWIND, "hateful_activities", "a1", "calibration", "graded", "overturned", "x", 1),
             (NORTHWIND, "hateful_activities", "a1", "sample", "pending", None, None, 1),
             (NORTHWIND, "hateful_activities", "a1", "sample", "graded", "upheld", None, 30),
@@ -184,19 +185,19 @@ def test_scores_read_graded_samples_in_the_window_per_vendor_area_and_agent(
         rate = category_error_rate(s, NORTHWIND, "hateful_activities", "over", day.start, now)
     northwind = scores[NORTHWIND]
     assert (northwind.name, northwind.target) == ("Northwind CX (Manila)", 0.92)
-    assert (northwind.overall.n, northwind.overall.hits, northwind.overall.score) == (4, 1, 0.25)
+    assert (northwind.overall.n, northwind.overall.hits, northwind.overall.score) == (5, 1, 0.2)
     assert northwind.overall.target == 0.92 and northwind.overall.clearly_below
     assert (northwind.previous.n, northwind.previous.score) == (1, 1.0)
-    assert northwind.change == pytest.approx(-0.75)
+    assert northwind.change == pytest.approx(-0.8)
     assert [(a, s.n, s.score, s.target) for a, s in northwind.areas] == [
-        ("graphic_violence", 2, 0.0, 0.92),
+        ("graphic_violence", 3, 0.0, 0.92),
         ("hateful_activities", 2, 0.5, 0.92),
     ]
     assert [(a, s.n, s.hits) for a, s in northwind.agents] == [
-        ("a1", 2, 1), ("a2", 1, 0), ("unknown", 1, 0),
+        ("a1", 2, 1), ("a2", 2, 0), ("unknown", 1, 0),
     ]  # fmt: skip
     assert [(c, s.n, s.hits) for c, s in northwind.categories] == [
-        ("over", 4, 2), ("unspecified", 4, 1),
+        ("over", 5, 3), ("unspecified", 5, 1),
     ]  # fmt: skip
     assert (scores[TEJO].overall.n, scores[TEJO].overall.score) == (1, 0.0)
-    assert (rate.n, rate.hits, rate.score) == (2, 1, 0.5)
+    assert (rate.n, rate.hits, rate.score) == (2, 1, 0.5)  # graphic violence's is 2 of 3
