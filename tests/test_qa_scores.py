@@ -201,3 +201,13 @@ def test_scores_read_graded_samples_in_the_window_per_vendor_area_and_agent(
     ]  # fmt: skip
     assert (scores[TEJO].overall.n, scores[TEJO].overall.score) == (1, 0.0)
     assert (rate.n, rate.hits, rate.score) == (2, 1, 0.5)  # graphic violence's is 2 of 3
+
+
+def test_clearly_below_needs_the_whole_interval_under_the_target() -> None:
+    share = Share(20, 17, 0.85, 20.0)
+    low, high = share.interval or (0, 0)
+    assert low < 0.9 < high
+    assert not Share(20, 17, 0.85, 20.0, target=0.9).clearly_below  # within the noise
+    assert not Share(20, 17, 0.85, 20.0, target=high).clearly_below  # reaches it
+    assert Share(20, 17, 0.85, 20.0, target=high + 1e-9).clearly_below
+    assert not Share(0, 0, None, 0.0, target=0.9).clearly_below  # no grades: no flag
