@@ -24,11 +24,18 @@ def main(db: str, command: str) -> None:
     )
     for path, line, op, diff in rows:
         patch = diff.split("\n", 1)[1] + "\n"  # past "--- mutation diff ---"
-        subprocess.run(["patch", "-p1", "-s"], input=patch, text=True, check=True)
+        subprocess.run(
+            ["patch", "-p1", "-s", "--no-backup-if-mismatch"], input=patch, text=True, check=True
+        )
         try:
             failed = subprocess.run(shlex.split(command), capture_output=True).returncode != 0
         finally:
-            subprocess.run(["patch", "-p1", "-R", "-s"], input=patch, text=True, check=True)
+            subprocess.run(
+                ["patch", "-p1", "-R", "-s", "--no-backup-if-mismatch"],
+                input=patch,
+                text=True,
+                check=True,
+            )
         print(f"{'killed  ' if failed else 'survives'} {path}:{line} {op}", flush=True)
 
 
