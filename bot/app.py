@@ -64,6 +64,7 @@ def create_app(
         metrics=metrics,
         pacer=Pacer(rate=settings.channel_rate),
         notice_window=settings.notice_window,
+        senders=settings.outbox_senders,
         on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
     wake_after_commit(sessions, worker.notify)

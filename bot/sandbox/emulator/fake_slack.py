@@ -19,9 +19,11 @@ follow the injected clock so they line up with the app's notion of "now".
 
 from __future__ import annotations
 
+import base64
 import copy
 import email.parser
 import email.policy
+import hashlib
 import itertools
 import json
 import math
@@ -251,9 +253,10 @@ class FakeSlack:
         bot_user_id: str = "U0ESCBOT",
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
+        seed: int = 0,
     ) -> None:
         """``scopes``: the bot token's (default: the manifest's); ``events``: the app's
-        event subscriptions (default: the manifest's)."""
+        event subscriptions (default: the manifest's); ``seed``: what file ids derive from."""
         self.host, self.port = host, port
         self.clock = clock
         self.team_id = team_id
@@ -266,6 +269,7 @@ class FakeSlack:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
+        self._seed = seed
         self._last_us = 0
         self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, _Channel] = {}
@@ -334,6 +338,7 @@ class FakeSlack:
             self._last_view: dict[str, str] = {}
             self._home: dict[str, str] = {}
             self._files: dict[str, FakeFile] = {}
+            self._uploads: dict[str, int] = {}  # files uploaded so far, by name
             self._triggers: dict[str, _Trigger] = {}
             self._trigger_ttl: float | None = None
             self._response_urls: dict[str, dict[str, Any]] = {}
@@ -927,6 +932,14 @@ class FakeSlack:
         self._last_us = max(us, self._last_us + 1)
         return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
 
+    def _file_id(self, filename: str) -> str:
+        """``F`` and ten characters from the seed, the name and how many files of that name
+        came before: the same uploads get the same ids whatever else the workspace saw in
+        between (from a counter shared with views, they changed with thread timing)."""
+        n = self._uploads[filename] = self._uploads.get(filename, 0) + 1
+        digest = hashlib.sha256(f"{self._seed}/{filename}/{n}".encode()).digest()
+        return "F" + base64.b32encode(digest).decode()[:10]
+
     def _alias(self, channel: str) -> str:
         return self.dm_channel(channel) if channel[:1] in ("U", "W") else channel
 
@@ -1349,7 +1362,7 @@ class FakeSlack:
     def _api_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("filename") or not str(args.get("length", "")).isdigit():
             raise SlackError("invalid_arguments")
-        fid = f"F{next(self._ids):010d}"
+        fid = self._file_id(str(args["filename"]))
         self._files[fid] = FakeFile(
             id=fid,
             filename=args["filename"],
