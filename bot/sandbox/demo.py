@@ -243,8 +243,10 @@ class Narrator:
         if call.method == "conversations.join":
             return f"escbot joins #{self.fake.channel_name(a.get('channel', ''))}"
         if call.method == "files.completeUploadExternal":
-            shared = "shared in the channel" if a.get("blocks") else "uploaded into a thread"
-            return f"digest chart {shared}"
+            if not a.get("blocks"):
+                return "digest chart uploaded into a thread"
+            where = self.fake.channel_name(a.get("channel_id", ""))
+            return f"#{where} new message with its chart: {text}"
         return None
 
 
