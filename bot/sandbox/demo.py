@@ -31,6 +31,7 @@ from bot.sandbox.demo_html import PAGE, View, emojize, fragment_page, message_ht
 from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
 from bot.settings import Settings
 from bot.slack.cards import OVERFLOW
+from bot.slack.runner import PromptListenerRunner
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "app.yaml"
 SECRET = "demo-signing-secret"
@@ -370,7 +371,8 @@ class Desk:
         at a time until none is left (a delivery may make another due: a DM after its card).
         """
         services = self.runtime.services
-        runner: Any = self.runtime.app.listener_runner  # bot.slack.runner.PromptListenerRunner
+        runner = self.runtime.app.listener_runner
+        assert isinstance(runner, PromptListenerRunner)  # bot.slack.runner.install gave it
         for idle, what in (
             (runner.wait_idle, "its listeners"),
             (services.router.wait_idle, "routing"),
