@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 
 from bot.app import LISTENER_THREADS
 from bot.core.metrics import Metrics
-from bot.intake.form import INTAKE_VIEW
+from bot.intake.modal import INTAKE_VIEW
 from bot.settings import Settings
 from bot.slack.server import EscbotWSGI, Server
 

@@ -22,7 +22,7 @@ Reported, per database (SQLite always, PostgreSQL with ``--database-url``):
   were answered. The product brief says "the same content already in an open ticket
   is detected and offered as 'add to ESC-n' instead of a duplicate": the others get
   the duplicate choice in the modal (partners outside the pod see "already being
-  handled by the desk (ESC-n)" and may ask to follow it; see bot/intake/form.py);
+  handled by the desk (ESC-n)" and may ask to follow it; see bot/intake/choice.py);
   nobody is made a watcher without choosing to;
 - seconds from the first viral report until its card is in the intake channel
   (target ≤ 2 s);

@@ -32,7 +32,8 @@ from sqlalchemy import Engine, insert, text
 from bench.harness import scratch_schema
 from bot.config import AppConfig
 from bot.routing import workload
-from bot.routing.decide import Need, decide
+from bot.routing.candidates import Need
+from bot.routing.decide import decide
 from storage.db import database_url, make_engine, make_session_factory, upgrade
 from storage.models import OutOfOffice, Ticket, TicketEvent
 

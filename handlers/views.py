@@ -19,6 +19,8 @@ from bot.core.desk import Desk
 from bot.core.errors import DomainError
 from bot.core.forms import FieldErrors
 from bot.intake import form as intake_form
+from bot.intake.choice import CHOICE_ACTIONS
+from bot.intake.modal import INTAKE_VIEW
 from bot.resolution import entry as resolution
 from bot.routing import ownership
 from bot.services import Services
@@ -106,7 +108,7 @@ def _register_intake(app: App, services: Services) -> None:
     """The intake modal's submission and the buttons of its duplicate choice."""
     desk = services.desk
 
-    @app.view(intake_form.INTAKE_VIEW)
+    @app.view(INTAKE_VIEW)
     @guarded
     def intake_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -125,7 +127,7 @@ def _register_intake(app: App, services: Services) -> None:
                     lambda: answers.confirm(client, finish(), answer.channel, user),
                 )
 
-    @app.action(intake_form.CHOICE_ACTIONS)
+    @app.action(CHOICE_ACTIONS)
     @guarded
     def intake_choice(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient

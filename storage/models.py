@@ -202,7 +202,7 @@ class PendingDraft(Base):
 
     Kept here, never in the view's private_metadata, so that nothing a click sends
     back is trusted: the payload holds the validated draft, its reporter and the
-    choices shown (``bot.intake.form``); keyed by the Slack view id, deleted once decided.
+    choices shown (``bot.intake.choice``); keyed by the Slack view id, deleted once decided.
     """
 
     __tablename__ = "pending_drafts"

@@ -14,10 +14,12 @@ from bot.core.clock import FakeClock
 from bot.core.desk import Desk
 from bot.core.render import Renderer
 from bot.core.sealed import Seal
+from bot.intake import choice as intake_choice
 from bot.intake import form as intake_form
+from bot.intake import modal as intake_modal
 from bot.intake import service as intake
 from bot.intake.draft import Draft
-from bot.intake.form import Origin, Prefill
+from bot.intake.modal import Origin, Prefill
 from bot.intake.service import Result
 from bot.sandbox.emulator import view_state
 from storage.db import transaction
@@ -28,7 +30,7 @@ SEAL = Seal()
 
 
 def modal(config, prefill: Prefill | None = None, origin: Origin | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    view = intake_form.modal(
+    view = intake_modal.modal(
         Renderer(config.team_tz), config, prefill or Prefill(), origin or Origin.of("C07PARTNERS")
     )
     return {**view, "id": "V0TEST0001", "hash": "1.x"}
@@ -65,7 +67,7 @@ def test_read_turns_a_submission_into_a_draft(config) -> None:  # type: ignore[n
     origin = Origin.of("C07PARTNERS", "https://fake.slack.com/archives/C/p1")
     view = modal(config, origin=origin)
     deadline = NOW + timedelta(days=1)
-    form = intake_form.read(
+    form = intake_modal.read(
         config,
         submitted(
             view,
@@ -109,7 +111,7 @@ def test_read_reports_every_problem_at_once(config) -> None:  # type: ignore[no-
         "Content links or ids": "javascript:x\nfoo\ndata:x\nfile:/x\nhttps://ok.example.com",
         "Deadline": NOW - timedelta(minutes=1),
     }
-    form = intake_form.read(config, submitted(view, values), NOW)
+    form = intake_modal.read(config, submitted(view, values), NOW)
     assert form.draft is None
     assert set(form.errors) == {"summary", "policy_area", "source_team", "content", "deadline"}
     assert form.errors["source_team"] == "Pick a team."
@@ -122,7 +124,7 @@ def test_read_survives_nonsense_in_a_tampered_payload(config) -> None:  # type: 
     view = modal(config)
     state = view_state(view, {"Summary": "ok", "Your team": "legal"}, enforce_required=False)
     state["deadline"]["deadline"]["selected_date_time"] = "soon"
-    form = intake_form.read(
+    form = intake_modal.read(
         config, {**view, "private_metadata": "{not json", "state": {"values": state}}, NOW
     )
     assert form.errors == {
@@ -162,18 +164,18 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
     second = {**shortcut, "id": "V0SECOND"}
     choice = intake_form.submit_view(desk, submitted(second, {**values, "Summary": "Raid"}), "U2")
     assert choice.finish is None and choice.choice is not None
-    assert choice.choice["callback_id"] == intake_form.CHOICE_VIEW
+    assert choice.choice["callback_id"] == intake_choice.CHOICE_VIEW
     new = intake_form.choose(
         desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"
     )
-    assert new.view["callback_id"] == intake_form.DONE_VIEW
+    assert new.view["callback_id"] == intake_choice.DONE_VIEW
     assert new.channel == "C9" and new.confirmation is not None
     assert "ESC-2" in new.confirmation["text"]
     again = intake_form.choose(
         desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"
     )
     assert again.confirmation is None  # a double click: nothing new
-    assert again.view["callback_id"] == intake_form.DONE_VIEW
+    assert again.view["callback_id"] == intake_choice.DONE_VIEW
 
 
 def _big_draft() -> Draft:
@@ -193,7 +195,7 @@ def test_the_draft_and_the_choices_shown_wait_in_the_database(config, sessions) 
         first = intake.open_ticket(s, config, renderer, draft, reporter="U1", now=NOW)
         matches = tuple(intake.find_duplicates(s, draft.content))
         assert [m.ticket.key for m in matches] == [first.key]
-        view = intake_form.choice_view(
+        view = intake_choice.choice_view(
             s, renderer, config, draft, Origin.of("C9"), matches,
             view_id="V0BIG", reporter="U1", now=NOW,
         )  # fmt: skip
@@ -208,7 +210,7 @@ def test_the_draft_and_the_choices_shown_wait_in_the_database(config, sessions) 
     assert problems(view, "modal") == []
     add = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"])
     with transaction(sessions) as s:
-        outcome, origin = intake_form.decide(
+        outcome, origin = intake_choice.decide(
             s, config, renderer, {**view, "id": "V0BIG"}, add, reporter="U1", now=NOW, seal=SEAL
         )
     assert (outcome.result, outcome.ticket.key, outcome.added) == (Result.ADDED, first.key, ())
@@ -220,7 +222,7 @@ def test_the_draft_and_the_choices_shown_wait_in_the_database(config, sessions) 
             "key": "ESC-1",
         }
     with transaction(sessions) as s:  # the other button after the first: the first one stands
-        again, _ = intake_form.decide(
+        again, _ = intake_choice.decide(
             s, config, renderer, {**view, "id": "V0BIG"}, {"action_id": "intake_new"},
             reporter="U1", now=NOW, seal=SEAL,
         )  # fmt: skip
@@ -232,7 +234,7 @@ def test_stale_pending_drafts_are_swept(config, sessions) -> None:  # type: igno
     draft = _big_draft()
     with transaction(sessions) as s:
         s.add(PendingDraft(view_id="V0OLD", payload={}, created_at=NOW - timedelta(days=2)))
-        intake_form.choice_view(
+        intake_choice.choice_view(
             s, renderer, config, draft, Origin(), (), view_id="V0NEW", reporter="U1", now=NOW
         )
     with sessions() as s:

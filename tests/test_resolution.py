@@ -16,6 +16,7 @@ from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.intake.draft import Draft
 from bot.intake.service import open_ticket
+from bot.resolution import questions
 from bot.resolution import service as resolution
 from bot.resolution.service import Outcome
 from bot.tickets.lifecycle import Action, transition
@@ -80,7 +81,7 @@ def test_full_life_with_exact_sla_seconds(sessions, config) -> None:  # type: ig
     t = act(
         sessions,
         tid,
-        lambda s, t: resolution.ask_reporter(
+        lambda s, t: questions.ask_reporter(
             s, config, r, t, "Which posts?", actor=LUCIA, now=asked
         ),
     )
@@ -94,7 +95,7 @@ def test_full_life_with_exact_sla_seconds(sessions, config) -> None:  # type: ig
     replied = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
     with transaction(sessions) as s:
         ticket = s.get_one(Ticket, tid)
-        found = resolution.on_thread_reply(
+        found = questions.on_thread_reply(
             s,
             config,
             r,
@@ -109,7 +110,7 @@ def test_full_life_with_exact_sla_seconds(sessions, config) -> None:  # type: ig
     with transaction(sessions) as s:
         s.get_one(Ticket, tid).card_ts = "1700000000.000100"
     with transaction(sessions) as s:
-        found = resolution.on_thread_reply(
+        found = questions.on_thread_reply(
             s,
             config,
             r,
@@ -259,13 +260,13 @@ def test_only_the_pod_resolves_and_asks(sessions, config) -> None:  # type: igno
         act(
             sessions,
             tid,
-            lambda s, t: resolution.ask_reporter(s, config, r, t, "?", actor=STRANGER, now=T0),
+            lambda s, t: questions.ask_reporter(s, config, r, t, "?", actor=STRANGER, now=T0),
         )
     with pytest.raises(FieldErrors) as err:
         act(
             sessions,
             tid,
-            lambda s, t: resolution.ask_reporter(s, config, r, t, "  ", actor=LEAD, now=T0),
+            lambda s, t: questions.ask_reporter(s, config, r, t, "  ", actor=LEAD, now=T0),
         )
     assert set(err.value.errors) == {"question"}
     # the lead (not a member) and an admin may act
@@ -333,7 +334,7 @@ def test_thread_replies_that_do_not_resume(sessions, config) -> None:  # type: i
 
     def reply(user: str, ts: str = "1.000001") -> Ticket | None:
         with transaction(sessions) as s:
-            return resolution.on_thread_reply(
+            return questions.on_thread_reply(
                 s, config, r, channel="C06H2KX8ESC", thread_ts=ts, user=user, text="hi", now=T0
             )
 
@@ -341,7 +342,7 @@ def test_thread_replies_that_do_not_resume(sessions, config) -> None:  # type: i
     act(
         sessions,
         tid,
-        lambda s, t: resolution.ask_reporter(s, config, r, t, "?", actor=LEAD, now=T0),
+        lambda s, t: questions.ask_reporter(s, config, r, t, "?", actor=LEAD, now=T0),
     )
     assert reply(LUCIA) is None  # not the reporter
     assert reply(REPORTER, "2.000002") is None  # another thread
@@ -354,7 +355,7 @@ def test_resolve_while_waiting_closes_the_pause(sessions, config) -> None:  # ty
     act(
         sessions,
         tid,
-        lambda s, t: resolution.ask_reporter(
+        lambda s, t: questions.ask_reporter(
             s, config, r, t, "?", actor=LEAD, now=T0 + timedelta(minutes=10)
         ),
     )
@@ -393,6 +394,6 @@ def test_asking_the_reporter_acknowledges(sessions, config) -> None:  # type: ig
     t = act(
         sessions,
         tid,
-        lambda s, t: resolution.ask_reporter(s, config, r, t, "?", actor=LEAD, now=asked),
+        lambda s, t: questions.ask_reporter(s, config, r, t, "?", actor=LEAD, now=asked),
     )
     assert (t.acked_at, t.tta_seconds) == (asked, 7 * 60)

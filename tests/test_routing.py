@@ -15,17 +15,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import AppConfig
-from bot.routing.decide import (
-    LEAD,
-    LEAST_LOADED,
-    ONCALL,
-    ROUND_ROBIN,
-    Absence,
-    Need,
-    Snapshot,
-    card_line,
-    decide,
-)
+from bot.routing.candidates import Absence, Need, Snapshot
+from bot.routing.decide import LEAD, LEAST_LOADED, ONCALL, ROUND_ROBIN, decide
+from bot.routing.reasons import card_line
 
 LUCIA, JONAS, MARCUS, BEATRIZ = "U05MAD1LFZ3", "U05BER7JBK2", "U05NYC3MRD8", "U05SAO2BAL6"
 ANDREA, PRIYA, WANJIRU, LEAD_ID = "U05MNL8ASN4", "U05CCU6PRM9", "U05NBO4WKM1", "U04LQ2M8RTA"

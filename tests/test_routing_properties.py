@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import AppConfig
-from bot.routing.decide import LEAD, ONCALL, Absence, Need, Snapshot, decide, in_scope
+from bot.routing.candidates import Absence, Need, Snapshot
+from bot.routing.decide import LEAD, ONCALL, decide, in_scope
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday
 AREAS = ("hate", "gore")  # gore is sensitive

@@ -15,7 +15,7 @@ from bot.config import AppConfig
 from bot.core.clock import FakeClock
 from bot.core.render import Renderer
 from bot.delivery.timers import TimerRunner
-from bot.resolution import service as resolution
+from bot.resolution import questions
 from storage.db import transaction
 from storage.models import OutboxMessage, SlaBreach, Ticket, TicketEvent, Timer
 from tests.test_resolution import LEAD, REPORTER, T0, ack, act, new_ticket
@@ -126,7 +126,7 @@ def test_a_pause_moves_the_notices_under_a_new_generation(sessions, config) -> N
     act(
         sessions,
         tid,
-        lambda s, t: resolution.ask_reporter(s, config, r, t, "?", actor=LEAD, now=asked),
+        lambda s, t: questions.ask_reporter(s, config, r, t, "?", actor=LEAD, now=asked),
     )
     assert pending_sla(sessions, tid) == {}
     clock.set(T0 + timedelta(hours=2))
@@ -135,7 +135,7 @@ def test_a_pause_moves_the_notices_under_a_new_generation(sessions, config) -> N
     with transaction(sessions) as s:
         s.get_one(Ticket, tid).card_ts = "1.000001"
     with transaction(sessions) as s:
-        resolution.on_thread_reply(
+        questions.on_thread_reply(
             s,
             config,
             r,

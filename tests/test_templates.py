@@ -34,11 +34,12 @@ from bot.core.mrkdwn import SEVERITY_ICONS
 from bot.core.render import Renderer
 from bot.core.text import mrkdwn
 from bot.delivery import outbox
+from bot.intake import choice as intake_choice
 from bot.intake import following
-from bot.intake import form as intake_form
 from bot.intake import messages as intake_messages
+from bot.intake import modal as intake_modal
 from bot.intake.draft import Draft
-from bot.intake.form import Origin, Prefill
+from bot.intake.modal import Origin, Prefill
 from bot.intake.service import Match
 from bot.resolution import followups
 from bot.resolution import service as resolution
@@ -215,8 +216,8 @@ def replace_status(ticket: Ticket, status: str) -> Ticket:
 def _modal(i: Inputs) -> list[dict[str, Any]]:
     prefill = Prefill(summary=i.text, details=i.text, content=i.text)
     origin = Origin.of("C07PARTNERS", "https://fake.slack.com/archives/C07PARTNERS/p1")
-    context = intake_form.modal_context(i.cfg, prefill, origin)
-    few = intake_form.modal_context(i.cfg, Prefill(), Origin())
+    context = intake_modal.modal_context(i.cfg, prefill, origin)
+    few = intake_modal.modal_context(i.cfg, Prefill(), Origin())
     return [context, few | {"regions": [], "source_teams": [], "vendors": [], "id_examples": ""}]
 
 
@@ -242,14 +243,14 @@ def _choice(i: Inputs) -> list[dict[str, Any]]:
             "links": [mrkdwn(i.text)] * 10,
             "hidden": 290,
             "reopen": bool(n % 2),
-            "action_id": f"{intake_form.REOPEN_ACTION}_{n}",
+            "action_id": f"{intake_choice.REOPEN_ACTION}_{n}",
         }
-        for n in range(1, intake_form.MAX_MATCHES + 1)
+        for n in range(1, intake_choice.MAX_MATCHES + 1)
     ]
     return [
-        intake_form.choice_context(_draft(i), matches, {i.ticket.id}),
-        intake_form.choice_context(_draft(i), matches),  # none the reporter may see
-        intake_form.choice_context(_draft(i), ()) | {"earlier": earlier},
+        intake_choice.choice_context(_draft(i), matches, {i.ticket.id}),
+        intake_choice.choice_context(_draft(i), matches),  # none the reporter may see
+        intake_choice.choice_context(_draft(i), ()) | {"earlier": earlier},
     ]
 
 
@@ -277,7 +278,7 @@ def _reported_before(i: Inputs) -> list[dict[str, Any]]:
 
 def _done(i: Inputs) -> list[dict[str, Any]]:
     base = {
-        "callback_id": intake_form.DONE_VIEW,
+        "callback_id": intake_choice.DONE_VIEW,
         "key": i.ticket.key,
         "summary": i.text,
         "owner": "<@U05MAD1LFZ3>",

@@ -7,18 +7,8 @@ A bad file is refused at start with every problem listed as ``key.path: reason``
 from bot.config.durations import format_duration, parse_duration
 from bot.config.errors import ConfigError, Problem
 from bot.config.loader import load_config, load_config_text
-from bot.config.model import (
-    AppConfig,
-    Calendar,
-    Digest,
-    Hours,
-    Member,
-    Pod,
-    PolicyArea,
-    Rotation,
-    Severity,
-    Vendor,
-)
+from bot.config.model import AppConfig, Digest, PolicyArea, Severity, Vendor
+from bot.config.roster import Calendar, Hours, Member, Pod, Rotation
 from bot.config.summary import config_summary
 
 __all__ = [

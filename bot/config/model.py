@@ -1,16 +1,16 @@
 """The typed, immutable shape of ``app.yaml`` and the questions other modules ask of it.
 
-Every model forbids unknown keys (a typo must not silently fall back to a
-default) and is frozen (the config is shared by every request thread).
-Validation of :class:`AppConfig` collects structural errors and broken
-cross-references into one ``ValidationError`` whose messages are already in the
-deployer's words; :func:`bot.config.load_config` adds file names and lines.
+Every model is strict and frozen (:mod:`bot.config.base`); who works when (hours,
+the calendar, members, rotations, pods) is :mod:`bot.config.roster`. Validation of
+:class:`AppConfig` collects structural errors and broken cross-references into one
+``ValidationError`` whose messages are already in the deployer's words;
+:func:`bot.config.load_config` adds file names and lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
@@ -19,9 +19,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     NonNegativeInt,
     PrivateAttr,
@@ -32,19 +30,17 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from bot.config.base import Keyed, Model, Unique
 from bot.config.checks import cross_check
 from bot.config.durations import SlaTarget, format_duration
 from bot.config.errors import Loc, describe
 from bot.config.fields import (
     ID_PLACEHOLDER,
     LANGUAGE_NAMES,
-    WEEKDAYS,
     ChannelId,
     CronExpr,
-    Days,
     DigestName,
     Duration,
-    Handoff,
     LanguageCode,
     Regex,
     RegionCode,
@@ -54,65 +50,15 @@ from bot.config.fields import (
     Slug,
     TeamId,
     Text,
-    TimeOfDay,
     TimeZoneName,
     UserId,
     normalize_content_id,
-    unique,
 )
 from bot.config.qa import Qa
+from bot.config.roster import Calendar, Member, Pod
 
 Section = Literal["volumes", "backlog", "turnaround", "sla", "vendors", "followups", "trends"]
 SECTIONS: tuple[Section, ...] = get_args(Section)
-Unique = AfterValidator(unique)
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Keyed(Model):
-    """An entry of a mapping section; ``key`` is its name there (``graphic_violence``)."""
-
-    _key: str = PrivateAttr("")
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-
-class Hours(Model):
-    """Weekly working hours, read in the owner's time zone (a member's, or the team's)."""
-
-    days: Annotated[Days, Field(min_length=1)] = ("mon", "tue", "wed", "thu", "fri")
-    start: TimeOfDay = time(9)
-    end: TimeOfDay = time(18)
-
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: time, info: ValidationInfo) -> time:
-        start = info.data.get("start")
-        if start is not None and end <= start:
-            raise ValueError(
-                f"must be later than start ({start:%H:%M}); hours can't run past midnight"
-            )
-        return end
-
-    def covers(self, when: datetime, tz: tzinfo) -> bool:
-        """Is the aware instant ``when`` inside these hours, on the clock of ``tz``?"""
-        local = when.astimezone(tz)
-        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
-
-
-class Calendar(Hours):
-    """The team's business hours, which stop the ``business_hours`` SLA clocks."""
-
-    holidays: tuple[date, ...] = ()
-
-    @property
-    def working_day(self) -> timedelta:
-        """How long a working day is open: what one day of a business-hours target counts."""
-        return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
 
 
 class Workspace(Model):
@@ -173,79 +119,6 @@ class Severity(Keyed):
 
 class Sla(Model):
     at_risk_fraction: float = Field(default=0.75, gt=0, lt=1)
-
-
-class Member(Model):
-    id: UserId
-    name: Text
-    skills: Annotated[tuple[Slug, ...], Unique] = ()
-    languages: Annotated[tuple[LanguageCode, ...], Field(min_length=1), Unique]
-    timezone: TimeZoneName
-    hours: Hours = Hours()
-    max_sensitive_per_day: NonNegativeInt | None = None
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def on_shift(self, when: datetime) -> bool:
-        """Working at ``when`` by their own hours and time zone (out-of-office is not config)."""
-        return self.hours.covers(when, self.tz)
-
-
-class Rotation(Keyed):
-    members: Annotated[tuple[UserId, ...], Field(min_length=1)]
-    handoff: Handoff = "mon 09:00"
-    every: Duration = timedelta(weeks=1)
-    start: date
-    timezone: TimeZoneName | None = None
-
-    @property
-    def handoff_weekday(self) -> int | None:
-        """0 = Monday, or ``None`` for a daily handoff written as just ``"09:00"``."""
-        day = self.handoff.split()[0] if " " in self.handoff else None
-        return WEEKDAYS.index(day) if day else None
-
-    @property
-    def handoff_time(self) -> time:
-        hh, mm = self.handoff.split()[-1].split(":")
-        return time(int(hh), int(mm))
-
-    def epoch(self, tz: tzinfo) -> datetime:
-        """The first handoff: the handoff day on or after ``start``, at the handoff time."""
-        day = self.start
-        if self.handoff_weekday is not None:
-            day += timedelta(days=(self.handoff_weekday - day.weekday()) % 7)
-        return datetime.combine(day, self.handoff_time, tzinfo=tz)
-
-    def oncall_at(self, when: datetime, tz: tzinfo, offset: int = 0) -> str:
-        """Who is on call at aware ``when`` (``offset=1``: the next one, for escalation).
-
-        Shifts are counted in wall-clock time of ``tz``, so the handoff stays at
-        09:00 local across daylight-saving changes.
-        """
-        local = when.astimezone(tz).replace(tzinfo=None)
-        shifts = (local - self.epoch(tz).replace(tzinfo=None)) // self.every
-        return self.members[(shifts + offset) % len(self.members)]
-
-
-class Pod(Keyed):
-    title: Text
-    lead: UserId
-    members: Annotated[tuple[Member, ...], Field(min_length=1)]
-    rotations: dict[Slug, Rotation] = {}
-    oncall_rotation: Slug | None = None
-
-    def member(self, user_id: str) -> Member | None:
-        return next((m for m in self.members if m.id == user_id), None)
-
-    @property
-    def member_ids(self) -> tuple[str, ...]:
-        return tuple(m.id for m in self.members)
-
-    @property
-    def oncall(self) -> Rotation | None:
-        return self.rotations.get(self.oncall_rotation) if self.oncall_rotation else None
 
 
 DEFAULT_WEIGHTS: dict[str, int] = {"sev0": 8, "sev1": 4, "sev2": 2, "sev3": 1}
@@ -326,13 +199,13 @@ class IntakeDefaults(Model):
 
 class Intake(Model):
     defaults: IntakeDefaults = IntakeDefaults()
-    regions: dict[RegionCode, Text] = {}
+    regions: dict[RegionCode, Text] = Field(default_factory=dict)
     languages: dict[LanguageCode, Text] = Field(default_factory=lambda: {"en": "English"})
-    source_teams: dict[Slug, Text] = {}
-    content_id_patterns: dict[Slug, Regex] = {}
+    source_teams: dict[Slug, Text] = Field(default_factory=dict)
+    content_id_patterns: dict[Slug, Regex] = Field(default_factory=dict)
     #: The review tool's page per content id kind (a key of ``content_id_patterns``):
     #: ``{id}`` is replaced by the id after its ``prefix:``, percent-encoded.
-    review_links: dict[Slug, ReviewLink] = {}
+    review_links: dict[Slug, ReviewLink] = Field(default_factory=dict)
     summary_max: int = Field(default=150, ge=20, le=150)
 
     def kind_of(self, ident: str) -> str | None:
@@ -418,7 +291,7 @@ class AppConfig(Model):
     sla: Sla = Sla()
     pods: Annotated[dict[Slug, Pod], Field(min_length=1)]
     routing: Routing = Routing()
-    vendors: dict[Slug, Vendor] = {}
+    vendors: dict[Slug, Vendor] = Field(default_factory=dict)
     resolution: Resolution = Resolution()
     followups: Followups = Followups()
     intake: Intake = Intake()

@@ -9,7 +9,8 @@ from datetime import time
 
 from bot.config.durations import format_duration
 from bot.config.fields import WEEKDAYS
-from bot.config.model import AppConfig, Hours
+from bot.config.model import AppConfig
+from bot.config.roster import Hours
 
 
 def _days(days: Sequence[str]) -> str:

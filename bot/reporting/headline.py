@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
-from bot.reporting.kpi import Window, nearest_rank, open_at
-from storage.models import Resolution, SlaBreach, Ticket
+from bot.reporting.kpi import TTA, TTR, Stops, Window, nearest_rank, open_at
+from storage.models import SlaBreach, Ticket
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ def headline(session: Session, cur: Window, prev: Window) -> Headline:
         open=both(_open_at_end),
         breached=both(_breached),
         # the first acknowledgement, and each resolution as measured then (as the sections)
-        tta_median=both(lambda s, w: _median(s, Ticket.tta_seconds, Ticket.first_acked_at, w)),
-        ttr_median=both(lambda s, w: _median(s, Resolution.ttr_seconds, Resolution.at, w)),
+        tta_median=both(lambda s, w: _median(s, TTA, w)),
+        ttr_median=both(lambda s, w: _median(s, TTR, w)),
     )
 
 
@@ -67,14 +67,10 @@ def _breached(session: Session, window: Window) -> int:
     return session.scalar(stmt) or 0
 
 
-def _median(
-    session: Session,
-    value: InstrumentedAttribute[Any],
-    at: InstrumentedAttribute[Any],
-    window: Window,
-) -> int | None:
-    """Nearest-rank median of ``value`` over rows with ``at`` in ``window``."""
-    where = and_(window.has(at), value.is_not(None))
+def _median(session: Session, stops: Stops, window: Window) -> int | None:
+    """Nearest-rank median of the times ``stops`` measured in ``window``."""
+    value = stops.seconds
+    where = and_(window.has(stops.at), value.is_not(None))
     n = session.scalar(select(func.count()).where(where)) or 0
     if not n:
         return None

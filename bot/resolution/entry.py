@@ -1,11 +1,12 @@
 """Resolution's entry points: one call per gesture on a card, a modal or a reminder DM.
 
 A listener parses the payload, calls one of these with the desk and answers.
-What every gesture needs around the unit of work of :mod:`bot.resolution.service`
-or :mod:`bot.resolution.followups` sits here once: the transaction, the ticket's
-row lock (two submits on one ticket take turns), the claim of a modal's view id
-(a double submit is taken once), "not found", and the audit of a refusal
-(:func:`bot.tickets.permissions.audited`), which outlives the rolled-back change.
+What every gesture needs around the unit of work of :mod:`bot.resolution.service`,
+:mod:`bot.resolution.questions` or :mod:`bot.resolution.followups` sits here once:
+the transaction, the ticket's row lock (two submits on one ticket take turns), the
+claim of a modal's view id (a double submit is taken once), "not found", and the
+audit of a refusal (:func:`bot.tickets.permissions.audited`), which outlives the
+rolled-back change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.core import forms
 from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.forms import as_date
-from bot.resolution import followups, service
+from bot.resolution import followups, questions, service
 from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import Action, Status, target
 from bot.tickets.permissions import Verb
@@ -29,7 +30,7 @@ from storage.db import transaction
 from storage.models import FollowUp, Ticket
 from storage.queries import claim_request, ticket_by_id
 
-ANSWER_BLOCK = service.ANSWER_BLOCK
+ANSWER_BLOCK = questions.ANSWER_BLOCK
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def ask_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
     def build(ticket: Ticket, now: datetime) -> dict[str, Any]:
         permissions.check(desk.config, ticket, actor, Verb.ASK)
         target(Action.WAIT, Status(ticket.status))
-        return service.ask_form(desk.renderer, ticket)
+        return questions.ask_form(desk.renderer, ticket)
 
     return _reading(desk, key, actor, build)
 
@@ -73,7 +74,7 @@ def ask_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
 def answer_modal(desk: Desk, key: str, *, actor: str) -> dict[str, Any]:
     """The ask DM's Answer button: the reporter's answer form."""
     with desk.sessions() as session:
-        form = service.answer_form(session, desk.renderer, lookup.by_key(session, key), actor)
+        form = questions.answer_form(session, desk.renderer, lookup.by_key(session, key), actor)
         return desk.seal.seal_view(form)  # its ticket id signed, as every modal's
 
 
@@ -111,7 +112,7 @@ def resolve(desk: Desk, form: Submitted) -> None:
 def ask_reporter(desk: Desk, form: Submitted) -> None:
     def work(session: Session, ticket: Ticket, now: datetime) -> None:
         question = form.values.get("question")
-        service.ask_reporter(
+        questions.ask_reporter(
             session, desk.config, desk.renderer, ticket, question, actor=form.actor, now=now
         )
 
@@ -122,10 +123,10 @@ def answer(desk: Desk, form: Submitted) -> None:
     """The reporter's answer form submitted (a double submit of one view is taken once)."""
 
     def work(session: Session, ticket: Ticket, now: datetime) -> None:
-        text = form.values.get(service.ANSWER_BLOCK)
-        service.answer(
+        text = form.values.get(questions.ANSWER_BLOCK)
+        questions.answer(
             session, desk.config, desk.renderer, ticket, text,
-            actor=form.actor, via=service.VIA_FORM, now=now,
+            actor=form.actor, via=questions.VIA_FORM, now=now,
         )  # fmt: skip
 
     _submitting(desk, form, work)
@@ -135,7 +136,7 @@ def resume(desk: Desk, key: str, *, actor: str) -> None:
     """The card's Resume button: the owner goes on without the reporter's answer."""
     with permissions.attempt(desk, actor) as (session, now):
         ticket = lookup.by_key(session, key, lock=True)
-        service.resume_by_owner(session, desk.config, desk.renderer, ticket, actor=actor, now=now)
+        questions.resume_by_owner(session, desk.config, desk.renderer, ticket, actor=actor, now=now)
 
 
 def reopen(desk: Desk, form: Submitted) -> None:
@@ -207,7 +208,7 @@ def thread_reply(desk: Desk, *, channel: str, thread_ts: str, user: str, text: s
     if channel != desk.config.workspace.intake_channel:
         return False
     with transaction(desk.sessions) as session:
-        resumed = service.on_thread_reply(
+        resumed = questions.on_thread_reply(
             session,
             desk.config,
             desk.renderer,
@@ -223,7 +224,7 @@ def thread_reply(desk: Desk, *, channel: str, thread_ts: str, user: str, text: s
 def dm_reply(desk: Desk, *, user: str, text: str, message_ts: str) -> str | None:
     """A person's message to escbot in a DM: the key of the waiting ticket it answered."""
     with transaction(desk.sessions) as session:
-        answered = service.on_dm_reply(
+        answered = questions.on_dm_reply(
             session,
             desk.config,
             desk.renderer,

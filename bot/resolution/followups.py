@@ -25,7 +25,7 @@ from bot.core.forms import FieldErrors
 from bot.core.render import Renderer
 from bot.core.text import clean
 from bot.delivery import outbox, timers
-from bot.resolution.service import TEXT_MAX
+from bot.resolution.updates import TEXT_MAX
 from bot.tickets import permissions
 from bot.tickets.lifecycle import record
 from bot.tickets.permissions import Verb

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.config.model import Member
+from bot.config.roster import Member
 from bot.core.desk import Desk
 from bot.core.errors import DomainError, NotAllowed
 from bot.core.text import clean, one_line

@@ -39,12 +39,13 @@ from sqlalchemy.orm import Session
 
 from bot import sla
 from bot.config import AppConfig
-from bot.config.model import Pod
+from bot.config.roster import Pod
 from bot.core.render import Renderer
 from bot.delivery import timers
 from bot.routing import notices as owner_notices
 from bot.routing import workload
-from bot.routing.decide import AROUND_THE_CLOCK, ROUTER, Need, assess, next_chance, rotation_order
+from bot.routing.candidates import Need, assess
+from bot.routing.decide import AROUND_THE_CLOCK, ROUTER, next_chance, rotation_order
 from bot.tickets.lifecycle import Action, Change, Status, record, transition
 from storage.models import Ticket, Timer
 from storage.queries import ticket_by_id

@@ -37,7 +37,8 @@ from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.routing import chain, wellness, workload
 from bot.routing import notices as owner_notices
-from bot.routing.decide import ROUTER, Decision, card_line
+from bot.routing.decide import ROUTER, Decision
+from bot.routing.reasons import card_line
 from bot.routing.workload import DECLINE
 from bot.tickets import lookup, permissions
 from bot.tickets.lifecycle import Action, Change, is_open, record, transition

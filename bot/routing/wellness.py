@@ -2,7 +2,7 @@
 sensitive cap that routing and the escalation chain already respect.
 
 Routing and the chain never choose anyone without the skill or at their
-``max_sensitive_per_day`` (``bot.routing.decide.assess``). A person can still be
+``max_sensitive_per_day`` (``bot.routing.candidates.assess``). A person can still be
 *given* a ticket by hand; that needs an explicit override with a reason, which is
 audited. And whoever is at their cap may decline a sensitive ticket without
 penalty: it is routed again and does not count towards their day.

@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
-from bot.config.model import Pod
+from bot.config.roster import Pod
 from bot.qa.exposure import sensitive_items_since
-from bot.routing.decide import Absence, Decision, Need, Snapshot, decide, in_scope
+from bot.routing.candidates import Absence, Need, Snapshot
+from bot.routing.decide import Decision, decide, in_scope
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
 from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
 

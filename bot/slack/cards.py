@@ -21,7 +21,7 @@ from bot.core.render import Renderer
 from bot.core.text import mrkdwn, one_line, truncate
 from bot.resolution import followups
 from bot.resolution import service as resolution
-from bot.routing.decide import card_line
+from bot.routing.reasons import card_line
 from bot.tickets.lifecycle import Status, is_open
 from storage.models import Ticket
 
