@@ -6,7 +6,7 @@ metrics as escbot does them) — and is configured like escbot's ``App`` (cached
 authorization, escbot's listener pool size), so the difference between the two is
 what escbot's middleware and listeners cost. Its listeners run on stock Bolt's
 thread runner, which answers at its next 10 ms poll; escbot's answer at ``ack()``
-(``bot/slack/runner.py``), and the ratios show that too.
+(``bot/slack/internals.py``), and the ratios show that too.
 
     python -m bench.bare --port 3999 --threads 8   # SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN
 """

@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             upgrade(engine)
             sessions = make_session_factory(engine)
             channels = [f"C0BENCH{i:03d}" for i in range(args.channels)]
+            for channel in channels:  # channels escbot is in: the fake refuses unknown ones
+                fake.add_channel(channel, channel.lower())
+                fake.invite(channel)
             now = datetime.now(UTC)
             with transaction(sessions) as s:
                 for i in range(args.messages):

@@ -32,7 +32,7 @@ from bot.resolution import followups
 from bot.routing import chain
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import cards, home, runner
+from bot.slack import cards, home, internals
 from bot.slack.identity import BotIdentity
 from bot.tickets import retention
 
@@ -56,19 +56,9 @@ def create_app(
     renderer = Renderer(config.team_tz)
     metrics = Metrics()
     metrics.watch_database(sessions, clock)
-    worker = OutboxWorker(
-        sessions=sessions,
-        client=client,
-        render_card=lambda _s, ticket: cards.card(renderer, config, ticket, now=clock.now()),
-        render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
-        metrics=metrics,
-        pacer=Pacer(rate=settings.channel_rate),
-        notice_window=settings.notice_window,
-        senders=settings.outbox_senders,
-        on_dead=lambda row: alert_admins(config, row, clock.now()),
-    )
+    worker = outbox_worker(settings, config, sessions, client, renderer, metrics, clock)
     wake_after_commit(sessions, worker.notify)
-    identity = BotIdentity(client, settings.bot_token)
+    identity = BotIdentity(settings.api_url, settings.bot_token)
     timers = TimerRunner(sessions, clock)
     services = Services(
         settings=settings,
@@ -84,6 +74,7 @@ def create_app(
         metrics=metrics,
         clock=clock,
     )
+    internals.quiet_unused_token_warning()
     app = App(
         signing_secret=settings.signing_secret,
         client=WebClient(base_url=settings.api_url, timeout=10),
@@ -94,7 +85,7 @@ def create_app(
         url_verification_enabled=True,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
     )
-    runner.install(app)  # acks answered at once, not at Bolt's next 10 ms poll
+    internals.install_runner(app)  # acks answered at once, not at Bolt's next 10 ms poll
     handlers.register_all(app, services)
     register_timer_handlers(timers, config, renderer)
     # Digests: APScheduler's cron posts on the minute; the per-tick catch-up posts a period
@@ -109,6 +100,30 @@ def create_app(
         "retention",
     )
     return app, services
+
+
+def outbox_worker(
+    settings: Settings,
+    config: AppConfig,
+    sessions: sessionmaker[Session],
+    client: WebClient,
+    renderer: Renderer,
+    metrics: Metrics,
+    clock: Clock,
+) -> OutboxWorker:
+    """The outbox worker with its renderers and dead-letter alerts; it needs no Bolt app, so
+    a process that only delivers can build it alone (waking it is the caller's choice)."""
+    return OutboxWorker(
+        sessions=sessions,
+        client=client,
+        render_card=lambda _s, ticket: cards.card(renderer, config, ticket, now=clock.now()),
+        render_home=lambda s, user: home.view(s, config, renderer, user, clock.now()),
+        metrics=metrics,
+        pacer=Pacer(rate=settings.channel_rate),
+        notice_window=settings.notice_window,
+        senders=settings.outbox_senders,
+        on_dead=lambda row: alert_admins(config, row, clock.now()),
+    )
 
 
 def register_timer_handlers(timers: TimerRunner, config: AppConfig, renderer: Renderer) -> None:

@@ -8,7 +8,7 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import yaml
@@ -53,14 +53,19 @@ def check_config(path: str | None) -> None:
 
 
 @main.command()
-@click.option("--url", help="Public base URL of the app in HTTP mode.")
+@click.option("--url", help="HTTP mode (required): the public https:// base URL of escbot.")
 @click.option("--socket-mode", is_flag=True, help="Manifest for Socket Mode (no request URLs).")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
 def manifest(url: str | None, socket_mode: bool, fmt: str) -> None:
-    """Print a Slack app manifest ready to paste."""
+    """Print a Slack app manifest ready to paste: --url URL for HTTP, or --socket-mode."""
+    from bot.slack.manifest import ManifestError
     from bot.slack.manifest import manifest as build
 
-    data = build(url, socket_mode=socket_mode)
+    try:
+        data = build(url, socket_mode=socket_mode)
+    except ManifestError as err:
+        click.echo(f"escbot: {err}", err=True)
+        sys.exit(2)
     text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
     click.echo(text)
 
@@ -99,9 +104,12 @@ def db_upgrade(database_url: str | None) -> None:
     """Create or migrate the schema to the latest version."""
     from bot.core.clock import SystemClock
     from bot.intake.recanonical import recanonicalize
-    from storage.db import make_engine, make_session_factory, upgrade
+    from storage.db import DatabaseUnavailable, make_session_factory, open_engine, upgrade
 
-    engine = make_engine(database_url)
+    try:
+        engine = open_engine(database_url)
+    except DatabaseUnavailable as err:
+        _refuse(err)
     upgrade(engine)
     rewritten = recanonicalize(make_session_factory(engine), SystemClock().now())
     if rewritten:
@@ -122,7 +130,15 @@ def db_upgrade(database_url: str | None) -> None:
 @click.option("--worker-index", type=int, hidden=True)  # set by the supervisor for its workers
 @click.pass_context
 def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
-    """Serve escbot: HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set."""
+    """Serve escbot: HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set.
+
+    Refuses to start, with one line saying what to fix (exit 1), when Slack refuses the
+    token, the port is taken or the database can't be used; exit 2 for the environment.
+    """
+    from bot.slack.identity import TokenRefused
+    from bot.slack.server import CannotListen
+    from storage.db import DatabaseUnavailable
+
     try:
         settings = Settings.from_env()
     except SettingsError as err:
@@ -136,20 +152,33 @@ def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
         from bot.workers import supervise
 
         parent = ctx.parent.params if ctx.parent else {}
-        sys.exit(supervise(settings, workers, parent))
+        try:
+            sys.exit(supervise(settings, workers, parent))
+        except (TokenRefused, DatabaseUnavailable) as err:
+            _refuse(err)
     from bot.runtime import Runtime
 
-    runtime = Runtime.build(settings, cfg, worker=worker_index)
+    try:
+        runtime = Runtime.build(settings, cfg, worker=worker_index)
+    except (CannotListen, DatabaseUnavailable) as err:
+        _refuse(err)
     signal.signal(signal.SIGTERM, _stop)  # leave the serving loop, then shut down below
+    refused: TokenRefused | None = None
     try:
         runtime.serve_forever()
     except KeyboardInterrupt:
         pass
-    except SettingsError as err:  # e.g. SLACK_APP_TOKEN refused by Slack
-        click.echo(f"escbot: {err}", err=True)
-        sys.exit(2)
+    except TokenRefused as err:
+        refused = err
     finally:
         runtime.shutdown()
+    if refused is not None:
+        _refuse(refused)
+
+
+def _refuse(err: Exception) -> NoReturn:
+    click.echo(f"escbot: {err}", err=True)
+    sys.exit(1)
 
 
 def _stop(*_: object) -> None:
@@ -169,14 +198,14 @@ def demo(out: Path, seed: int, database_url: str | None, config_path: str | None
 
 
 def _sessions_or_exit(database_url: str | None) -> sessionmaker[Session]:
-    from sqlalchemy import inspect
+    """An existing, migrated database, or exit 1 with what to do (and no file left behind)."""
+    from storage.db import DatabaseUnavailable, make_session_factory, open_engine, require_schema
 
-    from storage.db import make_engine, make_session_factory
-
-    engine = make_engine(database_url)
-    if not inspect(engine).has_table("tickets"):
-        click.echo("escbot: the database has no escbot tables; run `escbot db upgrade`", err=True)
-        sys.exit(1)
+    try:
+        engine = open_engine(database_url, existing=True)
+        require_schema(engine)
+    except DatabaseUnavailable as err:
+        _refuse(err)
     return make_session_factory(engine)
 
 
@@ -356,9 +385,8 @@ def qa_sample(
 def outbox_command(retry_dead: bool, database_url: str | None) -> None:
     """List pending and dead Slack messages; retry the dead ones."""
     from bot.delivery import admin as outbox_admin
-    from storage.db import make_engine, make_session_factory
 
-    sessions = make_session_factory(make_engine(database_url))
+    sessions = _sessions_or_exit(database_url)
     if retry_dead:
         click.echo(f"{outbox_admin.retry_dead(sessions)} dead message(s) queued again")
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
@@ -19,10 +19,11 @@ from bot.config import AppConfig
 from bot.core.clock import Clock
 from bot.intake.recanonical import recanonicalize
 from bot.services import Services
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings
+from bot.slack.identity import TokenRefused
 from bot.slack.membership import join_channels
 from bot.slack.server import EscbotWSGI, MetricsWSGI, Server
-from storage.db import make_engine, make_session_factory, upgrade
+from storage.db import make_session_factory, open_engine, upgrade
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -40,6 +41,9 @@ class Runtime:
     #: False in the serving-only processes of ``escbot run --workers N`` (all but the first):
     #: the outbox worker, scheduler, channel joins and metrics address run once per machine.
     background: bool = True
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _refused: TokenRefused | None = field(default=None, init=False)
 
     @classmethod
     def build(
@@ -51,7 +55,7 @@ class Runtime:
         worker: int | None = None,
     ) -> Runtime:
         """``worker``: this process's index among ``escbot run --workers N`` (None: alone)."""
-        engine = make_engine(settings.database_url)
+        engine = open_engine(settings.database_url)  # DatabaseUnavailable: one line to the CLI
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
@@ -68,7 +72,9 @@ class Runtime:
         metrics_server = None
         if settings.metrics_addr and background:
             host, port = settings.metrics_addr
-            metrics_server = Server(MetricsWSGI(services), host, port, threads=2)
+            metrics_server = Server(
+                MetricsWSGI(services), host, port, threads=2, setting="ESCBOT_METRICS_ADDR"
+            )
         return cls(app, services, server, metrics_server=metrics_server, background=background)
 
     @property
@@ -95,12 +101,22 @@ class Runtime:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the foreground until ``shutdown`` (``escbot run``)."""
-        # Warm Bolt's identity in the background: serve (and answer health checks) at once;
-        # until auth.test succeeds, requests are authorized with the token alone.
-        threading.Thread(target=self._warm, name="warm", daemon=True).start()
-        if self.background:
-            self.services.start_workers()
+        """Serve in the foreground until ``shutdown`` (``escbot run``).
+
+        ``TokenRefused`` before anything is served or queued if Slack refuses the bot token
+        (also when Slack, unreachable at start, refuses it later: the server stops then).
+        While Slack can't be reached, requests are served with the token alone and the
+        outbox and scheduler wait until it answers: they have nothing to say to it yet.
+        """
+        reached = self.services.identity.check()
+        if not reached:
+            log.warning(
+                "%s: serving anyway, with the token alone, until Slack answers auth.test",
+                self.services.identity.problem,
+            )
+        threading.Thread(
+            target=self._reach_slack, args=(reached,), name="warm", daemon=True
+        ).start()
         if self.services.settings.app_token:
             self._connect_socket_mode()
         if self.metrics_server:
@@ -108,11 +124,23 @@ class Runtime:
             log.info("metrics on %s/metrics", self.metrics_server.url)
         log.info("escbot listening on %s", self.server.url)
         self.server.serve_forever()
+        if self._refused is not None:
+            raise self._refused
 
-    def _warm(self) -> None:
-        self.services.identity.warm()
-        if self.background:
-            self.join_channels()
+    def _reach_slack(self, reached: bool) -> None:
+        if not reached:
+            try:
+                self.services.identity.keep_trying(self._stopping)
+            except TokenRefused as err:
+                log.error("%s: stopping", err)
+                self._refused = err
+                self.server.interrupt()
+                return
+        with self._lock:
+            if self._stopping.is_set() or not self.background:
+                return
+            self.services.start_workers()
+        self.join_channels()
 
     def join_channels(self) -> dict[str, str]:
         """Join app.yaml's public channels; log an invite line per private one (never raises)."""
@@ -145,7 +173,7 @@ class Runtime:
         except SlackApiError as err:
             handler.close()
             error = err.response.get("error")
-            raise SettingsError(
+            raise TokenRefused(
                 f"SLACK_APP_TOKEN was refused by apps.connections.open ({error}): it must be "
                 "an app-level token (xapp-…) with the connections:write scope"
             ) from None
@@ -161,6 +189,8 @@ class Runtime:
             log.warning("Socket Mode connection failed; retrying every %ss", retry)
 
     def shutdown(self) -> None:
+        with self._lock:
+            self._stopping.set()
         if self.socket_mode is not None:  # first: no new envelope while the rest stops
             self.socket_mode.close()
             self.socket_mode = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 DEFAULT_API_URL = "https://slack.com/api/"
+T = TypeVar("T")
 
 
 class SettingsError(Exception):
@@ -50,22 +54,47 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read the environment; one ``SettingsError`` naming every problem at once."""
         env = dict(os.environ if env is None else env)
-        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
-            # a blank value (" ", or a file's lone newline) is as good as unset
-            if not env.get(name, "").strip():
-                raise SettingsError(f"{name} is not set (see README: Creating the Slack app)")
-        port = env.get("PORT", "3000")
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise SettingsError(f"PORT must be a TCP port number, got {port!r}")
+        problems: list[str] = []
+        # a blank value (" ", or a file's lone newline) is as good as unset
+        missing = [
+            n for n in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(n, "").strip()
+        ]
+        if missing:
+            problems.append(
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set "
+                "(see README: Creating the Slack app)"
+            )
+
+        def read(parse: Callable[[], T], default: T) -> T:
+            try:
+                return parse()
+            except SettingsError as err:
+                problems.append(str(err))
+                return default
+
+        port = read(lambda: _int(env, "PORT", 3000, 1, 65535, what="a TCP port number"), 3000)
         api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
         http = HttpLimits(
-            connection_limit=_int(env, "ESCBOT_CONNECTION_LIMIT", 1000, 10, 100_000),
-            channel_timeout=_int(env, "ESCBOT_CHANNEL_TIMEOUT", 30, 2, 3600),
-            max_header_bytes=_int(env, "ESCBOT_MAX_HEADER_BYTES", 32 * 1024, 4096, 1 << 20),
-            max_body_bytes=_int(env, "ESCBOT_MAX_BODY_BYTES", 1 << 20, 64 * 1024, 64 << 20),
+            connection_limit=read(
+                lambda: _int(env, "ESCBOT_CONNECTION_LIMIT", 1000, 10, 100_000), 1000
+            ),
+            channel_timeout=read(lambda: _int(env, "ESCBOT_CHANNEL_TIMEOUT", 30, 2, 3600), 30),
+            max_header_bytes=read(
+                lambda: _int(env, "ESCBOT_MAX_HEADER_BYTES", 32 * 1024, 4096, 1 << 20), 0
+            ),
+            max_body_bytes=read(
+                lambda: _int(env, "ESCBOT_MAX_BODY_BYTES", 1 << 20, 64 * 1024, 64 << 20), 0
+            ),
             trusted_proxy=env.get("ESCBOT_TRUSTED_PROXY", "").strip() or None,
         )
+        threads = read(lambda: _int(env, "ESCBOT_THREADS", 8, 1, 256), 8)
+        metrics_addr = read(lambda: _address(env.get("ESCBOT_METRICS_ADDR", "").strip()), None)
+        channel_rate = read(lambda: _number(env, "ESCBOT_CHANNEL_RATE", 1.0), 1.0)
+        notice_window = read(lambda: _number(env, "ESCBOT_NOTICE_WINDOW", 2.0, zero=True), 2.0)
+        if problems:
+            raise SettingsError("; ".join(problems))
         return cls(
             bot_token=env["SLACK_BOT_TOKEN"].strip(),
             signing_secret=env["SLACK_SIGNING_SECRET"].strip(),
@@ -74,22 +103,37 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             config_path=env.get("ESCBOT_CONFIG") or None,
             host=env.get("HOST", "0.0.0.0"),
-            port=int(port),
-            threads=_int(env, "ESCBOT_THREADS", 8, 1, 256),
-            channel_rate=float(env.get("ESCBOT_CHANNEL_RATE", "1.0")),
+            port=port,
+            threads=threads,
+            channel_rate=channel_rate,
             http=http,
-            metrics_addr=_address(env.get("ESCBOT_METRICS_ADDR", "").strip()),
+            metrics_addr=metrics_addr,
             metrics_token=env.get("ESCBOT_METRICS_TOKEN", "").strip() or None,
             qa_token=env.get("ESCBOT_QA_TOKEN", "").strip() or None,
-            notice_window=timedelta(seconds=float(env.get("ESCBOT_NOTICE_WINDOW", "2"))),
+            notice_window=timedelta(seconds=notice_window),
         )
 
 
-def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(
+    env: dict[str, str], name: str, default: int, low: int, high: int, what: str | None = None
+) -> int:
     raw = env.get(name, "").strip() or str(default)
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+        what = what or f"a whole number from {low} to {high}"
+        raise SettingsError(f"{name} must be {what}, got {raw!r}")
     return int(raw)
+
+
+def _number(env: dict[str, str], name: str, default: float, *, zero: bool = False) -> float:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or not (value >= 0 if zero else value > 0):
+        what = "a number, 0 or more" if zero else "a positive number"
+        raise SettingsError(f"{name} must be {what}, got {raw!r}")
+    return value
 
 
 def _address(raw: str) -> tuple[str, int] | None:

@@ -27,7 +27,8 @@ import time
 from typing import Any
 
 from bot.settings import Settings
-from storage.db import make_engine, upgrade
+from bot.slack.identity import BotIdentity
+from storage.db import open_engine, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,15 @@ class Worker:
 
 
 def supervise(settings: Settings, workers: int, options: dict[str, Any]) -> int:
-    """Run ``workers`` serving processes until SIGTERM/SIGINT; the exit status."""
-    engine = make_engine(settings.database_url)
+    """Run ``workers`` serving processes until SIGTERM/SIGINT; the exit status.
+
+    ``TokenRefused`` or ``DatabaseUnavailable`` before any worker starts (each worker
+    would only die of it, again and again).
+    """
+    identity = BotIdentity(settings.api_url, settings.bot_token)
+    if not identity.check():
+        log.warning("%s: the workers serve anyway and keep trying", identity.problem)
+    engine = open_engine(settings.database_url)
     try:
         upgrade(engine)  # once, before any worker starts
     finally:

@@ -9,13 +9,13 @@ an ephemeral message, never as a traceback.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt.kwargs_injection import Args
 from slack_sdk import WebClient
 
 from bot.core.errors import DomainError
@@ -23,65 +23,67 @@ from bot.core.logs import request_id_var, ticket_var
 
 log = logging.getLogger(__name__)
 
-_NEEDED = ("ack", "body", "client", "context", "respond")
+#: The names Bolt can give a listener (its documented ``args`` object has one attribute each).
+BOLT_ARGS = frozenset(inspect.signature(Args).parameters) - {"kwargs"}
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a Bolt listener (Bolt injects arguments by name; we keep that working)."""
-    wanted = set(inspect.signature(fn).parameters)
+    """Wrap a Bolt listener; ``fn`` still gets the arguments it names, as Bolt would give them.
 
-    @functools.wraps(fn)
-    def wrapper(**kw: Any) -> None:
-        context = kw["context"]
+    The wrapper takes Bolt's public ``args`` argument (every injectable value) and hands ``fn``
+    those it asks for, so nothing here depends on how Bolt inspects a listener's signature.
+    """
+    wanted = list(inspect.signature(fn).parameters)
+    unknown = [name for name in wanted if name not in BOLT_ARGS]
+    if unknown:
+        raise TypeError(f"listener {fn.__name__} asks for {unknown}: Bolt gives none of them")
+
+    def wrapper(args: Args) -> None:
+        context = args.context
         request_id = context.setdefault("request_id", uuid.uuid4().hex[:12])
         request_id_var.set(request_id)  # listeners run on Bolt's pool threads: carry it over
         ticket_var.set(None)
         acked = False
-        ack = kw["ack"]
+        ack = args.ack
 
-        def tracking_ack(*args: Any, **kwargs: Any) -> Any:
+        def tracking_ack(*a: Any, **kw: Any) -> Any:
             nonlocal acked
             acked = True
-            return ack(*args, **kwargs)
+            return ack(*a, **kw)
 
-        kw["ack"] = tracking_ack
+        given = {name: getattr(args, name) for name in wanted} | {"ack": tracking_ack}
         try:
-            fn(**{k: v for k, v in kw.items() if k in wanted})
+            fn(**{name: given[name] for name in wanted})
         except DomainError as err:
             if not acked:
                 ack()
-            tell(kw, f":information_source: {err}")
+            tell(args.body, args.client, args.respond, f":information_source: {err}")
         except Exception:
             log.exception("listener %s failed (request %s)", fn.__name__, request_id)
             if not acked:
                 ack()
             tell(
-                kw,
+                args.body,
+                args.client,
+                args.respond,
                 f":warning: Sorry, that failed on our side and nothing was changed by it. "
                 f"Try again in a minute; if it keeps failing, tell the escbot admins "
                 f"(reference `{request_id}`).",
             )
 
-    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in _NEEDED]
-    params += [
-        p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        for n, p in inspect.signature(fn).parameters.items()
-        if n not in _NEEDED
-    ]
-    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    del wrapper.__wrapped__  # Bolt must see the signature above, not fn's
+    # Bolt names a listener in its logs by __name__; no __wrapped__, which Bolt would follow.
+    wrapper.__name__, wrapper.__qualname__ = fn.__name__, fn.__qualname__
+    wrapper.__doc__, wrapper.__module__ = fn.__doc__, fn.__module__
     return wrapper
 
 
-def tell(kw: dict[str, Any], text: str) -> None:
+def tell(body: dict[str, Any], client: WebClient, respond: Any, text: str) -> None:
     """Tell the requesting user something privately, by the best channel we have."""
-    body: dict[str, Any] = kw["body"]
-    client: WebClient = kw["client"]
     user = body.get("user_id") or (body.get("user") or {}).get("id")
     channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
     try:
         if body.get("response_url"):
-            kw["respond"](text=text, response_type="ephemeral", replace_original=False)
+            respond(text=text, response_type="ephemeral", replace_original=False)
         elif channel and user:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
         elif user:

@@ -34,7 +34,9 @@ def register(app: App, services: Services) -> None:
         action = (body.get("actions") or [{}])[0].get("action_id", "?")
         log.warning("no listener for action %r", action)
         tell(
-            {"body": body, "client": client, "respond": respond},
+            body,
+            client,
+            respond,
             "That button no longer does anything here. Use `/escalate help` to see what does.",
         )
 
@@ -49,6 +51,8 @@ def register(app: App, services: Services) -> None:
     def any_shortcut(ack: Ack, body: dict[str, Any], client: Any, respond: Any) -> None:
         ack()
         tell(
-            {"body": body, "client": client, "respond": respond},
+            body,
+            client,
+            respond,
             "That shortcut isn't something escbot knows. Try `/escalate help`.",
         )

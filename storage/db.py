@@ -16,6 +16,7 @@ a WAL snapshot and neither waits for writers nor makes them wait. Write in
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -27,9 +28,13 @@ from typing import cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.session import SessionTransactionOrigin
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_URL = "sqlite:///escbot.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -46,6 +51,63 @@ def database_url(url: str | None = None) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url
+
+
+class DatabaseUnavailable(Exception):
+    """The database can't be used as configured; the message says what to do, in one line."""
+
+
+def open_engine(url: str | None = None, *, existing: bool = False) -> Engine:
+    """``make_engine``, connected once, for the command line and ``escbot run``.
+
+    A URL that doesn't parse, an unknown kind of database or a missing driver, a server
+    that can't be reached and (``existing``) a SQLite file that isn't there each raise
+    ``DatabaseUnavailable``; ``existing`` also keeps a read-only command from leaving an
+    empty database file behind.
+    """
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as err:
+        raise DatabaseUnavailable(
+            f"the database URL (DATABASE_URL or --database-url) can't be used ({_first_line(err)})"
+            ": escbot runs on SQLite or PostgreSQL, e.g. sqlite:///escbot.db or "
+            "postgresql://user:password@host:5432/escbot"
+        ) from None
+    where = engine.url.render_as_string(hide_password=True)
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if existing and path not in (None, "", ":memory:") and not Path(str(path)).exists():
+        engine.dispose()
+        raise DatabaseUnavailable(
+            f"there is no database at {where}: run `escbot db upgrade` to create it, "
+            "or set DATABASE_URL to the one escbot run uses"
+        )
+    try:
+        ping(engine)
+    except DBAPIError as err:
+        engine.dispose()
+        check = (
+            "that its directory exists and escbot may write there"
+            if path is not None
+            else "that the server is up and that escbot may connect"
+        )
+        raise DatabaseUnavailable(
+            f"cannot use the database at {where} ({_first_line(err.orig or err)}): check "
+            f"DATABASE_URL and {check}"
+        ) from None
+    return engine
+
+
+def require_schema(engine: Engine) -> None:
+    """Refuse a database that was never migrated (a read-only command must not create it)."""
+    if not inspect(engine).has_table("tickets"):
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(
+            f"the database at {where} has no escbot tables: run `escbot db upgrade`"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
@@ -202,17 +264,35 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe when several replicas start together."""
+    """Bring the schema to ``revision``; safe when several replicas start together.
+
+    One log line when it migrated (alembic's own INFO lines, seven on every start, are
+    turned down in bot.core.logs).
+    """
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             try:
-                command.upgrade(alembic_config(engine), revision)
+                _migrate(engine, revision)
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 conn.commit()
     else:
-        command.upgrade(alembic_config(engine), revision)
+        _migrate(engine, revision)
+
+
+def _migrate(engine: Engine, revision: str) -> None:
+    before = _revision(engine)
+    command.upgrade(alembic_config(engine), revision)
+    after = _revision(engine)
+    if after != before:
+        where = engine.url.render_as_string(hide_password=True)
+        log.info("database at %s migrated from %s to %s", where, before or "empty", after)
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def ping(engine: Engine) -> None:

@@ -51,13 +51,15 @@ def test_manifest_is_valid_yaml_with_command_shortcut_and_urls() -> None:
     assert "url" not in socket_mode["features"]["slash_commands"][0]
 
 
-def test_run_without_tokens_names_the_missing_variable() -> None:
+def test_run_without_tokens_names_the_missing_variables() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "run"], env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("escbot: SLACK_BOT_TOKEN is not set")
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "escbot: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set"
+    )
 
 
 def test_db_upgrade_creates_the_schema(db_url: str) -> None:

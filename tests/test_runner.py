@@ -1,4 +1,4 @@
-"""The prompt listener runner (bot/slack/runner.py): Slack gets the listener's ack as
+"""The prompt listener runner (bot/slack/internals.py): Slack gets the listener's ack as
 soon as it is made, work after it goes on, and an error after the ack cannot take the
 answer back (Bolt's own runner could reset it and answer 404 three seconds later)."""
 
@@ -14,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request import BoltRequest
 
-from bot.slack import runner
+from bot.slack import internals
 from bot.slack.router import Router
 
 
@@ -28,7 +28,7 @@ def app() -> App:
         token_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(4),
     )
-    runner.install(bolt)
+    internals.install_runner(bolt)
     return bolt
 
 
@@ -80,7 +80,7 @@ def test_an_error_after_the_ack_keeps_the_ack_and_one_before_it_is_a_500() -> No
 
 
 def test_escbot_runs_its_listeners_on_the_prompt_runner(escbot) -> None:  # type: ignore[no-untyped-def]
-    assert isinstance(escbot.app.listener_runner, runner.PromptListenerRunner)
+    assert isinstance(escbot.app.listener_runner, internals.PromptListenerRunner)
 
 
 def test_the_router_runs_after_ack_work_most_urgent_first_and_survives_a_failure() -> None:

@@ -44,7 +44,7 @@ def fake_slack(fake_slack):  # type: ignore[no-untyped-def]
 
 def feature_scopes() -> set[str]:
     """Scopes the manifest's features need without any Web API call."""
-    features = manifest()["features"]
+    features = manifest("https://escbot.example.com")["features"]
     return {scopes.COMMANDS} if features["slash_commands"] or features["shortcuts"] else set()
 
 

@@ -236,7 +236,8 @@ def test_escbot_refuses_a_wrong_app_token_and_shuts_down_cleanly(
     db_url, config, fake_slack
 ) -> None:  # type: ignore[no-untyped-def]
     from bot.runtime import Runtime
-    from bot.settings import Settings, SettingsError
+    from bot.settings import Settings
+    from bot.slack.identity import TokenRefused
 
     socket = fake_slack.enable_socket_mode(APP_TOKEN)
 
@@ -254,7 +255,7 @@ def test_escbot_refuses_a_wrong_app_token_and_shuts_down_cleanly(
 
     wrong = runtime("xoxb-pasted-the-bot-token")
     try:
-        with pytest.raises(SettingsError, match=r"refused .*\(not_allowed_token_type\)"):
+        with pytest.raises(TokenRefused, match=r"refused .*\(not_allowed_token_type\)"):
             wrong.start()
     finally:
         wrong.shutdown()

@@ -55,3 +55,7 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
+    # alembic says INFO seven times on every start (its plugins, its context); storage.db
+    # logs one line when it did migrate. Their warnings still show.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

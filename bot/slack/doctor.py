@@ -148,6 +148,17 @@ def signing_secret(secret: str | None) -> Check:
 # -- the bot token ------------------------------------------------------------------
 
 
+def bot_token_refused(error: str) -> str:
+    """The line for a bot token ``auth.test`` refused with ``error`` (here and ``escbot run``)."""
+    if error in ("invalid_auth", "not_authed"):
+        fix = f"the token is not valid: {BOT_TOKEN_FIX}"
+    elif error in ("token_revoked", "token_expired", "account_inactive"):
+        fix = f"the token was revoked or the app uninstalled: reinstall, then {BOT_TOKEN_FIX}"
+    else:
+        fix = f"Slack refused the token: {BOT_TOKEN_FIX}"
+    return f"auth.test failed ({error}): {fix}"
+
+
 def bot_token(client: WebClient, secrets: Secrets) -> tuple[Identity | None, list[Check]]:
     """``auth.test`` with SLACK_BOT_TOKEN; the identity is ``None`` when it doesn't work."""
     token = secrets.bot_token
@@ -161,14 +172,7 @@ def bot_token(client: WebClient, secrets: Secrets) -> tuple[Identity | None, lis
     try:
         resp = client.auth_test()
     except SlackApiError as err:
-        error = _error(err)
-        if error in ("invalid_auth", "not_authed"):
-            fix = f"the token is not valid: {BOT_TOKEN_FIX}"
-        elif error in ("token_revoked", "token_expired", "account_inactive"):
-            fix = f"the token was revoked or the app uninstalled: reinstall, then {BOT_TOKEN_FIX}"
-        else:
-            fix = f"Slack refused the token: {BOT_TOKEN_FIX}"
-        return None, [fail(f"auth.test failed ({error}): {fix}")]
+        return None, [fail(bot_token_refused(_error(err)))]
     except (SlackClientError, OSError) as err:
         return None, [
             fail(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.slack.ids import COMMAND, MESSAGE_SHORTCUT
 
@@ -32,9 +33,38 @@ BOT_SCOPES = [
 BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups", "message.im"]
 
 
-def manifest(url: str | None = None, *, socket_mode: bool = False) -> dict[str, Any]:
-    """The manifest; ``url`` is the public base URL of HTTP mode (``…/slack/events`` is added)."""
-    events_url = f"{(url or 'https://escbot.example.com').rstrip('/')}/slack/events"
+class ManifestError(ValueError):
+    """The options can't make a manifest Slack would take; the message says what to pass."""
+
+
+def public_url(url: str) -> str:
+    """The base URL Slack is to POST to in HTTP mode, checked: https, a host, nothing after."""
+    given, url = url, url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise ManifestError(
+            f"--url must start with https:// (Slack posts only to HTTPS), got {given!r}"
+        )
+    if not parts.hostname:
+        raise ManifestError(f"--url has no host: e.g. https://escbot.example.com, got {given!r}")
+    if parts.query or parts.fragment:
+        raise ManifestError(f"--url is a base URL, without ?query or #fragment, got {given!r}")
+    if parts.path.endswith("/slack/events"):
+        raise ManifestError(f"--url is the base URL: escbot adds /slack/events, got {given!r}")
+    return url
+
+
+def manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, Any]:
+    """The manifest: HTTP mode needs ``url``, the public base URL (``…/slack/events`` is
+    added); Socket Mode takes none (Slack sends nothing to a URL then)."""
+    if socket_mode and url:
+        raise ManifestError("--url is for HTTP mode: Socket Mode needs no URL (drop one of them)")
+    if not socket_mode and not url:
+        raise ManifestError(
+            "--url is required for HTTP mode: the public https:// base URL that reaches "
+            "escbot's $PORT (e.g. --url https://escbot.example.com); or --socket-mode"
+        )
+    events_url = f"{public_url(url)}/slack/events" if url else ""
     http = {} if socket_mode else {"url": events_url}
     return {
         "display_information": {

@@ -11,6 +11,7 @@ is one log line and a 4xx, never a traceback or a 5xx.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
@@ -28,11 +29,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.core.metrics import Metrics
 from bot.settings import HttpLimits
+from bot.slack.internals import interrupt_waitress, stop_waitress
 from bot.slack.payloads import malformed
 from bot.slack.qa_intake import QaDecisionsEndpoint
 from bot.slack.signature import SignatureGate
@@ -328,6 +329,19 @@ def _shared_socket(host: str, port: int) -> socket.socket:
     return sock  # waitress listens on it
 
 
+class CannotListen(Exception):
+    """The address to serve on is taken, not ours, or not an address; says what to change."""
+
+    def __init__(self, host: str, port: int, setting: str, err: OSError) -> None:
+        if err.errno == errno.EADDRINUSE:
+            why = "another process is listening there: stop it, or choose another port"
+        elif err.errno == errno.EACCES:
+            why = "this user may not listen there: choose a port above 1023"
+        else:
+            why = f"{err.strerror or err}: check the host"
+        super().__init__(f"cannot serve on {host}:{port} ({setting}): {why}")
+
+
 class Server:
     """waitress on a background thread (tests, demo, the metrics address) or the foreground."""
 
@@ -340,13 +354,18 @@ class Server:
         limits: HttpLimits | None = None,
         *,
         reuse_port: bool = False,
+        setting: str = "PORT",
     ) -> None:
+        """``setting``: the variable that chose host and port, named if they can't be used."""
         limits = limits or HttpLimits()
         _allow_descriptors(limits.connection_limit)
         where: dict[str, Any] = {"host": host, "port": port}
-        if reuse_port:  # one of several processes on this port (``escbot run --workers``)
-            where = {"sockets": [_shared_socket(host, port)]}
-        self.server = create_server(wsgi, threads=threads, **where, **waitress_options(limits))
+        try:
+            if reuse_port:  # one of several processes on this port (``escbot run --workers``)
+                where = {"sockets": [_shared_socket(host, port)]}
+            self.server = create_server(wsgi, threads=threads, **where, **waitress_options(limits))
+        except OSError as err:
+            raise CannotListen(host, port, setting, err) from None
         self._thread: threading.Thread | None = None
 
     @property
@@ -360,14 +379,9 @@ class Server:
         self._thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
         self._thread.start()
 
+    def interrupt(self) -> None:
+        """Make ``serve_forever`` return (from another thread)."""
+        interrupt_waitress(self.server)
+
     def stop(self) -> None:
-        """Close from inside waitress's own loop: closing from another thread races select()."""
-        if self._thread and self._thread.is_alive():
-            try:
-                self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-            except OSError:  # the loop is already closing its sockets
-                log.debug("waitress trigger already closed")
-            self._thread.join(5)
-        else:
-            self.server.close()
-        self.server.task_dispatcher.shutdown()
+        stop_waitress(self.server, self._thread)

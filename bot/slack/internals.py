@@ -1,17 +1,31 @@
-"""Bolt's thread listener runner, answering Slack the moment a listener acknowledges.
+"""Every use escbot makes of a library's internals, in one place; tests/test_internals.py
+fails naming the internal when a release of the library changes it (slack-bolt and
+waitress are capped at the versions tested, in pyproject.toml).
 
-Bolt (``process_before_response=False``) runs a listener on its pool and has the
-request thread poll ``ack.response`` every 10 ms: every answer waits for the next
-poll (a listener that acks after 11 ms is answered at 20 ms), and under load twenty
-polling threads wake a hundred times a second each to take the GIL. Here the
-request thread waits on an event that ``ack()`` sets, so it is answered as soon as
-the listener acknowledges, and work after ``ack()`` (``views.open``, the ephemeral)
-still runs on the pool. Everything else — lazy listeners, ``process_before_response``,
-error handling — is Bolt's own.
+- Bolt: ``App._listener_runner``, replaced by a subclass of ``ThreadListenerRunner``
+  overriding ``run`` (Bolt offers no argument for a runner of one's own), which reads
+  ``Listener.run_ack_function``/``auto_acknowledgement``/``lazy_functions``/``ack_timeout``,
+  ``BoltRequest.lazy_only`` and the ``ack`` key of the request's context.
+- Bolt: its "``token`` will be unused" warning, dropped by its exact text (the logger
+  ``slack_bolt.App`` keeps every other line).
+- waitress: stopping a server's loop through its trigger and socket map (``close()``,
+  the public way, closes the listening socket only: open keep-alive connections keep
+  its loop running until they time out).
+
+The prompt runner answers Slack the moment a listener acknowledges. Bolt
+(``process_before_response=False``) runs a listener on its pool and has the request
+thread poll ``ack.response`` every 10 ms: every answer waits for the next poll (a
+listener that acks after 11 ms is answered at 20 ms), and under load twenty polling
+threads wake a hundred times a second each to take the GIL. Here the request thread
+waits on an event that ``ack()`` sets, so it is answered as soon as the listener
+acknowledges, and work after ``ack()`` (``views.open``, the ephemeral) still runs on
+the pool. Everything else — lazy listeners, ``process_before_response``, error
+handling — is Bolt's own.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -19,8 +33,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_bolt.listener.listener import Listener
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
+from waitress import wasyncore
+
+log = logging.getLogger(__name__)
 
 
 class PromptAck(Ack):
@@ -112,7 +130,7 @@ class PromptListenerRunner(ThreadListenerRunner):
             ack.response = answer
 
 
-def install(app: App) -> None:
+def install_runner(app: App) -> None:
     """Give ``app`` the prompt runner, configured as Bolt configured its own."""
     bolt: Any = app.listener_runner
     app._listener_runner = PromptListenerRunner(  # Bolt offers no argument for this
@@ -124,3 +142,42 @@ def install(app: App) -> None:
         listener_executor=bolt.listener_executor,
         lazy_listener_runner=bolt.lazy_listener_runner,
     )
+
+
+def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
+    """Stop a server from ``waitress.server.create_server``, its loop running on ``thread``."""
+    if thread and thread.is_alive():
+        interrupt_waitress(server)
+        thread.join(5)
+    elif server._map:  # not interrupted: nothing else closes its sockets
+        server.close()
+    server.task_dispatcher.shutdown()
+
+
+def interrupt_waitress(server: Any) -> None:
+    """End waitress's loop (``run()`` returns), whichever thread runs it.
+
+    Every socket is closed from inside the loop itself (closing from another thread races
+    its poll), so the loop ends at once, open connections and all.
+    """
+    try:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    except OSError:  # the loop is already closing its sockets
+        log.debug("waitress trigger already closed")
+
+
+class _UnusedTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client and an
+    ``authorize`` (escbot's, from a cached ``auth.test``), then warns on every start that
+    the token will be unused. Drops exactly that message (Bolt's own text), nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_UNUSED_TOKEN = _UnusedTokenWarning()
+
+
+def quiet_unused_token_warning() -> None:
+    """Install the filter on Bolt's App logger (once: the same filter object)."""
+    logging.getLogger("slack_bolt.App").addFilter(_UNUSED_TOKEN)
