@@ -31,7 +31,7 @@ from bot.sandbox.demo_html import PAGE, View, emojize, fragment_page, message_ht
 from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
 from bot.settings import Settings
 from bot.slack.cards import OVERFLOW
-from bot.slack.runner import PromptListenerRunner
+from bot.slack.internals import PromptListenerRunner
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "app.yaml"
 SECRET = "demo-signing-secret"
@@ -372,7 +372,7 @@ class Desk:
         """
         services = self.runtime.services
         runner = self.runtime.app.listener_runner
-        assert isinstance(runner, PromptListenerRunner)  # bot.slack.runner.install gave it
+        assert isinstance(runner, PromptListenerRunner)  # install_runner gave it
         for idle, what in (
             (runner.wait_idle, "its listeners"),
             (services.router.wait_idle, "routing"),
