@@ -99,6 +99,8 @@ class Ticket(Base):
     first_acked_at: Mapped[datetime | None] = mapped_column(index=True)
     first_acked_by: Mapped[str | None] = mapped_column(String(32))
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    # the card's version: each transaction that queues the card takes the next one, in SQL
+    # (bot.delivery.outbox.enqueue_card); nothing else writes it
     version: Mapped[int] = mapped_column(Integer, default=1)
     # routing / escalation chain
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)

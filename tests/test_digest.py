@@ -163,7 +163,7 @@ def test_composed_digest_has_every_section_within_block_kit_limits(full_report) 
         "*Volumes*",
         "*Backlog*",
         "*Turnaround*",
-        "*SLA*",
+        "*SLA ",
         "*Vendor quality*",
         "*Follow-ups*",
         "*Trends worth a look*",
@@ -177,7 +177,8 @@ def test_composed_digest_has_every_section_within_block_kit_limits(full_report) 
     assert "*sev1* · ack 5/6 (83%) · resolve 3/3 (100%)" in plain
     assert "Northwind CX (Manila)* 67% (2/3, 21–94%)" in plain
     assert "target 92%" in plain and ":warning:" in plain
-    assert "Language *Tagalog*: 6 tickets vs 0.0 expected (p < 0.0001)" in plain
+    assert "Policy area *Hateful activities*: 7 tickets vs 1.0 expected" in plain
+    assert "No baseline yet" in plain and "Language *Tagalog* 6" in plain  # new this week
     assert "`example.com/post/9` in 4 tickets within 28 days" in plain
     assert "overdue 1" in plain and "<@U05MAD1LFZ3>" in plain
     assert "nearest-rank" in plain and "P(X ≥ count) < 0.01" in plain

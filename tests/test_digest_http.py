@@ -107,7 +107,7 @@ def test_thursdays_digest_is_byte_identical_after_fridays_reassign(
     seen = payload_text({"blocks": thursday.blocks})
     assert seen.startswith(":bar_chart: Daily digest · Thu 26 Nov 09:00 → Fri 27 Nov 09:00")
     assert "*sev2* · ack 10m / 10m (n=1)" in seen
-    assert "*SLA* · *1* met · *0* missed · *0* breached and still open" in seen
+    assert "*SLA 100%* · *1* of *1* on time\n" in seen
     assert "No follow-ups." in seen and "none" not in seen  # the empty section, one line
 
     # Friday: the lead gives it to someone else, who takes it; then it is resolved and reopened
@@ -168,7 +168,9 @@ def test_mondays_digest_covers_the_weekend_and_counts_breaches_still_open(
     assert "Since the previous digest" in seen
     assert "New *2*" in seen and friday.key in seen and saturday.key in seen
     # Friday's sev2 missed its 4 working hours at 18:00; Saturday's sev0 its 15 minutes
-    assert "*0* met · *0* missed · *2* breached and still open" in seen
+    # both count as missed at once: 0 % (the old definition said 0 missed, and no rate)
+    assert "*SLA 0%* · *0* of *2* on time · *2* breached and still open\n" in seen
+    assert "*sev0* · ack 0/1 (0%) · resolve 0/0 (—)" in seen
     assert (
         f"*Breached and still open* (2):\n• {saturday.key} sev0 ack · Sat 28 Nov 11:15\n"
         f"• {friday.key} sev2 ack · Fri 27 Nov 18:00"

@@ -95,10 +95,12 @@ def test_sla_attainment_per_severity_and_breaches_in_the_period(sessions) -> Non
         h.breach(late, "tta", D + 20 * H)
     with sessions() as s:
         sla = kpi.sla(s, PERIOD, PREVIOUS, kpi.open_at(s, PERIOD.end))
-    assert sla.tta == {"sev1": Attainment(6, 10)}
-    assert sla.ttr == {"sev1": Attainment(3, 4)}
-    assert sla.overall == Attainment(9, 14)
-    assert sla.previous == Attainment(1, 2)
+    # met: the clocks stopped within target; missed: the breaches recorded in the day,
+    # ESC-12's ack too, though its clock is still running (breached and still open)
+    assert sla.tta == {"sev0": Attainment(0, 1), "sev1": Attainment(6, 4)}
+    assert sla.ttr == {"sev1": Attainment(3, 1)}
+    assert sla.overall == Attainment(9, 6)
+    assert sla.previous == Attainment(1, 1)  # ESC-11: acked in time, its resolve breached
     assert sla.breach_total == 6
     assert [(b.ticket.key, b.clock) for b in sla.breaches] == [
         ("ESC-12", "tta"),
@@ -111,6 +113,7 @@ def test_sla_attainment_per_severity_and_breaches_in_the_period(sessions) -> Non
     assert sla.breaches[0].at == D + 20 * H
     # clocks still running at the end of the day that had breached: ESC-12's ack only
     assert sla.still_open_total == 1 and sla.still_open[0].ticket.key == "ESC-12"
+    assert (sla.still_open_new, sla.late) == (1, 5)
     with sessions() as s:
         open_ids = kpi.open_at(s, PERIOD.end)
         assert kpi.sla(s, PERIOD, PREVIOUS, open_ids, limit=2).breaches[-1].ticket.key == "ESC-7"
@@ -288,20 +291,21 @@ def test_daily_series_uses_local_days_across_the_spring_dst_change(sessions) -> 
         h.ticket(datetime(2026, 3, 28, 23, 59, tzinfo=UTC))
         h.ticket(datetime(2026, 3, 30, 23, 0, tzinfo=UTC))  # the 31st: outside
         h.acked(datetime(2026, 3, 29, 23, 10, tzinfo=UTC), 60)  # acked on the 30th, met
-        h.resolved(
+        late = h.resolved(
             datetime(2026, 3, 20, tzinfo=UTC),
             3600,
             resolved_at=datetime(2026, 3, 30, 8, 0, tzinfo=UTC),
             acked_at=datetime(2026, 3, 20, 1, tzinfo=UTC),
             ttr_breached=True,
         )
+        h.breach(late, "ttr", datetime(2026, 3, 30, 8, 0, tzinfo=UTC))  # found at the resolve
     with sessions() as s:
         series = kpi.daily(s, days, bounds)
     assert series.volume["hateful_activities"][-3:] == (1, 0, 2)
     assert series.volume["graphic_violence"][-3:] == (0, 1, 0)
     assert series.volume["hateful_activities"][3] == 1  # the 20th
-    assert series.attainment[-1] == Attainment(1, 2)
-    assert series.attainment[3] == Attainment(1, 1)  # the 20th: acked in time
+    assert series.attainment[-1] == Attainment(1, 1)
+    assert series.attainment[3] == Attainment(1, 0)  # the 20th: acked in time
 
 
 @pytest.mark.parametrize("n", [1, 2, 7])

@@ -1,8 +1,9 @@
 """The KPI parts per window: what a view over many periods (a dashboard's weeks) relies on.
 
 The SLA figures of a span are the sum of those of its parts, and the chart's daily
-attainment says what the SLA section says for each day: both read the clocks' stops
-from one definition (``bot.reporting.kpi.clocks``).
+attainment says what the SLA section says for each day: both read one definition
+(``bot.reporting.kpi.attainment``: a clock counts once, when it stopped within target or
+when it breached).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 from bot.reporting import kpi
-from bot.reporting.kpi.attainment import Attainment, breaches, stopped
+from bot.reporting.kpi.attainment import Attainment, breaches, decided
 from bot.reporting.kpi.window import Window
 from storage.db import transaction
 from tests.kpi_data import DAY, D, H, History
@@ -31,9 +32,9 @@ def test_the_sla_figures_of_a_span_add_up_from_its_parts(sessions) -> None:
     span = Window(D - DAY, D + 2 * DAY)
     hours = [Window(span.start + i * H, span.start + (i + 1) * H) for i in range(72)]
     with sessions() as s:
-        whole = stopped(s, span)
-        by_hour = [stopped(s, w) for w in hours]
-        assert overall(whole) == Attainment(11, 16)
+        whole = decided(s, span)
+        by_hour = [decided(s, w) for w in hours]
+        assert overall(whole) == Attainment(11, 6)  # 6 breaches: each clock once
         assert sum((overall(p) for p in by_hour), Attainment()) == overall(whole)
         for clock in (0, 1):  # per clock and severity too
             for sev, got in whole[clock].items():
@@ -51,5 +52,5 @@ def test_the_charts_days_say_what_the_sla_section_says(sessions) -> None:
     bounds = [D - DAY, D, D + DAY, D + 2 * DAY]
     with sessions() as s:
         series = kpi.daily(s, days, bounds)
-        each = [overall(stopped(s, Window(a, b))) for a, b in pairwise(bounds)]
-    assert list(series.attainment) == each == [Attainment(2, 2), Attainment(9, 14), Attainment()]
+        each = [overall(decided(s, Window(a, b))) for a, b in pairwise(bounds)]
+    assert list(series.attainment) == each == [Attainment(2, 0), Attainment(9, 5), Attainment()]

@@ -75,31 +75,27 @@ def test_a_card_renders_the_ticket_as_it_is_at_delivery(sessions, planner, ticke
     queue(sessions, lambda s, t: outbox.enqueue_card(s, t, NOW))
     with transaction(sessions) as s:  # changed after the card was queued, before it went
         s.get_one(Ticket, 1).status = "assigned"
-    card = plan(sessions, planner, "card:1:v1")
+    card = plan(sessions, planner, "card:1:v2")  # queuing took version 2
     assert card == Plan(
-        "post", {"text": "ESC-1 assigned v1", "channel": "C1"}, card_of=1, dedup="card:1:v1"
+        "post", {"text": "ESC-1 assigned v2", "channel": "C1"}, card_of=1, dedup="card:1:v2"
     )
 
 
 def test_a_posted_card_is_updated_and_only_its_latest_queued_version_goes(
     sessions, planner, ticket
 ) -> None:  # type: ignore[no-untyped-def]
-    def bump(s: Session, t: Ticket) -> None:
-        t.version += 1
-        outbox.enqueue_card(s, t, NOW)
-
-    queue(sessions, lambda s, t: outbox.enqueue_card(s, t, NOW))
-    queue(sessions, bump)
-    first = plan(sessions, planner, "card:1:v1")  # not posted yet: a newer version is no reason
+    queue(sessions, lambda s, t: outbox.enqueue_card(s, t, NOW))  # takes version 2
+    queue(sessions, lambda s, t: outbox.enqueue_card(s, t, NOW))  # a later change: version 3
+    first = plan(sessions, planner, "card:1:v2")  # not posted yet: a newer version is no reason
     assert first is not None and first.method == "post"
     post_card(sessions, "111.222")
-    assert plan(sessions, planner, "card:1:v1") is None  # superseded by v2
-    latest = plan(sessions, planner, "card:1:v2")
+    assert plan(sessions, planner, "card:1:v2") is None  # superseded by v3
+    latest = plan(sessions, planner, "card:1:v3")
     assert latest is not None
     assert (latest.method, latest.args["ts"], latest.args["text"]) == (
         "update",
         "111.222",
-        "ESC-1 new v2",
+        "ESC-1 new v3",
     )
 
 

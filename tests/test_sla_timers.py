@@ -16,6 +16,8 @@ from bot.core.clock import FakeClock
 from bot.core.render import Renderer
 from bot.delivery.timers import TimerRunner
 from bot.resolution import questions
+from bot.sla.timers import reschedule
+from bot.tickets.lifecycle import Action, transition
 from storage.db import transaction
 from storage.models import OutboxMessage, SlaBreach, Ticket, TicketEvent, Timer
 from tests.test_resolution import LEAD, REPORTER, T0, ack, act, new_ticket
@@ -234,3 +236,45 @@ def test_two_runners_fire_every_notice_once(sessions, config) -> None:  # type: 
         ).all()
         assert len(threads) == len(set(threads)) == 2 * len(unacked) + 2 * len(ids)
         assert not acked & {t for t, _, c in per if c == "tta"}
+
+
+def test_after_downtime_the_breach_says_it_all(sessions, config) -> None:  # type: ignore[no-untyped-def]
+    """Both the at-risk warning and the breach came due while nothing ran: only the breach."""
+    clock = FakeClock(T0)
+    timers = runner(sessions, config, clock)
+    tid = new_ticket(sessions, config, severity="sev0")  # ack 15m: at risk at 11m15s
+    clock.set(T0 + timedelta(minutes=20))
+    timers.run_due()
+    assert notices(sessions, tid) == [("sla_breach", "tta")]
+    with transaction(sessions) as s:  # nor does a reschedule after the breach is due
+        t = s.get_one(Ticket, tid)
+        t.tta_breached = False  # (as if its notice were still to come: it is scheduled)
+        reschedule(s, config, t, clock.now())
+        s.flush()
+        pending = {
+            f"{x.payload['clock']}:{x.payload['level']}"
+            for x in s.scalars(select(Timer).where(Timer.kind == "sla", Timer.status == "pending"))
+        }
+        assert pending == {"tta:breach", "ttr:at_risk", "ttr:breach"}
+        s.rollback()
+
+
+def test_a_clock_stopped_without_sync_is_caught_up_when_its_timer_fires(sessions, config) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(T0)
+    timers = runner(sessions, config, clock)
+    tid = new_ticket(sessions, config, severity="sev0")
+    acked = T0 + timedelta(minutes=5)
+    act(
+        sessions,
+        tid,
+        lambda s, t: transition(s, t, Action.ACKNOWLEDGE, actor=t.assignee_id or LEAD, now=acked),
+    )
+    clock.set(T0 + timedelta(seconds=675))
+    timers.run_due()
+    assert notices(sessions, tid) == []
+    with sessions() as s:
+        assert s.get_one(Ticket, tid).tta_seconds == 5 * M
+    assert pending_sla(sessions, tid) == {
+        "ttr:at_risk": T0 + timedelta(hours=3),
+        "ttr:breach": T0 + timedelta(hours=4),
+    }

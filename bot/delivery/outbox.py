@@ -29,8 +29,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.config import AppConfig
 from storage.models import OutboxMessage, Ticket
@@ -125,8 +126,10 @@ def wake_after_commit(sessions: sessionmaker[Session], wake: Callable[[], None])
 def enqueue_card(session: Session, ticket: Ticket, now: datetime) -> None:
     """Post or update the ticket's card; the worker renders it when it delivers.
 
-    A change to the ticket also concerns the App Home of its reporter and owner
-    (and of an owner it just lost): those are refreshed too.
+    The row's key carries the card version this transaction takes (:func:`_card_version`),
+    so the update is never mistaken for one already sent, whatever the change was: no
+    path has a version to remember. A change to the ticket also concerns the App Home of
+    its reporter and owner (and of an owner it just lost): those are refreshed too.
     """
     people = {ticket.reporter_id, ticket.assignee_id, *_replaced_assignees(ticket)}
     session.flush()
@@ -134,7 +137,7 @@ def enqueue_card(session: Session, ticket: Ticket, now: datetime) -> None:
         session,
         CARD,
         channel=ticket.card_channel or "",
-        dedup_key=f"card:{ticket.id}:v{ticket.version}",
+        dedup_key=f"card:{ticket.id}:v{_card_version(session, ticket)}",
         payload={},
         now=now,
         lane=_ticket_lane(ticket),
@@ -142,6 +145,37 @@ def enqueue_card(session: Session, ticket: Ticket, now: datetime) -> None:
     )
     for user in sorted(u for u in people if u):
         enqueue_home(session, user, now)
+
+
+def _card_version(session: Session, ticket: Ticket) -> int:
+    """The ticket's next version, taken once per transaction: the card is rendered at
+    delivery, so one row shows everything the transaction changed.
+
+    ``version + 1`` is computed by the database, under the row lock its UPDATE takes
+    (SQLite: the write lock), from the row as committed, not from the copy in memory,
+    which a path that read the ticket unlocked may hold stale: two transactions never
+    take the same version. A rolled-back savepoint or transaction takes its version back
+    with it, so the memo is only good for the (sub)transaction that took it.
+    """
+    current = session.get_nested_transaction() or session.get_transaction()
+    held, taken = session.info.get(_CARD_VERSIONS, (None, {}))
+    if held is not current:
+        taken = {}
+        session.info[_CARD_VERSIONS] = (current, taken)
+    if ticket.id not in taken:
+        bump = (
+            update(Ticket)
+            .where(Ticket.id == ticket.id)
+            .values(version=Ticket.version + 1)
+            .returning(Ticket.version)
+            .execution_options(synchronize_session=False)
+        )
+        taken[ticket.id] = session.scalars(bump).one()
+        set_committed_value(ticket, "version", taken[ticket.id])
+    return taken[ticket.id]
+
+
+_CARD_VERSIONS = "outbox_card_versions"  # session.info: (transaction, {ticket id: version})
 
 
 def enqueue_thread(

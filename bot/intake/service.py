@@ -162,7 +162,6 @@ def create_ticket(
         card_channel=cfg.workspace.intake_channel,
         created_at=now,
         updated_at=now,
-        version=1,
     )
     session.add(ticket)
     for raw in draft.content:
@@ -240,7 +239,6 @@ def add_to_ticket(
         now=now,
         payload={"added": added, "watching": watching},
     )
-    ticket.version = (ticket.version or 0) + 1
     ticket.updated_at = now
     outbox.enqueue_card(session, ticket, now)
     line = intake_messages.reported_again(renderer, cfg, ticket, reporter, draft, added, watching)

@@ -134,7 +134,8 @@ def alt_text(daily: Daily, titles: Mapping[str, str]) -> str:
     first, last = daily.days[0], daily.days[-1]
     parts = [
         f"Stacked bars: tickets opened per day by policy area, {first:%d %b} to {last:%d %b %Y}; "
-        f"line: share of SLA clocks (acknowledge and resolve) met that day"
+        f"line: SLA attainment, the share of clocks (acknowledge and resolve) on time among "
+        f"those that stopped within target or breached that day"
     ]
     parts.append(f"{sum(totals)} tickets in all")
     if any(totals):

@@ -27,6 +27,10 @@ from bot.reporting.periods import Period, stamp
 from bot.reporting.report import LIST_MAX, Report, build_report
 
 PERCENTILE_RULE = "Percentiles are nearest-rank (the value at rank ⌈p·n/100⌉)."
+SLA_RULE = (
+    "SLA: each clock (ack, resolve) counts once, in the period it stopped within target or"
+    " breached; a clock breached and still open counts as missed."
+)
 TITLES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 #: how an empty section reads in the one line they collapse into ("No breaches or spikes.")
 EMPTY_WORDS = {
@@ -137,14 +141,14 @@ class _View:
             return not (r.tta or r.ttr)
         if name == "sla" and r.sla is not None:
             s = r.sla
-            return not (s.overall.measured or s.breach_total or s.still_open_total)
+            return not (s.overall.total or s.breach_total or s.still_open_total)
         if name == "vendors" and r.vendors is not None:
             return not any(q.n for q in r.vendors) and not qa_report.has_news(r.qa)
         if name == "followups" and r.followups is not None:
             f = r.followups
             return not (f.opened or f.done or f.overdue)
         if name == "trends" and r.spikes is not None and r.repeats is not None:
-            return not (r.spikes or r.repeats.top)
+            return not (r.spikes.found or r.spikes.no_baseline or r.repeats.top)
         return False
 
     def _volumes(self) -> dict[str, Any] | None:
@@ -224,29 +228,32 @@ class _View:
         s = self.report.sla
         if s is None:
             return None
-        overall = s.overall
+        overall, noun = s.overall, self.report.period.noun
         change = (
             overall.rate - s.previous.rate
             if overall.rate is not None and s.previous.rate is not None
             else None
         )
-        head = (
-            f"*SLA* · *{overall.met}* met · *{overall.missed}* missed"
-            f" · *{s.still_open_total}* breached and still open"
-        )
-        if overall.measured:
-            head += (
-                f"\n{_pct(overall.rate)} of the {overall.measured} clocks stopped in this"
-                f" {self.report.period.noun} were in target{_points(change)}"
-                f" (before {_pct(s.previous.rate)})"
-            )
+        if overall.total:
+            parts = [f"*SLA {_pct(overall.rate)}*", f"*{overall.met}* of *{overall.total}* on time"]
+        else:
+            parts = ["*SLA*", f"no clock stopped or breached in this {noun}"]
+        if s.late:
+            parts.append(f"*{s.late}* late")
+        if s.still_open_new:
+            parts.append(f"*{s.still_open_new}* breached and still open")
+        if earlier := s.still_open_total - s.still_open_new:
+            parts.append(f"*{earlier}* breached before and still open")
+        head = " · ".join(parts)
+        if change is not None:
+            head += f"\nvs {_pct(s.previous.rate)} the previous {noun} ({_points(change).strip()})"
         lines = [head]
         for sev in self.cfg.severities:
             tta, ttr = s.tta.get(sev, kpi.Attainment()), s.ttr.get(sev, kpi.Attainment())
-            if tta.measured or ttr.measured:
+            if tta.total or ttr.total:
                 lines.append(
-                    f"*{sev}* · ack {tta.met}/{tta.measured} ({_pct(tta.rate)})"
-                    f" · resolve {ttr.met}/{ttr.measured} ({_pct(ttr.rate)})"
+                    f"*{sev}* · ack {tta.met}/{tta.total} ({_pct(tta.rate)})"
+                    f" · resolve {ttr.met}/{ttr.total} ({_pct(ttr.rate)})"
                 )
         for title, items, total in (
             ("Breached and still open", s.still_open, s.still_open_total),
@@ -327,15 +334,27 @@ class _View:
             "source_team": "Source",
         }
         lines = ["*Trends worth a look*"]
-        for s in r.spikes[:LIST_MAX]:
+        for s in r.spikes.found[:LIST_MAX]:
             p = "p < 0.0001" if s.p_value < 0.0001 else f"p = {s.p_value:.4f}"
             value = self.label(s.dimension, s.value)
             lines.append(
                 f":chart_with_upwards_trend: {names[s.dimension]} *{value}*: {s.count} tickets"
                 f" vs {s.expected:.1f} expected ({p}) — {ticket_list(s.tickets)}"
             )
-        if len(r.spikes) > LIST_MAX:
-            lines.append(f"…and {len(r.spikes) - LIST_MAX} more spikes")
+        if len(r.spikes.found) > LIST_MAX:
+            lines.append(f"…and {len(r.spikes.found) - LIST_MAX} more spikes")
+        if unbaselined := r.spikes.no_baseline:  # one line, whatever the number of values
+            named = ", ".join(
+                f"{names[u.dimension]} *{self.label(u.dimension, u.value)}* {u.count}"
+                for u in unbaselined[:LIST_MAX]
+            )
+            more = len(unbaselined) - LIST_MAX
+            named += f" and {more} more" if more > 0 else ""
+            lines.append(
+                f":hourglass_flowing_sand: No baseline yet (tickets in fewer than"
+                f" {trends.MIN_HISTORY} of the {trends.MIN_HISTORY} weeks before), so not"
+                f" tested for spikes: {named}"
+            )
         for rep in r.repeats.top:
             review = self.cfg.intake.review_url(rep.normalized) if rep.kind == "id" else None
             code = truncate(mrkdwn(rep.normalized).replace("`", "'"), 120)
@@ -406,6 +425,8 @@ def compose(
     if preview:
         notes.append(":eyes: Preview, visible only to you: nothing was posted.")
     footer = [PERCENTILE_RULE]
+    if "sla" in report.sections:
+        footer.append(SLA_RULE)
     if "trends" in report.sections:
         footer.append(trends.RULE)
     footer.append(f"Times in {period.tz.key}.")

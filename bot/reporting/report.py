@@ -46,19 +46,23 @@ class Report:
     #: the sampled QA scores and clarifications (bot/qa), apart from the escalation verdicts
     qa: qa_report.QaReport | None = None
     followups: kpi.Followups | None = None
-    spikes: tuple[trends.Spike, ...] | None = None
+    spikes: trends.Spikes | None = None
     repeats: trends.Repeats | None = None
     daily: kpi.Daily | None = None
     headline: Headline | None = None
 
 
 def chart_days(period: Period) -> tuple[list[date], list[datetime]]:
-    """Local days the chart shows (at least ``CHART_DAYS``, ending with the period), and bounds."""
+    """Local days the chart shows (at least ``CHART_DAYS``, ending with the period), and bounds.
+
+    The last day ends with the period (09:00 for the 09:00 daily), not at midnight: what
+    happens after the period's end is the next digest's, and never moves this chart.
+    """
     end = period.last + timedelta(days=1)
     first = min(period.first, end - timedelta(days=CHART_DAYS))
     days = [first + timedelta(days=i) for i in range((end - first).days)]
-    bounds = [midnight(d, period.tz) for d in [*days, end]]
-    return days, bounds
+    bounds = [midnight(d, period.tz) for d in days]
+    return days, [*bounds, min(midnight(end, period.tz), period.end)]
 
 
 def build_report(

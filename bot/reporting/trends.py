@@ -4,8 +4,10 @@
 team, let ``c`` be the tickets opened in the period and ``b`` those opened in
 the 28 days before it. The expected count is the baseline's daily mean
 scaled to the period's length, ``μ = b · period / 28 days``. The value spikes
-when ``c ≥ 5`` and the Poisson upper tail ``P(X ≥ c | μ) < 0.01`` (a value
-with no baseline at all spikes once it reaches 5).
+when ``c ≥ 5`` and the Poisson upper tail ``P(X ≥ c | μ) < 0.01``, once it
+has a baseline: tickets in each of the 4 weeks before the period
+(``MIN_HISTORY``). Until then (a new desk, a new value) its mean says nothing,
+"11 tickets vs 0.0 expected" is no spike, and the digest says "no baseline yet".
 
 **Repeat rule.** A normalized content item (``bot.intake.content.normalize``) is
 flagged when it appears in at least 3 distinct tickets opened in the 28 days
@@ -32,12 +34,16 @@ SPIKE_DIMENSIONS = ("policy_area", "region", "language", "source_team")
 BASELINE = timedelta(days=28)
 SPIKE_P = 0.01
 SPIKE_MIN = 5
+#: A value is tested for spikes once it had tickets in each of this many weeks before the
+#: period: the baseline's four, so its mean is not of days before it (or the desk) existed.
+MIN_HISTORY = 4
+HISTORY_PERIOD = timedelta(days=7)
 REPEAT_WINDOW = timedelta(days=28)
 REPEAT_MIN = 3
 RULE = (
     "Spikes: ≥ 5 tickets and Poisson P(X ≥ count) < 0.01 against the daily mean of the "
-    "previous 28 days scaled to the period. Repeats: the same content in ≥ 3 tickets "
-    "within 28 days."
+    "previous 28 days scaled to the period, once a value had tickets in each of the 4 weeks "
+    "before. Repeats: the same content in ≥ 3 tickets within 28 days."
 )
 
 
@@ -74,6 +80,23 @@ class Spike:
 
 
 @dataclass(frozen=True)
+class Unbaselined:
+    """A value with enough tickets to test but too little history: not tested."""
+
+    dimension: str
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """The values that spiked, and those that reached ``SPIKE_MIN`` with no baseline yet."""
+
+    found: tuple[Spike, ...] = ()
+    no_baseline: tuple[Unbaselined, ...] = ()
+
+
+@dataclass(frozen=True)
 class Repeat:
     normalized: str
     kind: str
@@ -88,31 +111,46 @@ class Repeats:
     top: tuple[Repeat, ...] = ()
 
 
-def spikes(session: Session, period: Window, baseline: Window) -> tuple[Spike, ...]:
-    """Values whose count in ``period`` is improbably high given ``baseline`` (just before it)."""
+def _opened(window: Window) -> Any:
+    """Of the grouped tickets, how many were opened in ``window`` (an SQL sum, 0 for none)."""
+    return func.coalesce(func.sum(case((window.has(Ticket.created_at), 1), else_=0)), 0)
+
+
+def spikes(session: Session, period: Window, baseline: Window) -> Spikes:
+    """Values whose count in ``period`` is improbably high given ``baseline`` (just before it),
+    among those with ``MIN_HISTORY`` weeks of history; and those without."""
     scale = period.seconds / baseline.seconds
+    weeks = [
+        Window(period.start - (k + 1) * HISTORY_PERIOD, period.start - k * HISTORY_PERIOD)
+        for k in range(MIN_HISTORY)
+    ]
+    since = min(baseline.start, weeks[-1].start)
     found: list[Spike] = []
+    unbaselined: list[Unbaselined] = []
     for dim in SPIKE_DIMENSIONS:
         col: Any = getattr(Ticket, dim)
-        in_period = func.coalesce(
-            func.sum(case((Ticket.created_at >= period.start, 1), else_=0)), 0
-        )
         rows = session.execute(
-            select(col, in_period, func.count())
-            .where(Ticket.created_at >= baseline.start, Ticket.created_at < period.end)
+            select(col, _opened(period), _opened(baseline), *(_opened(w) for w in weeks))
+            .where(Ticket.created_at >= since, Ticket.created_at < period.end)
             .where(col.is_not(None))
             .group_by(col)
         ).all()
-        for value, c, n in rows:
-            c, b = int(c), int(n) - int(c)
+        for value, c, b, *history in rows:
+            c, b = int(c), int(b)
             if c < SPIKE_MIN:
+                continue
+            if sum(1 for n in history if n) < MIN_HISTORY:
+                unbaselined.append(Unbaselined(dim, value, c))
                 continue
             mu = b * scale
             p = poisson_sf(c, mu)
             if p < SPIKE_P:
                 refs = ticket_refs(session, col == value, period.has(Ticket.created_at), total=c)
                 found.append(Spike(dim, value, c, b, mu, p, refs))
-    return tuple(sorted(found, key=lambda s: (s.p_value, -s.count, s.dimension, s.value)))
+    return Spikes(
+        tuple(sorted(found, key=lambda s: (s.p_value, -s.count, s.dimension, s.value))),
+        tuple(sorted(unbaselined, key=lambda u: (-u.count, u.dimension, u.value))),
+    )
 
 
 def repeats(session: Session, period: Window, limit: int = 5) -> Repeats:

@@ -223,7 +223,7 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
         ).one_or_none()
         if fu is None or fu.status != OPEN or timer.payload.get("generation") != _generation(fu):
             return  # done, or snoozed since this reminder was scheduled
-        ticket = session.get_one(Ticket, fu.ticket_id)
+        ticket = session.get_one(Ticket, fu.ticket_id, with_for_update=True)  # its card changes
         if timer.due_at == fu.due_at:  # the reminder at the due time itself
             kind = "due_now"
         else:
@@ -336,7 +336,7 @@ def _load(session: Session, cfg: AppConfig, fu_id: int, actor: str) -> tuple[Fol
     ).one_or_none()
     if fu is None:
         raise NotFound("That follow-up no longer exists.")
-    ticket = session.get_one(Ticket, fu.ticket_id)
+    ticket = session.get_one(Ticket, fu.ticket_id, with_for_update=True)  # its card changes
     permissions.check(cfg, ticket, actor, Verb.CHANGE_FOLLOW_UP, followup=fu)
     return fu, ticket
 
@@ -371,7 +371,6 @@ def _cancel_reminders(session: Session, fu: FollowUp) -> None:
 
 def _refresh(session: Session, ticket: Ticket, fu: FollowUp, now: datetime) -> None:
     """The card lists follow-ups; their owner's App Home too."""
-    ticket.version = (ticket.version or 0) + 1
     ticket.updated_at = now
     outbox.enqueue_card(session, ticket, now)
     outbox.enqueue_home(session, fu.owner_id, now)

@@ -161,7 +161,6 @@ def transition(
 
     ticket.status = to.value
     ticket.updated_at = now
-    ticket.version = (ticket.version or 0) + 1
     event = record(
         session,
         ticket,

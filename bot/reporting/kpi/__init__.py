@@ -16,7 +16,7 @@ day, says the same before and after any later reassign, reopen or resolve.
 The parts: ``window`` (the time range every aggregate is bounded by), ``refs`` (the
 tickets a number links to), ``clocks`` (where each SLA clock's stops are recorded),
 ``flow`` (new, resolved, reopened), ``as_of`` (open at an instant: the backlog),
-``turnaround`` (nearest-rank percentiles), ``attainment`` (SLA met, missed, breached),
+``turnaround`` (nearest-rank percentiles), ``attainment`` (each SLA clock once: on time, missed),
 ``vendors`` (vendor verdicts), ``remediation`` (follow-ups), ``series`` (the chart's
 days). Callers use the names below; the parts import one another directly.
 """

@@ -1,5 +1,18 @@
-"""SLA attainment: the clocks that stopped in a period and how many within target, the
-targets missed in it, and the clocks still running at its end that had already breached."""
+"""SLA attainment: each clock counted once, in the period it was decided (stopped within
+target, or breached), the breaches recorded in a period, and the clocks still running at
+its end that had already breached.
+
+**The definition** (docs/digests.md, "SLA attainment", says the same). A clock is
+*on time* in the period it stopped within target: TTA at the ticket's first
+acknowledgement, TTR at each resolution (as measured then). It is *missed* in the
+period its breach was recorded (``sla_breaches.at``: when the breach notice fired, or
+when the clock stopped past target before the notice did), whether it stopped late
+in that period, is still running at its end, or stops later: a later late stop adds
+nothing, and a breach row is at most one per ticket and clock. So a clock breached
+and still open counts as missed at once, each clock counts in exactly one instant
+(the figures of consecutive periods add up to those of the span), and both
+instants are written once and never change (a past period's figures never move).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.reporting.kpi.clocks import CLOCKS, Stops
@@ -19,21 +32,21 @@ from storage.models import SlaBreach, Ticket
 
 @dataclass(frozen=True)
 class Attainment:
-    """Clocks that stopped in a period (first acknowledged / resolved) and how many in target."""
+    """Clocks decided in a period: ``met`` stopped within target, ``missed`` breached."""
 
     met: int = 0
-    measured: int = 0
+    missed: int = 0
 
     @property
-    def missed(self) -> int:
-        return self.measured - self.met
+    def total(self) -> int:
+        return self.met + self.missed
 
     @property
     def rate(self) -> float | None:
-        return self.met / self.measured if self.measured else None
+        return self.met / self.total if self.total else None
 
     def __add__(self, other: Attainment) -> Attainment:
-        return Attainment(self.met + other.met, self.measured + other.measured)
+        return Attainment(self.met + other.met, self.missed + other.missed)
 
 
 @dataclass(frozen=True)
@@ -47,8 +60,9 @@ class Breach:
 
 @dataclass(frozen=True)
 class Sla:
-    """Clocks stopped in the period (met or missed), clocks still running at its end that
-    had already breached, and the breaches that happened in it."""
+    """Clocks decided in the period (met or missed), the breaches recorded in it, and the
+    clocks still running at its end that had already breached (``still_open_total``;
+    ``still_open_new`` of them breached in the period, so among its missed)."""
 
     tta: dict[str, Attainment]
     ttr: dict[str, Attainment]
@@ -57,28 +71,43 @@ class Sla:
     breach_total: int
     still_open: tuple[Breach, ...] = ()
     still_open_total: int = 0
+    still_open_new: int = 0
 
     @property
     def overall(self) -> Attainment:
         return sum((*self.tta.values(), *self.ttr.values()), Attainment())
 
+    @property
+    def late(self) -> int:
+        """Missed in the period and stopped (late) by its end."""
+        return self.overall.missed - self.still_open_new
 
-def met(stops: Stops) -> Any:
-    """How many of the grouped stops were within target (an SQL sum, 0 for none)."""
-    return func.coalesce(func.sum(case((stops.breached.is_(False), 1), else_=0)), 0)
+
+def on_time(stops: Stops) -> Any:
+    """The stops within target (the condition of an SQL ``WHERE``)."""
+    return stops.breached.is_(False)
 
 
 def attainment(session: Session, stops: Stops, window: Window) -> dict[str, Attainment]:
-    """Per severity: ``stops`` in ``window`` and how many within target."""
-    stmt = (
-        select(stops.severity, met(stops), func.count())
-        .where(window.has(stops.at))
+    """Per severity: ``stops`` within target in ``window``, and the clock's breaches
+    recorded in it (the severity the ticket had then)."""
+    out: dict[str, Attainment] = {}
+    for sev, n in session.execute(
+        select(stops.severity, func.count())
+        .where(window.has(stops.at), on_time(stops))
         .group_by(stops.severity)
-    )
-    return {sev: Attainment(int(m), int(n)) for sev, m, n in session.execute(stmt)}
+    ):
+        out[sev] = out.get(sev, Attainment()) + Attainment(met=int(n))
+    for sev, n in session.execute(
+        select(SlaBreach.severity, func.count())
+        .where(window.has(SlaBreach.at), SlaBreach.clock == stops.clock)
+        .group_by(SlaBreach.severity)
+    ):
+        out[sev] = out.get(sev, Attainment()) + Attainment(missed=int(n))
+    return dict(sorted(out.items()))
 
 
-def stopped(session: Session, window: Window) -> tuple[dict[str, Attainment], ...]:
+def decided(session: Session, window: Window) -> tuple[dict[str, Attainment], ...]:
     """Per clock (TTA, then TTR): :func:`attainment` in ``window``."""
     return tuple(attainment(session, stops, window) for stops in CLOCKS)
 
@@ -98,18 +127,20 @@ def breaches(session: Session, window: Window, limit: int = 8) -> tuple[tuple[Br
 
 
 def breached_running(
-    session: Session, at: datetime, open_ids: Iterable[int], limit: int = 8
-) -> tuple[tuple[Breach, ...], int]:
-    """Clocks still running at ``at`` that had breached before it, most urgent first.
+    session: Session, window: Window, open_ids: Iterable[int], limit: int = 8
+) -> tuple[tuple[Breach, ...], int, int]:
+    """Clocks still running at the end of ``window`` that had breached before it, most
+    urgent first; how many in all, and how many of them breached in ``window``.
 
     TTA runs until the first acknowledgement; TTR while the ticket is open
-    (``open_ids``: open at ``at``), so a reopened ticket's breached TTR counts again.
-    Both are among the tickets open at ``at``: a small set, not history.
+    (``open_ids``: open at the end), so a reopened ticket's breached TTR counts again.
+    Both are among the tickets open then: a small set, not history.
     """
+    at = window.end
     found: list[tuple[Any, ...]] = []
     for chunk in chunks(list(open_ids)):  # an unacknowledged ticket is an open one
         found += session.execute(
-            select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at, Ticket.id)
+            select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at, Ticket.id, SlaBreach.at)
             .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
             .where(
                 Ticket.id.in_(chunk),
@@ -122,7 +153,8 @@ def breached_running(
             )
         ).all()
     found.sort(key=lambda r: (r[1], r[3], r[9], r[7]))  # MOST_URGENT, then the clock
-    return tuple(Breach(TicketRef(*r[:7]), r[7], r[8]) for r in found[:limit]), len(found)
+    new = sum(1 for r in found if r[10] >= window.start)
+    return tuple(Breach(TicketRef(*r[:7]), r[7], r[8]) for r in found[:limit]), len(found), new
 
 
 def sla(
@@ -130,10 +162,10 @@ def sla(
 ) -> Sla:
     """The SLA section: ``cur``'s clocks per severity against ``prev``'s overall, its
     breaches, and the breached clocks still running at its end (``open_ids``: open then)."""
-    tta, ttr = stopped(session, cur)
-    previous = sum((v for d in stopped(session, prev) for v in d.values()), Attainment())
+    tta, ttr = decided(session, cur)
+    previous = sum((v for d in decided(session, prev) for v in d.values()), Attainment())
     missed, total = breaches(session, cur, limit)
-    still_open, still_open_total = breached_running(session, cur.end, open_ids, limit)
+    still_open, still_open_total, still_open_new = breached_running(session, cur, open_ids, limit)
     return Sla(
         tta=tta,
         ttr=ttr,
@@ -142,4 +174,5 @@ def sla(
         breach_total=total,
         still_open=still_open,
         still_open_total=still_open_total,
+        still_open_new=still_open_new,
     )

@@ -1,5 +1,6 @@
 """The chart's daily series: per local day, tickets opened per policy area and SLA
-attainment (clocks met), in one GROUP BY per figure over the chart's whole span."""
+attainment (clocks decided that day, as the SLA section counts them), in one GROUP BY per
+figure over the chart's whole span."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.reporting.kpi.attainment import Attainment, met
+from bot.reporting.kpi.attainment import Attainment, on_time
 from bot.reporting.kpi.clocks import CLOCKS
 from bot.reporting.kpi.window import Window
-from storage.models import Ticket
+from storage.models import SlaBreach, Ticket
 
 
 @dataclass(frozen=True)
 class Daily:
-    """Per local day: tickets opened per policy area, and SLA attainment (clocks met)."""
+    """Per local day: tickets opened per policy area, and SLA attainment (clocks decided)."""
 
     days: tuple[date, ...]
     volume: dict[str, tuple[int, ...]]
@@ -45,8 +46,13 @@ def daily(session: Session, days: Sequence[date], bounds: Sequence[datetime]) ->
     clocks = [Attainment()] * len(days)
     for stops in CLOCKS:
         day = _bucket(stops.at, bounds).label("b")
-        for b, m, n in session.execute(
-            select(day, met(stops), func.count()).where(span.has(stops.at)).group_by(day)
+        for b, n in session.execute(
+            select(day, func.count()).where(span.has(stops.at), on_time(stops)).group_by(day)
         ):
-            clocks[b] = clocks[b] + Attainment(int(m), int(n))
+            clocks[b] = clocks[b] + Attainment(met=int(n))
+    day = _bucket(SlaBreach.at, bounds).label("b")
+    for b, n in session.execute(
+        select(day, func.count()).where(span.has(SlaBreach.at)).group_by(day)
+    ):
+        clocks[b] = clocks[b] + Attainment(missed=int(n))
     return Daily(tuple(days), {a: tuple(v) for a, v in sorted(volume.items())}, tuple(clocks))
