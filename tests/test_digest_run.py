@@ -305,6 +305,9 @@ def test_preview_refuses_strangers_and_unknown_names(replicas, config) -> None:
         digests.digest_preview(services.desk, "daily", "U07LEGAL01")
     with pytest.raises(NotFound, match="`daily`, `weekly`"):
         digests.digest_preview(services.desk, "<!channel>", LEAD)
+    assert runs(services.sessions) == []
+    with services.sessions() as s:
+        assert s.scalars(select(OutboxMessage)).all() == []
 
 
 def test_slash_command_preview_over_http_posts_nothing(escbot, user_factory, fake_slack) -> None:

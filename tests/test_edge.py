@@ -22,6 +22,7 @@ from storage.models import Ticket, TicketEvent
 from tests.conftest import SIGNING_SECRET
 from tests.desk import INTAKE, PARTNER, WANJIRU, new_ticket
 from tests.outbox_support import drain
+from tests.state import rows
 
 
 def get(
@@ -127,7 +128,9 @@ def test_a_second_real_click_is_not_a_replay(escbot, fake_slack, config, user_fa
 
 
 @pytest.mark.parametrize("team", ["", "missing", "T0OTHER99"])
-def test_a_command_without_the_configured_workspace_is_refused(escbot, user_factory, team) -> None:  # type: ignore[no-untyped-def]
+def test_a_command_without_the_configured_workspace_is_refused(
+    escbot, fake_slack, user_factory, team
+) -> None:  # type: ignore[no-untyped-def]
     fields = {
         "command": "/escalate",
         "text": "Coordinated hate campaign",
@@ -137,19 +140,25 @@ def test_a_command_without_the_configured_workspace_is_refused(escbot, user_fact
     }
     if team != "missing":
         fields["team_id"] = team
+    before = rows(escbot.services.sessions)
     resp = user_factory(PARTNER).send(urlencode(fields), "application/x-www-form-urlencoded")
     assert resp.status_code == 200 and "another workspace" in resp.text
+    assert rows(escbot.services.sessions) == before
+    assert fake_slack.calls_to("views.open") == []
 
 
-def test_an_event_with_a_null_team_is_refused(escbot, user_factory) -> None:  # type: ignore[no-untyped-def]
+def test_an_event_with_a_null_team_is_refused(escbot, fake_slack, user_factory) -> None:  # type: ignore[no-untyped-def]
     body = {
         "type": "event_callback",
         "team_id": None,
         "event": {"type": "app_home_opened", "user": PARTNER, "tab": "home"},
         "event_id": "Ev0NULLTEAM",
     }
+    before = rows(escbot.services.sessions)
     resp = user_factory(PARTNER).send(json.dumps(body), "application/json")
     assert resp.status_code == 200 and "another workspace" in resp.text
+    assert rows(escbot.services.sessions) == before  # not even the event id, for a retry
+    assert fake_slack.calls_to("views.publish") == []
 
 
 # -- /metrics and /healthz ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from bot.core.render import Renderer
 from bot.resolution import followups
 from storage.db import transaction
 from storage.models import FollowUp, OutboxMessage, Ticket, Timer
+from tests.state import rows
 from tests.test_resolution import LEAD, LUCIA, REPORTER, STRANGER, T0, new_ticket
 from tests.test_sla_timers import runner
 
@@ -207,14 +208,24 @@ def test_who_may_close_or_snooze(sessions, config) -> None:  # type: ignore[no-u
     tid = new_ticket(sessions, config)
     fid = add(sessions, config, tid, owner=REPORTER)  # owners need not be in the pod
     only = r"^Only its owner or members of the Critical Harms pod can change follow-ups of ESC-1;"
+    before = rows(sessions), due(sessions, fid)
     with pytest.raises(NotAllowed, match=only), transaction(sessions) as s:
         followups.snooze(s, config, fid, actor=STRANGER, now=T0)
+    assert (rows(sessions), due(sessions, fid)) == before
     with transaction(sessions) as s:
         followups.snooze(s, config, fid, actor=REPORTER, now=T0)
     with transaction(sessions) as s:
         followups.done(s, config, r, fid, actor=LEAD, now=T0)
+    before = rows(sessions)
     with pytest.raises(DomainError, match="already done"), transaction(sessions) as s:
         followups.done(s, config, r, fid, actor=LEAD, now=T0)
+    assert rows(sessions) == before
+
+
+def due(sessions: sessionmaker[Session], followup_id: int) -> tuple[object, ...]:
+    with sessions() as s:
+        fu = s.get_one(FollowUp, followup_id)
+        return fu.status, fu.due_at, fu.snoozed_until
 
 
 def test_listing_mine_and_the_teams(sessions, config) -> None:  # type: ignore[no-untyped-def]

@@ -127,3 +127,45 @@ def test_parse_takes_a_lower_cap_per_submission() -> None:
 def test_id_examples_read_the_literal_prefix_of_each_pattern() -> None:
     assert id_examples(PATTERNS) == ["post:…", "acct:…", "video:…"]
     assert id_examples({"odd": re.compile(r"[0-9]+")}) == ["odd"]
+
+
+def test_the_limits_are_500_characters_and_200_items_both_included() -> None:
+    longest = "https://example.com/" + "a" * 480
+    assert parse(longest, PATTERNS).problems == []
+    [problem] = parse(longest + "a", PATTERNS).problems
+    assert "is longer than 500 characters" in problem
+    assert parse("\n".join(f"post:{n}" for n in range(200)), PATTERNS).problems == []
+    [problem] = parse("\n".join(f"post:{n}" for n in range(201)), PATTERNS).problems
+    assert problem.startswith("201 items; at most 200 per escalation")
+
+
+def test_a_problem_quotes_a_long_line_cut_to_57_characters() -> None:
+    assert parse("oops", PATTERNS).problems == [
+        "line 1: “oops” is neither an http(s) link nor a known content id"
+    ]
+    assert parse("x" * 60, PATTERNS).problems == [
+        f"line 1: “{'x' * 60}” is neither an http(s) link nor a known content id"
+    ]
+    assert parse("y" * 61, PATTERNS).problems == [
+        f"line 1: “{'y' * 57}…” is neither an http(s) link nor a known content id"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("http://example.com:80/a", ("url", "https://example.com/a")),  # http's default port
+        ("https://example.com:80/a", ("url", "https://example.com:80/a")),  # not https's
+        ("http:post", ("id", "http:post")),  # no host: nothing to canonicalise
+        ("ftp://example.com/a", ("id", "ftp://example.com/a")),  # not http(s)
+        ("https://Example.com:abc/x", ("id", "https://Example.com:abc/x")),  # a port not a number
+        ("https://example.com/p?b=1&a=", ("url", "https://example.com/p?a=&b=1")),  # blank kept
+        # a canonical form missing a parameter (story_fbid): the next row, which drops noise
+        (
+            "https://facebook.com/permalink.php?id=1&mibextid=abc",
+            ("url", "https://facebook.com/permalink.php?id=1"),
+        ),
+    ],
+)
+def test_normalize_at_the_edges(raw: str, key: tuple[str, str]) -> None:
+    assert normalize(raw) == key

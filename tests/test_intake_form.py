@@ -24,6 +24,7 @@ from bot.intake.service import Result
 from bot.sandbox.emulator import view_state
 from storage.db import transaction
 from storage.models import PendingDraft, ProcessedRequest
+from tests.state import rows
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SEAL = Seal()
@@ -150,12 +151,14 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
     opened = intake_form.command_modal(desk, "Hate raid", "C07PARTNERS")
     assert json.loads(desk.seal.open_view(opened, user="U1")) == {"c": "C07PARTNERS"}
     view = {**opened, "id": "V0FIRST"}
+    before = rows(sessions)
     for forged in ('{"c":"C07PARTNERS","p":"https://evil.example"}', "", "x." + "{}"):
         tampered = submitted({**view, "private_metadata": forged}, {"Your team": "comms"})
         refused = intake_form.submit_view(desk, tampered, "U1")
         assert list(refused.errors) == ["summary"] and "changed" in refused.errors["summary"]
     wrong = intake_form.submit_view(desk, submitted(view, {"Summary": ""}), "U1")
     assert set(wrong.errors) == {"summary", "source_team"} and wrong.choice is None
+    assert rows(sessions) == before  # neither a ticket, nor a draft, nor the view's id
     values = {"Your team": "comms", "Content links or ids": "post:1"}
     first = intake_form.submit_view(desk, submitted(view, values), "U1")
     assert (first.errors, first.choice, first.channel) == ({}, None, "C07PARTNERS")
@@ -254,3 +257,28 @@ def test_duplicates_ignore_resolved_tickets(config, sessions) -> None:  # type: 
         ticket.status = "resolved"
         s.flush()
         assert intake.find_duplicates(s, ["post:9"]) == []
+
+
+def test_duplicates_are_offered_oldest_ticket_first(config, sessions) -> None:  # type: ignore[no-untyped-def]
+    """The ticket that had the content first is the one to add to: it leads the offer."""
+    renderer = Renderer(config.team_tz)
+
+    def draft(*content: str) -> Draft:
+        return Draft(
+            summary="s", policy_area="hateful_activities", severity="sev2", content=content
+        )
+
+    with transaction(sessions) as s:
+        for n, content in enumerate((("post:9",), ("post:10", "post:9")), 1):
+            ticket = intake.open_ticket(
+                s, config, renderer, draft(*content), reporter="U1", now=NOW + timedelta(hours=n)
+            )
+            assert ticket.key == f"ESC-{n}"
+        again = intake.submit(
+            s, config, draft("post:10", "POST:9"), reporter="U2", now=NOW, request_key="r"
+        )
+    assert again.result is Result.DUPLICATE
+    assert [(m.ticket.key, m.content) for m in again.matches] == [
+        ("ESC-1", ("POST:9",)),
+        ("ESC-2", ("post:10", "POST:9")),
+    ]

@@ -6,6 +6,14 @@ and both open a ticket (PostgreSQL's READ COMMITTED lets them run side by side).
 the racing reports go through signed HTTP at once, and through the domain entry point
 from two sessions with the first one's transaction held open; every loser is offered
 the ticket that won. Both run on SQLite and, with ESCBOT_TEST_DATABASE_URL, PostgreSQL.
+
+What each database's run guards differs. On PostgreSQL it is the claim: without
+``claim_content`` both tests fail (several tickets; the racer not offered the first).
+On SQLite the claim takes no lock at all (``lock_names`` returns False: the transaction's
+``BEGIN IMMEDIATE`` already holds the one write lock from its first statement, so two
+intake transactions never overlap), and removing it changes nothing there; what the
+SQLite run guards is ``BEGIN IMMEDIATE`` itself: begun ``DEFERRED``, both tests fail
+("database is locked" for the racers). docs/testing.md has the measurements.
 """
 
 from __future__ import annotations

@@ -88,9 +88,10 @@ def test_assign_sets_owner_and_clears_ack() -> None:
 
 
 def test_assign_to_same_owner_twice_is_refused() -> None:
-    ticket = make_ticket(Status.ASSIGNED, assignee="U0BEN")
+    ticket, session = make_ticket(Status.ASSIGNED, assignee="U0BEN"), FakeSession()
     with pytest.raises(TransitionError, match="already assigned"):
-        transition(FakeSession(), ticket, Action.ASSIGN, actor="U0LEAD", now=NOW, assignee="U0BEN")  # type: ignore[arg-type]
+        transition(session, ticket, Action.ASSIGN, actor="U0LEAD", now=NOW, assignee="U0BEN")  # type: ignore[arg-type]
+    assert (ticket.status, ticket.assignee_id, session.added) == ("assigned", "U0BEN", [])
 
 
 def test_assign_needs_an_assignee() -> None:
@@ -105,9 +106,11 @@ def test_take_makes_actor_owner_and_acknowledges() -> None:
 
 
 def test_double_take_by_owner_is_refused() -> None:
-    ticket = make_ticket(Status.ACKNOWLEDGED, assignee="U0BEN")
+    ticket, session = make_ticket(Status.ACKNOWLEDGED, assignee="U0BEN"), FakeSession()
+    acked = ticket.acked_at
     with pytest.raises(TransitionError, match="already own"):
-        transition(FakeSession(), ticket, Action.TAKE, actor="U0BEN", now=NOW)  # type: ignore[arg-type]
+        transition(session, ticket, Action.TAKE, actor="U0BEN", now=NOW)  # type: ignore[arg-type]
+    assert (ticket.status, ticket.acked_at, session.added) == ("acknowledged", acked, [])
 
 
 def test_resolve_then_reopen_keeps_first_ack_time() -> None:

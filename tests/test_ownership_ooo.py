@@ -42,6 +42,8 @@ def test_only_pod_members_have_absences(sessions, config) -> None:  # type: igno
     for user in (PARTNER, LEAD):
         with pytest.raises(NotAllowed, match="Out of office is for members of a pod"):
             ooo(sessions, config, user, "2026-12-01 2026-12-02")
+    with sessions() as s:
+        assert s.scalars(select(OutOfOffice)).all() == []
 
 
 def test_days_are_read_in_the_members_time_zone(sessions, config) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import pytest
 
 from bot.slack.payloads import MAX_DEPTH, malformed
 from tests.desk import PARTNER
+from tests.state import rows
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -49,15 +50,19 @@ def test_a_signed_deep_form_payload_gets_a_400(escbot, user_factory, depth: int)
     partner = user_factory(PARTNER)
     text = json.dumps(submission(MAX_DEPTH + 1)).replace('"x"', "[" * depth + "1" + "]" * depth)
     body = urlencode({"payload": text})  # json.dumps itself can't write 5000 levels
+    before = rows(escbot.services.sessions)
     resp = partner.send(body, FORM)
     assert resp.status_code == 400
     assert resp.json() == {"error": "malformed payload: nested too deep"}
+    assert rows(escbot.services.sessions) == before
 
 
 def test_a_signed_deep_json_event_gets_a_400(escbot, user_factory) -> None:  # type: ignore[no-untyped-def]
     partner = user_factory(PARTNER)
     # the body is level 1, the event 2, its lists from 3 to MAX_DEPTH + 1
     event = {"type": "event_callback", "event": {"type": "message", "x": lists(MAX_DEPTH - 1)}}
+    before = rows(escbot.services.sessions)
     resp = partner.send(json.dumps(event), "application/json")
     assert resp.status_code == 400
     assert resp.json() == {"error": "malformed payload: nested too deep"}
+    assert rows(escbot.services.sessions) == before

@@ -8,6 +8,7 @@ import io
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,14 +16,14 @@ from bot.config import AppConfig
 from bot.core.render import Renderer
 from bot.qa import export as qa_export
 from bot.qa import grading, sampling
-from bot.qa.scores import Graded, vendor_scores, weighted
+from bot.qa.scores import Graded, Share, VendorScores, category_error_rate, vendor_scores, weighted
 from bot.reporting.kpi import Window, wilson
 from bot.reporting.periods import period_containing
 from bot.reporting.present import make_digest, payload_text
 from storage.db import transaction
-from storage.models import QaDecision, QaItem
+from storage.models import QaDecision, QaItem, QaRun
 from tests.desk import LEAD, desk_at
-from tests.qa_support import DAY, DRAW_TIME, NORTHWIND, decisions, sampled, store
+from tests.qa_support import DAY, DRAW_TIME, NORTHWIND, TEJO, decisions, sampled, store
 
 
 def items(strata: list[tuple[int, int, int]]) -> list[Graded]:
@@ -119,3 +120,94 @@ def test_scores_in_the_digest_and_the_export(sessions, config: AppConfig) -> Non
     assert count == len(rows) == northwind.overall.n
     assert {r["verdict"] for r in rows} == {"upheld", "overturned"}
     assert all(float(r["weight"]) >= 1 for r in rows)
+
+
+def test_a_category_share_counts_only_the_overturns_of_that_category() -> None:
+    def g(upheld: bool, category: str | None) -> Graded:
+        return Graded((1, "s"), 4, upheld, "v", "a", None, category)
+
+    graded = [g(False, "over"), g(False, "over"), g(False, "under"), g(False, None), g(True, None)]
+    over = weighted(graded, hit="category", category="over")
+    assert (over.n, over.hits, over.score) == (5, 2, 0.4)
+    unspecified = weighted(graded, hit="category", category=None)  # an upheld item is no error
+    assert (unspecified.hits, unspecified.score) == (1, 0.2)
+    assert weighted([]) == Share(0, 0, None, 0.0) and Share(0, 0, None, 0.0).interval is None
+
+
+def test_the_change_is_this_period_minus_the_last() -> None:
+    def scores(now: float | None, before: float | None) -> VendorScores:
+        def share(score: float | None) -> Share:
+            return Share(10, 0, score, 10.0)
+
+        return VendorScores("v", "V", 0.9, share(now), share(before), (), (), ())
+
+    assert scores(0.9, 0.75).change == pytest.approx(0.15)
+    assert scores(0.75, 0.9).change == pytest.approx(-0.15)
+    assert scores(None, 0.9).change is None and scores(0.9, None).change is None
+
+
+def test_scores_read_graded_samples_in_the_window_per_vendor_area_and_agent(
+    sessions, config: AppConfig
+) -> None:  # type: ignore[no-untyped-def]
+    """Rows as grading leaves them: calibration grades, pending items, other windows, other
+    vendors and other areas stay out of each number they must stay out of."""
+    now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    with transaction(sessions) as s:
+        run = QaRun(kind="sample", vendor=NORTHWIND, period_start=now - timedelta(days=1),
+                    period_end=now, seed="00", created_at=now)  # fmt: skip
+        s.add(run)
+        s.flush()
+        rows = [  # vendor, area, agent, kind, status, verdict, category, graded hours ago
+            (NORTHWIND, "hateful_activities", "a1", "sample", "graded", "upheld", None, 1),
+            (NORTHWIND, "hateful_activities", "a1", "sample", "graded", "overturned", "over", 1),
+            (NORTHWIND, "graphic_violence", None, "sample", "graded", "overturned", "over", 1),
+            (NORTHWIND, "graphic_violence", "a2", "sample", "graded", "overturned", None, 1),
+            (NORTHWIND, "graphic_violence", "a2", "sample", "graded", "overturned", "over", 2),
+            (NORTHWIND, "hateful_activities", "a1", "calibration", "graded", "overturned", "x", 1),
+            (NORTHWIND, "hateful_activities", "a1", "sample", "pending", None, None, 1),
+            (NORTHWIND, "hateful_activities", "a1", "sample", "graded", "upheld", None, 30),
+            (TEJO, "hateful_activities", "t1", "sample", "graded", "overturned", "over", 1),
+        ]
+        for n, (vendor, area, agent, kind, status, verdict, category, ago) in enumerate(rows):
+            decision = QaDecision(vendor=vendor, decision_id=f"d{n}", content_ref=f"post:{n}",
+                                  policy_area=area, decision="removed", decided_at=now,
+                                  agent_id=agent, imported_at=now)  # fmt: skip
+            s.add(decision)
+            s.flush()
+            s.add(QaItem(run_id=run.id, decision_id=decision.id, kind=kind, slot=n,
+                         stratum="s", stratum_size=10, stratum_sampled=5, status=status,
+                         verdict=verdict, error_category=category,
+                         graded_at=now - timedelta(hours=ago)))  # fmt: skip
+    day = Window(now - timedelta(days=1), now)
+    before = Window(now - timedelta(days=2), day.start)
+    with sessions() as s:
+        scores = {v.vendor: v for v in vendor_scores(s, config, day, before)}
+        rate = category_error_rate(s, NORTHWIND, "hateful_activities", "over", day.start, now)
+    northwind = scores[NORTHWIND]
+    assert (northwind.name, northwind.target) == ("Northwind CX (Manila)", 0.92)
+    assert (northwind.overall.n, northwind.overall.hits, northwind.overall.score) == (5, 1, 0.2)
+    assert northwind.overall.target == 0.92 and northwind.overall.clearly_below
+    assert (northwind.previous.n, northwind.previous.score) == (1, 1.0)
+    assert northwind.change == pytest.approx(-0.8)
+    assert [(a, s.n, s.score, s.target) for a, s in northwind.areas] == [
+        ("graphic_violence", 3, 0.0, 0.92),
+        ("hateful_activities", 2, 0.5, 0.92),
+    ]
+    assert [(a, s.n, s.hits) for a, s in northwind.agents] == [
+        ("a1", 2, 1), ("a2", 2, 0), ("unknown", 1, 0),
+    ]  # fmt: skip
+    assert [(c, s.n, s.hits) for c, s in northwind.categories] == [
+        ("over", 5, 3), ("unspecified", 5, 1),
+    ]  # fmt: skip
+    assert (scores[TEJO].overall.n, scores[TEJO].overall.score) == (1, 0.0)
+    assert (rate.n, rate.hits, rate.score) == (2, 1, 0.5)  # graphic violence's is 2 of 3
+
+
+def test_clearly_below_needs_the_whole_interval_under_the_target() -> None:
+    share = Share(20, 17, 0.85, 20.0)
+    low, high = share.interval or (0, 0)
+    assert low < 0.9 < high
+    assert not Share(20, 17, 0.85, 20.0, target=0.9).clearly_below  # within the noise
+    assert not Share(20, 17, 0.85, 20.0, target=high).clearly_below  # reaches it
+    assert Share(20, 17, 0.85, 20.0, target=high + 1e-9).clearly_below
+    assert not Share(0, 0, None, 0.0, target=0.9).clearly_below  # no grades: no flag

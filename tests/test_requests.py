@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from storage.models import ProcessedRequest, Ticket
 from tests.outbox_support import drain
+from tests.state import rows
 
 PARTNER = "U07LEGAL01"
 FORM = "application/x-www-form-urlencoded"
@@ -17,6 +18,7 @@ FORM = "application/x-www-form-urlencoded"
 
 def test_signed_but_malformed_bodies_get_400_without_a_traceback(escbot, user_factory) -> None:
     user = user_factory(PARTNER)
+    before = rows(escbot.services.sessions)
     for body, ctype in [
         ("payload=%7Bnot-json", FORM),
         ("{garbage", "application/json"),
@@ -30,11 +32,14 @@ def test_signed_but_malformed_bodies_get_400_without_a_traceback(escbot, user_fa
         resp = user.send(body, ctype)
         assert resp.status_code == 400, (body, resp.text)
         assert "Traceback" not in resp.text and resp.json()["error"]
+    assert rows(escbot.services.sessions) == before
 
 
 def test_unsigned_garbage_is_401_not_400(escbot, user_factory) -> None:
+    before = rows(escbot.services.sessions)
     resp = user_factory(PARTNER).send("{garbage", "application/json", bad_signature=True)
     assert resp.status_code == 401
+    assert rows(escbot.services.sessions) == before
 
 
 def test_an_event_without_listener_is_acknowledged(escbot, user_factory) -> None:
@@ -61,10 +66,13 @@ def test_an_unknown_button_is_explained(escbot, fake_slack, user_factory) -> Non
             }
         ],
     }
+    # the click's id is kept (a retry of it is a replay); nothing else is written
+    before = rows(escbot.services.sessions, skip={"processed_requests"})
     resp = user_factory(PARTNER).click(message, "Old button", channel_id="C06H2KX8ESC")
     assert resp.status_code == 200
     reply = fake_slack.wait_for("response_url")
     assert "no longer does anything" in json.dumps(reply.args)
+    assert rows(escbot.services.sessions, skip={"processed_requests"}) == before
 
 
 def test_retried_event_is_taken_once(escbot, user_factory) -> None:

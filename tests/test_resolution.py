@@ -22,6 +22,7 @@ from bot.resolution.service import Outcome
 from bot.tickets.lifecycle import Action, transition
 from storage.db import transaction
 from storage.models import OutboxMessage, SlaBreach, Ticket, TicketEvent, Timer
+from tests.state import rows
 
 REPORTER = "U07LEGAL01"
 LUCIA, LEAD, STRANGER = "U05MAD1LFZ3", "U04LQ2M8RTA", "U09NOBODY1"
@@ -250,6 +251,7 @@ def test_only_the_pod_resolves_and_asks(sessions, config) -> None:  # type: igno
     r = Renderer(config.team_tz)
     tid = new_ticket(sessions, config)
     only_pod = r"^Only members of the Critical Harms pod \(and escbot admins\) can {} ESC-1; "
+    before = rows(sessions)
     with pytest.raises(NotAllowed, match=only_pod.format("resolve") + "nothing was changed.$"):
         act(
             sessions,
@@ -269,6 +271,9 @@ def test_only_the_pod_resolves_and_asks(sessions, config) -> None:  # type: igno
             lambda s, t: questions.ask_reporter(s, config, r, t, "  ", actor=LEAD, now=T0),
         )
     assert set(err.value.errors) == {"question"}
+    assert rows(sessions) == before  # no resolution, no question, no event, no message
+    with sessions() as s:
+        assert s.get_one(Ticket, tid).status == "assigned"
     # the lead (not a member) and an admin may act
     act(
         sessions,

@@ -216,13 +216,14 @@ def told(fake_slack, user, click) -> str:  # type: ignore[no-untyped-def]
 def test_stale_and_forbidden_clicks_are_explained(escbot, fake_slack, user_factory, clock) -> None:  # type: ignore[no-untyped-def]
     partner = user_factory(PARTNER)
     ticket, msg = escalate(escbot, fake_slack, partner, "Hateful symbols in a profile banner")
-    mark = fake_slack.mark()
+    mark, (status, trail) = fake_slack.mark(), state(escbot, ticket)
     refused = told(fake_slack, partner, lambda: partner.click(msg, "Resolve"))
     assert refused == (
         f":information_source: Only members of the Critical Harms pod (and escbot admins) "
         f"can resolve {ticket.key}; nothing was changed."
     )
     assert not [c for c in fake_slack.calls[mark:] if c.method == "views.open"]
+    assert state(escbot, ticket) == (status, [*trail, "refused"])  # audited, nothing else
 
     admin = user_factory(ADMIN)
     view = modal(fake_slack, admin, msg, "Resolve")
@@ -234,7 +235,8 @@ def test_stale_and_forbidden_clicks_are_explained(escbot, fake_slack, user_facto
     assert admin.submit_view(view, fields).ok
     settle(escbot)
     # a second click on the old card's Resolve: explained, nothing opens
-    mark = fake_slack.mark()
+    mark, resolved = fake_slack.mark(), state(escbot, ticket)
+    assert resolved[0] == "resolved"
     assert "already resolved" in told(fake_slack, admin, lambda: admin.click(msg, "Resolve"))
     assert not [c for c in fake_slack.calls[mark:] if c.method == "views.open"]
 
@@ -242,6 +244,19 @@ def test_stale_and_forbidden_clicks_are_explained(escbot, fake_slack, user_facto
     clock.advance(timedelta(days=15))
     reopen = lambda: partner.click(card(fake_slack, ticket), "Reopen")  # noqa: E731
     assert "reopened for 14d after that" in told(fake_slack, partner, reopen)
+    assert state(escbot, ticket) == resolved
+
+
+def state(escbot, ticket: Ticket) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    """The ticket's status and its trail's actions, oldest first."""
+    with escbot.services.sessions() as s:
+        status = s.get_one(Ticket, ticket.id).status
+        events = s.scalars(
+            select(TicketEvent.action)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.id)
+        )
+        return status, list(events)
 
 
 def test_irrelevant_messages_are_acknowledged(escbot, fake_slack, user_factory) -> None:  # type: ignore[no-untyped-def]

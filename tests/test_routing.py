@@ -192,6 +192,11 @@ def test_round_robin_ignores_load(config) -> None:
     d = decide(cfg, ha, Snapshot(MORNING, load={JONAS: 0, LUCIA: 50}, pointer=0))
     assert (d.assignee, d.via) == (LUCIA, ROUND_ROBIN)
     assert "50" not in d.reason and d.reason.startswith("Next in turn (0 open)")
+    assert {who: why.text for who, why in d.notes.items()} == {
+        JONAS: "later in turn",
+        PRIYA: "later in turn",
+        WANJIRU: "later in turn",
+    }
 
 
 def test_excluded_people_are_never_chosen(config) -> None:
@@ -308,3 +313,25 @@ def test_reasons_shown_to_people_carry_no_config_ids(config, name: str) -> None:
     assert line.count("passed over") <= 1 and "\n" not in line
     assert not any(c.name in line for c in d.candidates), line
     assert len(line) <= 170, line
+
+
+def test_a_tie_goes_to_the_next_in_turn_and_the_other_is_told_so(config) -> None:  # type: ignore[no-untyped-def]
+    snap = Snapshot(AFTERNOON, load={LUCIA: 2, BEATRIZ: 2, MARCUS: 0}, open={LUCIA: 1, BEATRIZ: 1})
+    d = decide(config, GV_ES, snap)
+    assert (d.assignee, d.via) == (LUCIA, LEAST_LOADED)
+    assert d.reason.startswith("Least busy, next in turn (1 open), speaks Spanish")
+    assert d.notes[BEATRIZ].text == "as busy, later in turn" and LUCIA not in d.notes
+    assert not d.to_lead
+    night = decide(config, GV_ES, Snapshot(datetime(2026, 11, 26, 2, 0, tzinfo=UTC)))
+    assert (night.assignee, night.via, night.to_lead) == (LEAD_ID, LEAD, True)
+
+
+def test_an_urgent_ticket_with_the_rotation_off_shift_goes_to_someone_on_shift(config) -> None:  # type: ignore[no-untyped-def]
+    """prefer_on_shift: the rotation is passed over for being off shift, not for not being
+    on call (that reading is around_the_clock's)."""
+    night = Snapshot(datetime(2026, 11, 26, 3, 0, tzinfo=UTC))  # 11:00 in Manila
+    d = decide(config, Need("hateful_activities", "sev0", None), night)
+    assert (d.assignee, d.via) == (ANDREA, LEAST_LOADED)
+    assert card_line(d.reason) == (
+        "Least busy (0 open), on shift (11:00 in Manila). 5 others passed over: off shift"
+    )

@@ -66,6 +66,7 @@ def test_business_clock_starts_at_next_opening(business: SlaClock) -> None:
     saturday = local(2026, 11, 28, 12, 0)
     assert business.elapsed(saturday, local(2026, 11, 30, 9, 0)) == 0
     assert business.add(saturday, 1) == local(2026, 11, 30, 9, 0, 1)
+    assert business.add(saturday, 0) == saturday  # no time to count: where it started
     evening = local(2026, 11, 26, 20, 0)
     assert business.add(evening, 30 * 60) == local(2026, 11, 27, 9, 30)
 

@@ -36,6 +36,8 @@ def test_the_card_line_for_each_clock(config: AppConfig) -> None:
     assert describe(config, r, t, TTA) == "done in 20m :rotating_light: breached"
     t.waiting_since = T0 + timedelta(minutes=30)
     assert describe(config, r, t, TTR) == "paused while waiting on the reporter (3h 30m left)"
+    t.waiting_since = T0 + timedelta(hours=5)  # paused an hour after the 4h target
+    assert describe(config, r, t, TTR) == "paused while waiting on the reporter (0s left)"
 
 
 def test_the_card_says_the_calendar_due_time_and_working_time(config: AppConfig) -> None:
@@ -125,7 +127,10 @@ def test_an_at_risk_warning_tells_the_owner_and_refreshes_the_card(sessions, con
     tid = new_ticket(sessions, config, severity="sev2")  # business hours: ack 4h from Thu 10:00
     since = last_id(sessions)
     now = T0 + timedelta(hours=3)
+    with sessions() as s:
+        version = s.get_one(Ticket, tid).version
     t = act(sessions, tid, lambda s, t: notify(s, config, r, t, TTA, AT_RISK, now))
+    assert t.version == version + 1  # the card is a new version, not a repeat of the last
     owner = t.assignee_id
     rows = queued(sessions, tid, since)
     assert [(m.kind, m.channel, m.dedup_key) for m in rows if m.kind != outbox.HOME] == [

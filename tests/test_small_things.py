@@ -8,9 +8,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.delivery.worker import Pacer
 from handlers.commands import subcommand
+from storage.models import OutOfOffice
 from tests.desk import ADMIN, JONAS, LEAD, LUCIA, PARTNER
 from tests.test_resolution_http import escalate, modal, settle
 
@@ -36,10 +38,13 @@ def test_ooo_hint_only_for_those_who_may_use_it(escbot, fake_slack, user_factory
     for who in (LEAD, ADMIN):  # they see the desk, but /escalate ooo refuses them
         home = home_of(fake_slack, user_factory(who))
         assert "Your queue" in home and HINT not in home
-        mark = fake_slack.mark()
-        user_factory(who).command("/escalate", text="ooo")
-        refused = json.dumps(fake_slack.wait_for("response_url", since=mark).args)
-        assert "Out of office is for members of a pod" in refused
+        for text in ("ooo", "ooo 2026-12-01 2026-12-02"):
+            mark = fake_slack.mark()
+            user_factory(who).command("/escalate", text=text)
+            refused = json.dumps(fake_slack.wait_for("response_url", since=mark).args)
+            assert "Out of office is for members of a pod" in refused
+    with escbot.services.sessions() as s:
+        assert s.scalars(select(OutOfOffice)).all() == []
 
 
 @pytest.mark.parametrize(

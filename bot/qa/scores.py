@@ -32,8 +32,6 @@ from bot.config import AppConfig
 from bot.reporting.kpi import Window, wilson
 from storage.models import QaDecision, QaItem
 
-MIN_FOR_FLAG = 1  # a single graded item can already put a wide interval under target
-
 
 @dataclass(frozen=True)
 class Graded:

@@ -12,9 +12,10 @@ The package's modules, lowest first (each imports only the ones above it):
 
 Code outside the package uses the names below (``from bot import sla``; ``sla.sync``).
 A ticket stores no due time: due times are derived from its opening, its severity and its
-pauses (``bot.sla.clocks.deadline``), and the pending timers are their only copy. So
-whatever changes one of those (a new severity included) calls :func:`sync` in its
-transaction: it recomputes them, and the card, App Home and the timers all follow.
+pauses (``bot.sla.clocks.deadline``, which the card and App Home read when they render),
+and the pending timers are their only copy. So whatever changes one of those (a new
+severity included) calls :func:`sync` in its transaction, which replaces the timers at
+the due times derived afresh.
 """
 
 from bot.sla.calendar import CLOCKS, TTA, TTR, clock_for, target_seconds

@@ -16,6 +16,9 @@ client (and Bolt on top of it) is what the tests exercise:
   command or interactive payload is not retried: the person sees an error ("didn't respond",
   ``dispatch_failed`` while no connection is open), as in Slack.
 
+The server owns the connections (tickets, hello, disconnect, drop, offline); what happens to
+each envelope (ack timing, retries) is ``socket_envelopes.EnvelopeSender``'s.
+
 The WebSocket side is the ``websockets`` package (a test dependency, imported on ``start``),
 so ``escbot demo`` runs without it. TLS (``wss://``) is served when an ``ssl_context`` is
 given, else the URL says ``ws://``: slack_sdk's builtin client only does TLS on port 443.
@@ -30,79 +33,23 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+from bot.sandbox.emulator.socket_envelopes import (
+    ACK_TIMEOUT,
+    Answer,
+    Connection,
+    Delivery,
+    EnvelopeSender,
+)
 
 if TYPE_CHECKING:
     from websockets.http11 import Request, Response
     from websockets.sync.server import Server, ServerConnection
 
-ACK_TIMEOUT = 3.0  # seconds Slack waits for an envelope's ack
-MAX_RETRIES = 3  # Events API deliveries after the first
-EVENTS, COMMANDS, INTERACTIVE = "events_api", "slash_commands", "interactive"
-#: Interactive payloads whose ack may carry a response (a modal's errors, update, push).
-_ANSWERED = frozenset({"view_submission", "block_suggestion"})
-
-
-@dataclass
-class Answer:
-    """What the person (or Slack) got for one request: ``status`` in HTTP terms.
-
-    200: acked in time (``payload`` is the ack's payload, None if bare); 202: an event that
-    will be delivered again later; 503: no connection was open (``dispatch_failed``);
-    504: no ack within 3 s (the person sees "didn't respond").
-    """
-
-    status: int
-    payload: dict[str, Any] | None = None
-    envelope_id: str | None = None
-
-
-@dataclass
-class Delivery:
-    """One envelope sent over a connection, and its ack."""
-
-    envelope_id: str
-    type: str
-    payload: dict[str, Any]
-    retry_attempt: int
-    connection: str
-    sent: float
-    acked: float | None = None
-    ack_payload: dict[str, Any] | None = None
-    lost: bool = False  # the ack was dropped by ``lose_acks``
-    accepts_response_payload: bool = False
-
-    @property
-    def latency(self) -> float | None:
-        """Seconds from send to ack (wall time), None if never acked."""
-        return None if self.acked is None else self.acked - self.sent
-
-
-@dataclass
-class _Connection:
-    id: str
-    ws: ServerConnection
-    opened: float
-    retiring: bool = False
-
-
-@dataclass
-class _Pending:
-    """An event waiting for a (re)delivery."""
-
-    envelope_id: str
-    payload: dict[str, Any]
-    attempt: int
-    reason: str
-
-
-@dataclass
-class _InFlight:
-    delivery: Delivery
-    done: threading.Event = field(default_factory=threading.Event)
+__all__ = ["ACK_TIMEOUT", "Answer", "Delivery", "SocketModeServer"]
 
 
 class SocketModeServer:
@@ -120,23 +67,27 @@ class SocketModeServer:
     ) -> None:
         self.app_id, self.host = app_id, host
         self.ssl_context = ssl_context
-        self.ack_timeout = ack_timeout
-        #: Problems the app caused: late or missing acks, acks for unknown envelopes.
-        self.failures: list[str] = []
-        self.deliveries: list[Delivery] = []
         #: Connections opened so far (hello sent), in order.
         self.connections_opened = 0
         self._cond = threading.Condition()
         self._tickets: set[str] = set()
-        self._conns: dict[str, _Connection] = {}
-        self._in_flight: dict[str, _InFlight] = {}
-        self._pending: list[_Pending] = []
+        self._conns: dict[str, Connection] = {}
         self._offline = False
-        self._lose_acks = 0
         self._server: Server | None = None
         self._threads: list[threading.Thread] = []
-        self._stopping = False
         self.port = 0
+        self._sender = EnvelopeSender(
+            self._cond, self._usable, lambda cid: cid in self._conns, ack_timeout
+        )
+        #: Problems the app caused: late or missing acks, acks for unknown envelopes.
+        self.failures: list[str] = self._sender.failures
+        #: Every envelope sent, with its ack.
+        self.deliveries: list[Delivery] = self._sender.deliveries
+
+    @property
+    def ack_timeout(self) -> float:
+        """Seconds an envelope waits for its ack (Slack: 3)."""
+        return self._sender.ack_timeout
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -156,13 +107,11 @@ class SocketModeServer:
             )
             self.port = self._server.socket.getsockname()[1]
             self._spawn(self._server.serve_forever, "socket-mode-server")
-            self._spawn(self._redeliver, "socket-mode-retries")
+            self._spawn(self._sender.redeliver, "socket-mode-retries")
         return self
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self._sender.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server = None
@@ -244,117 +193,25 @@ class SocketModeServer:
 
     def lose_acks(self, times: int = 1) -> None:
         """Ignore the next ``times`` acks, as if lost on the way: events are delivered again."""
-        with self._cond:
-            self._lose_acks += times
+        self._sender.lose_acks(times)
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Block until no event waits for a retry and no envelope waits for its ack."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending or self._in_flight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"{len(self._pending)} events still pending")
-                self._cond.wait(remaining)
+        self._sender.wait_idle(timeout)
 
     # ------------------------------------------------------------------ sending
 
     def request(self, body: str, content_type: str, *, retry_attempt: int = 0) -> Answer:
         """Deliver what an HTTP app would get as a POST body (the emulator's SlackUser)."""
-        kind, payload = envelope_for(body, content_type)
-        if kind == EVENTS:
-            return self.send_event(payload, retry_attempt=retry_attempt)
-        accepts = kind == COMMANDS or payload.get("type") in _ANSWERED
-        return self._deliver(kind, payload, accepts=accepts)
+        return self._sender.request(body, content_type, retry_attempt=retry_attempt)
 
     def send_event(self, payload: dict[str, Any], *, retry_attempt: int = 0) -> Answer:
         """Deliver an Events API callback; without a timely ack it is retried later."""
-        envelope_id = str(uuid.uuid4())
-        reason = "timeout" if retry_attempt else ""
-        answer = self._deliver(
-            EVENTS, payload, envelope_id=envelope_id, attempt=retry_attempt, reason=reason
-        )
-        if answer.status != 200:
-            self._retry_later(envelope_id, payload, retry_attempt, answer.status)
-            return Answer(202, envelope_id=envelope_id)
-        return answer
-
-    def _deliver(
-        self,
-        kind: str,
-        payload: dict[str, Any],
-        *,
-        accepts: bool = False,
-        envelope_id: str | None = None,
-        attempt: int = 0,
-        reason: str = "",
-    ) -> Answer:
-        envelope_id = envelope_id or str(uuid.uuid4())
-        envelope: dict[str, Any] = {
-            "envelope_id": envelope_id,
-            "type": kind,
-            "payload": payload,
-            "accepts_response_payload": accepts,
-        }
-        if kind == EVENTS:
-            envelope |= {"retry_attempt": attempt, "retry_reason": reason}
-        with self._cond:
-            conn = self._usable()
-            if conn is None:
-                return Answer(503, envelope_id=envelope_id)
-            delivery = Delivery(envelope_id, kind, payload, attempt, conn.id, time.monotonic())
-            delivery.accepts_response_payload = accepts
-            flight = self._in_flight[envelope_id] = _InFlight(delivery)
-            self.deliveries.append(delivery)
-        try:
-            conn.ws.send(json.dumps(envelope))
-        except Exception:  # the connection went away under us: as if never acked
-            self._settle(envelope_id)
-            return Answer(503, envelope_id=envelope_id)
-        flight.done.wait(self.ack_timeout)
-        self._settle(envelope_id)
-        if delivery.acked is None or delivery.lost:
-            if not delivery.lost and conn.id in self._conns:
-                self._fail(f"{kind} envelope {envelope_id} not acked within {self.ack_timeout}s")
-            return Answer(504, envelope_id=envelope_id)
-        return Answer(200, delivery.ack_payload, envelope_id)
-
-    def _settle(self, envelope_id: str) -> None:
-        with self._cond:
-            self._in_flight.pop(envelope_id, None)
-            self._cond.notify_all()
-
-    def _retry_later(
-        self, envelope_id: str, payload: dict[str, Any], attempt: int, why: int
-    ) -> None:
-        if attempt >= MAX_RETRIES:
-            self._fail(f"event {payload.get('event_id')} given up after {attempt} retries")
-            return
-        reason = "timeout" if why == 504 else "connection_failed"
-        with self._cond:
-            self._pending.append(_Pending(envelope_id, payload, attempt + 1, reason))
-            self._cond.notify_all()
-
-    def _redeliver(self) -> None:
-        """Deliver pending events again whenever a connection is usable, oldest first."""
-        while True:
-            with self._cond:
-                while not self._stopping and not (self._pending and self._usable()):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                item = self._pending.pop(0)
-            answer = self._deliver(EVENTS, item.payload, attempt=item.attempt, reason=item.reason)
-            if answer.status != 200:
-                self._retry_later(item.envelope_id, item.payload, item.attempt, answer.status)
-
-    def _fail(self, problem: str) -> None:
-        with self._cond:
-            self.failures.append(problem)
+        return self._sender.send_event(payload, retry_attempt=retry_attempt)
 
     # ------------------------------------------------------------------ connections
 
-    def _usable(self) -> _Connection | None:
+    def _usable(self) -> Connection | None:
         """The newest connection that takes envelopes (lock held)."""
         live = [c for c in self._conns.values() if not c.retiring]
         return max(live, key=lambda c: c.opened) if live else None
@@ -373,7 +230,7 @@ class SocketModeServer:
         return None
 
     def _handle(self, ws: ServerConnection) -> None:
-        me = _Connection(str(uuid.uuid4()), ws, time.monotonic())
+        me = Connection(str(uuid.uuid4()), ws, time.monotonic())
         with self._cond:
             self._conns[me.id] = me
             self.connections_opened += 1
@@ -389,63 +246,16 @@ class SocketModeServer:
             with self._cond:
                 self._cond.notify_all()  # hello sent: retiring connections may close
             for raw in ws:
-                self._on_message(raw)
+                self._sender.receive(raw)
         except Exception:  # closed under us; the client reconnects
             pass
         finally:
             with self._cond:
                 del self._conns[me.id]
-                for flight in self._in_flight.values():
-                    if flight.delivery.connection == me.id:
-                        flight.done.set()  # no ack can come on a closed connection
+                self._sender.closed(me.id)
                 self._cond.notify_all()
-
-    def _on_message(self, raw: str | bytes) -> None:
-        try:
-            message = json.loads(raw)
-            envelope_id = message["envelope_id"]
-        except (ValueError, KeyError, TypeError):
-            self._fail(f"unexpected message from the app: {raw!r:.200}")
-            return
-        now = time.monotonic()
-        with self._cond:
-            flight = self._in_flight.get(envelope_id)
-            known = next((d for d in self.deliveries if d.envelope_id == envelope_id), None)
-            if known is None:
-                self.failures.append(f"ack for unknown envelope {envelope_id}")
-                return
-            if known.acked is not None:
-                self.failures.append(f"envelope {envelope_id} acked twice")
-                return
-            known.acked = now
-            known.ack_payload = message.get("payload")
-            if self._lose_acks > 0:
-                self._lose_acks -= 1
-                known.lost = True
-            late = now - known.sent
-            if flight is None and not known.lost:
-                self.failures.append(
-                    f"{known.type} envelope {envelope_id} acked late ({late:.2f}s)"
-                )
-            if flight is not None:
-                flight.done.set()
 
     def _spawn(self, target: Any, name: str) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
         t.start()
         self._threads.append(t)
-
-
-def envelope_for(body: str, content_type: str) -> tuple[str, dict[str, Any]]:
-    """The envelope type and payload Slack sends over the socket for an HTTP request body."""
-    if content_type.startswith("application/json"):
-        data = json.loads(body)
-        if data.get("type") != "event_callback":
-            raise ValueError(f"{data.get('type')!r} is not sent in Socket Mode")
-        return EVENTS, data
-    form = dict(parse_qsl(body, keep_blank_values=True))
-    if "payload" in form:
-        return INTERACTIVE, json.loads(form["payload"])
-    if "command" in form:
-        return COMMANDS, form
-    raise ValueError("neither a slash command, an interactive payload nor an event")
