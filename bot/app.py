@@ -121,6 +121,7 @@ def outbox_worker(
         metrics=metrics,
         pacer=Pacer(rate=settings.channel_rate),
         notice_window=settings.notice_window,
+        senders=settings.outbox_senders,
         on_dead=lambda row: alert_admins(config, row, clock.now()),
     )
 

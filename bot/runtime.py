@@ -85,11 +85,14 @@ class Runtime:
     def events_url(self) -> str:
         return f"{self.server.url}/slack/events"
 
-    def start(self) -> Runtime:
-        """Serve on background threads (tests and the demo)."""
+    def start(self, *, workers: bool = True) -> Runtime:
+        """Serve on background threads (tests and the demo). ``workers=False``: no outbox
+        thread and no scheduler; the caller delivers and fires timers itself, step by step
+        (``escbot demo``, so that thread timing cannot reorder what it shows)."""
         self.services.identity.warm(attempts=3, delay=0.1)
         self.join_channels()
-        self.services.start_workers()
+        if workers:
+            self.services.start_workers()
         self.server.start()
         if self.services.settings.app_token:
             self._connect_socket_mode()

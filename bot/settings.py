@@ -53,6 +53,8 @@ class Settings:
     qa_token: str | None = None  # POST /qa/decisions wants "Authorization: Bearer <token>"
     # how long a person's first notice waits for others to arrive in the same DM
     notice_window: timedelta = timedelta(seconds=2)
+    #: how many channels the outbox serves at once (1: one call at a time, in a known order)
+    outbox_senders: int = 8
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

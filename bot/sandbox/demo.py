@@ -21,7 +21,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,11 @@ from bot.sandbox.demo_html import PAGE, View, emojize, fragment_page, message_ht
 from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
 from bot.settings import Settings
 from bot.slack.cards import OVERFLOW
+from bot.slack.internals import PromptListenerRunner
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "app.yaml"
 SECRET = "demo-signing-secret"
+STEP_TIMEOUT = 30.0  # seconds a step's work may take before the demo gives up
 #: Monday 30 Nov 2026, 09:05 in Dublin: Europe is at work, the Americas not yet.
 START = datetime(2026, 11, 30, 9, 5, tzinfo=UTC)
 
@@ -243,8 +244,10 @@ class Narrator:
         if call.method == "conversations.join":
             return f"escbot joins #{self.fake.channel_name(a.get('channel', ''))}"
         if call.method == "files.completeUploadExternal":
-            shared = "shared in the channel" if a.get("blocks") else "uploaded into a thread"
-            return f"digest chart {shared}"
+            if not a.get("blocks"):
+                return "digest chart uploaded into a thread"
+            where = self.fake.channel_name(a.get("channel_id", ""))
+            return f"#{where} new message with its chart: {text}"
         return None
 
 
@@ -303,7 +306,8 @@ class Desk:
         self.cfg = cfg
         self.rng = random.Random(seed)
         self.clock = FakeClock(START)
-        self.fake = FakeSlack(clock=self.clock, team_id=cfg.workspace.team_id or "T0ESCBOT").start()
+        team = cfg.workspace.team_id or "T0ESCBOT"
+        self.fake = FakeSlack(clock=self.clock, team_id=team, seed=seed).start()
         names = dict(PARTNERS)
         for pod in cfg.pods.values():
             names[pod.lead] = f"{pod.title} lead"
@@ -332,11 +336,14 @@ class Desk:
             database_url=database_url,
             host="127.0.0.1",
             port=0,
-            timer_interval=timedelta(seconds=0.2),
-            channel_rate=200.0,  # the emulator has no per-channel limit; a morning in seconds
+            channel_rate=1e6,  # the emulator has no per-channel limit; a morning in seconds
             qa_token=QA_TOKEN,
+            # settle() delivers: one message at a time, a person's notices of one step in one
+            # DM (it runs once the step's work is done: no window to wait out)
+            outbox_senders=1,
+            notice_window=timedelta(0),
         )
-        self.runtime = Runtime.build(settings, cfg, clock=self.clock).start()
+        self.runtime = Runtime.build(settings, cfg, clock=self.clock).start(workers=False)
         self.narrator = Narrator(
             self.fake, names, clock=lambda: self.clock.now().astimezone(cfg.team_tz)
         )
@@ -351,32 +358,45 @@ class Desk:
             clock=self.clock,
         )
 
-    def settle(self, wait_for_digest: str | None = None, timeout: float = 20) -> None:
-        """Wait until escbot has delivered everything and fired every due timer (as its
-        /metrics say), then narrate what people saw."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            gauges = self.metrics()
-            idle = gauges.get("escbot_outbox_pending", 1) == 0
-            idle = idle and gauges.get("escbot_timers_overdue", 1) == 0
-            if wait_for_digest:
-                idle = idle and bool(self.fake.messages(wait_for_digest)) and bool(self.fake.files)
-            if idle:
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("escbot did not settle: outbox or timers still busy")
+    def settle(self) -> None:
+        """Let escbot finish what the last gesture or move of the clock set off, then
+        narrate what people saw."""
+        self.quiet()
         self.narrator.flush()
 
-    def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen(f"{self.runtime.url}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#") and "{" not in line:
-                name, _, value = line.partition(" ")
-                out[name] = float(value)
-        return out
+    def quiet(self) -> None:
+        """Wait for the step's effects, in a fixed order, so that thread timing can't reorder
+        them: the listeners (work after the ack included) and the router finish, the
+        scheduler fires what is due at the demo's clock, and the outbox delivers one message
+        at a time until none is left (a delivery may make another due: a DM after its card).
+        """
+        services = self.runtime.services
+        runner = self.runtime.app.listener_runner
+        assert isinstance(runner, PromptListenerRunner)  # install_runner gave it
+        for idle, what in (
+            (runner.wait_idle, "its listeners"),
+            (services.router.wait_idle, "routing"),
+        ):
+            if not idle(STEP_TIMEOUT):
+                raise RuntimeError(f"escbot did not settle: {what} still busy")
+        services.scheduler.tick()
+        outbox, deadline = services.outbox, time.monotonic() + STEP_TIMEOUT
+        while outbox.pending():
+            if outbox.run_once():
+                continue
+            if time.monotonic() > deadline:
+                raise RuntimeError("escbot did not settle: its outbox still has messages")
+            time.sleep(0.02)  # one waits out a retry's backoff (the outbox keeps the wall's time)
+
+    def advance(self, delta: timedelta) -> None:
+        """Time passes: what falls due fires (all at once, at the new time) before anyone
+        acts; the next step narrates it."""
+        self.clock.advance(delta)
+        self.quiet()
+
+    def set_time(self, at: datetime) -> None:
+        self.clock.set(at)
+        self.quiet()
 
     # -- what people see and do ---------------------------------------------------
     def cards(self) -> list[Message]:
@@ -410,7 +430,6 @@ class Desk:
     def click(self, uid: str, key: str, button: str) -> None:
         """Click ``button`` on the card: a button, or an item of its overflow menu."""
         card = self.card(key)
-        since = self.fake.mark()
         visible, menu = _card_actions(card)
         person = self.user(uid)
         if label := next((b for b in visible if b.startswith(button)), None):
@@ -420,8 +439,6 @@ class Desk:
         else:
             raise RuntimeError(f"{key} offers no {button!r}: {visible} and ⋯ {menu}")
         _ok(resp, f"{button} on {key}")
-        if button in ("Reassign", "Resolve", "Ask reporter", "Add follow-up", "Reopen"):
-            self.fake.wait_for("views.open", since=since)
         self.settle()
 
     def resolve(self, key: str, fields: dict[str, object]) -> None:
@@ -448,9 +465,8 @@ class Desk:
 def escalate(desk: Desk, uid: str, summary: str, fields: dict[str, object]) -> None:
     """What a partner does: /escalate <summary>, fill in the modal, submit."""
     user = desk.user(uid)
-    since = desk.fake.mark()
     _ok(user.command("/escalate", text=summary, channel_id=PARTNER_CHANNEL), "/escalate")
-    desk.fake.wait_for("views.open", since=since)  # the modal opens right after the ack
+    desk.quiet()  # the modal opens right after the ack
     _ok(user.submit_view(desk.fake.last_view(uid), fields), "the escalation form")
     desk.settle()
 
@@ -468,11 +484,11 @@ def play(desk: Desk) -> None:
     n, cfg = desk.narrator, desk.cfg
     lead = next(iter(cfg.pods.values())).lead
     n.step("escbot starts and joins the channels of app.yaml (Slack sends it only theirs)")
-    n.flush()
+    desk.settle()
     n.step("Partners raise a dozen escalations with /escalate")
     for uid, summary, fields in desk.rng.sample(ESCALATIONS, len(ESCALATIONS)):
         escalate(desk, uid, summary, fields)
-        desk.clock.advance(timedelta(minutes=1))
+        desk.advance(timedelta(minutes=1))
 
     n.step(
         "The assault video again, from another team: escbot says only that the desk has it "
@@ -488,11 +504,7 @@ def play(desk: Desk) -> None:
     desk.settle()
     owner = desk.owner(ask.rsplit(" ", 1)[-1])
 
-    def requests() -> list[Message]:
-        return [m for m in desk.fake.dms(owner) if "asks to follow" in (m.text or "")]
-
-    desk.fake.wait_until(lambda: bool(requests()), timeout=20)  # it may come a moment later
-    request = requests()[-1]
+    request = [m for m in desk.fake.dms(owner) if "asks to follow" in (m.text or "")][-1]
     n.step("Its owner approves from the DM: the partner follows the ticket now")
     _ok(desk.user(owner).click(request, "Approve", channel_id=request.channel), "approve")
     desk.settle()
@@ -508,8 +520,8 @@ def play(desk: Desk) -> None:
     memes = key["Antisemitic meme format spreading in German-language groups"]
     lookalike = key["Classifier gap: slurs spelled with look-alike characters"]
 
+    desk.advance(timedelta(minutes=4))
     n.step("Owners acknowledge from the card")
-    desk.clock.advance(timedelta(minutes=4))
     for k in (hate, charity, war, protest, court):
         desk.click(desk.owner(k), k, "Ack")
 
@@ -547,13 +559,12 @@ def play(desk: Desk) -> None:
         "ask reporter",
     )
     desk.settle()
-    desk.clock.advance(timedelta(minutes=10))
+    desk.advance(timedelta(minutes=10))
     n.step("The reporter answers from escbot's DM (Answer): the clock runs again")
     reporter = "U07PARTN03"
     asked = next(m for m in desk.fake.dms(reporter) if "has a question" in str(m.blocks))
-    since = desk.fake.mark()
     _ok(desk.user(reporter).click(asked, "Answer", channel_id=asked.channel), "answer button")
-    desk.fake.wait_for("views.open", since=since)
+    desk.quiet()
     _ok(
         desk.user(reporter).submit_view(
             desk.fake.last_view(reporter),
@@ -563,8 +574,9 @@ def play(desk: Desk) -> None:
     )
     desk.settle()
 
+    desk.advance(timedelta(minutes=40))
     n.step("Decisions, with verdicts on the vendors' first calls")
-    desk.clock.advance(timedelta(minutes=40))
+    desk.settle()
     desk.resolve(
         war,
         {
@@ -625,9 +637,9 @@ def play(desk: Desk) -> None:
     n.step("The vendors' moderation tools send Monday's decisions to POST /qa/decisions")
     import_decisions(desk)
 
+    desk.set_time(datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC))
     n.step("Time travel to Tuesday 09:00: reminders, an overdue follow-up, the daily digest")
-    desk.clock.set(datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC))
-    desk.settle(wait_for_digest=cfg.digests[0].channel if cfg.digests else None)
+    desk.settle()
 
     qa_morning(desk)
 
@@ -682,8 +694,8 @@ def qa_morning(desk: Desk) -> None:
 
     n, cfg = desk.narrator, desk.cfg
     sessions = desk.runtime.services.sessions
+    desk.set_time(datetime(2026, 12, 1, 9, 31, tzinfo=UTC))
     n.step("A QA morning: the 07:00 sample, then the graders' DMs at 09:30")
-    desk.clock.set(datetime(2026, 12, 1, 9, 31, tzinfo=UTC))
     desk.settle()
     with sessions() as s:
         per_grader: dict[str, int] = {
@@ -696,10 +708,6 @@ def qa_morning(desk: Desk) -> None:
             if g
         }
 
-    def graded() -> int:
-        with sessions() as s:
-            return s.scalar(select(func.count()).where(QaItem.graded_by.is_not(None))) or 0
-
     n.say(
         f"   sampled {sum(per_grader.values())} decisions (stratified, seeded), "
         f"assigned to {len(per_grader)} specialists within their sensitive caps"
@@ -709,13 +717,11 @@ def qa_morning(desk: Desk) -> None:
     _ok(user.app_home_opened(), "App Home")
     desk.settle()
     n.step(f"{desk.names[grader]} grades in App Home: two upheld, one overturned")
-    for done in range(1, 3):
+    for _ in range(2):
         _ok(user.click(desk.fake.home_view(grader) or {}, "Uphold"), "Uphold")
-        desk.fake.wait_until(partial(_at_least, graded, done))  # written after the ack
         desk.settle()
-    since = desk.fake.mark()
     _ok(user.click(desk.fake.home_view(grader) or {}, "Overturn"), "Overturn")
-    desk.fake.wait_for("views.open", since=since)
+    desk.quiet()
     view = desk.fake.last_view(grader)
     fields = {
         "Correct decision": "Labelled (warning screen or context label)",
@@ -733,9 +739,8 @@ def qa_morning(desk: Desk) -> None:
     desk.settle()
 
     n.step("From the overturn, a clarification to the vendor's shared channel")
-    since = desk.fake.mark()
     _ok(user.click(desk.fake.home_view(grader) or {}, "Write clarification"), "Write clarification")
-    desk.fake.wait_for("views.open", since=since)
+    desk.quiet()
     written = {
         "Policy point": "GV-2: newsworthy footage of violent death is labelled, not removed",
         "What to do instead": "Apply the warning screen; remove only gratuitous close-ups.",
@@ -758,7 +763,6 @@ def qa_morning(desk: Desk) -> None:
             ),
             "Acknowledge",
         )
-        desk.fake.wait_for("response_url", since=since)
         desk.settle()
 
     n.step("The vendors' sampled quality in the weekly digest (this week so far)")
@@ -776,10 +780,6 @@ def qa_morning(desk: Desk) -> None:
     start = text.find("*Sampled quality (QA)*")
     for line in text[start:].split("\n\n")[0].splitlines() if start >= 0 else []:
         n.say(f"   {line}")
-
-
-def _at_least(count: Callable[[], int], n: int) -> bool:
-    return count() >= n
 
 
 def _member(cfg: AppConfig, first_name: str) -> str:

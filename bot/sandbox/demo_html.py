@@ -49,6 +49,19 @@ EMOJI = {
     ":chart_with_upwards_trend:": "📈",
     ":bar_chart:": "📊",
     ":inbox_tray:": "📥",
+    ":outbox_tray:": "📤",
+    ":raising_hand:": "🙋",
+    ":arrow_forward:": "▶️",
+    ":arrow_right:": "➡️",
+    ":clipboard:": "📋",
+    ":repeat:": "🔁",
+    ":shield:": "🛡️",
+    ":scales:": "⚖️",
+    ":bulb:": "💡",
+    ":wave:": "👋",
+    ":tada:": "🎉",
+    ":spiral_calendar_pad:": "🗓️",
+    ":no_entry_sign:": "🚫",
 }
 _SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
 

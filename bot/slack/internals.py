@@ -57,6 +57,17 @@ class PromptAck(Ack):
 
 
 class PromptListenerRunner(ThreadListenerRunner):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._running = 0  # listeners submitted and not finished
+        self._idle = threading.Condition()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every listener started so far has finished, work after its ack
+        included; False if ``timeout`` s passed first (the demo's steps wait for this)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
+
     def run(
         self,
         request: BoltRequest,
@@ -82,7 +93,12 @@ class PromptListenerRunner(ThreadListenerRunner):
                 self._failed(err, request, result, ack, listener)
             finally:
                 self.listener_completion_handler.handle(request=request, response=result[0])
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
 
+        with self._idle:
+            self._running += 1
         self.listener_executor.submit(run_listener)
         ack.answered.wait(max(0.0, listener.ack_timeout - (time.time() - starting_time)))
         if ack.response is None:

@@ -16,6 +16,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,17 @@ class Router:
                 self._thread = threading.Thread(target=self._run, name="router", daemon=True)
                 self._thread.start()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything submitted so far has run; False if ``timeout`` s passed first
+        (the demo waits for a step's routing before it narrates and moves on)."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._queue.all_tasks_done.wait(left):
+                    return not self._queue.unfinished_tasks
+        return True
+
     def stop(self, timeout: float = 5.0) -> None:
         """Finish what is queued, then stop (what a timeout leaves is the scheduler's)."""
         with self._lock:
@@ -50,9 +62,11 @@ class Router:
     def _run(self) -> None:
         while True:
             _, _, work = self._queue.get()
-            if work is None:
-                return
             try:
+                if work is None:
+                    return
                 work()
             except Exception:  # the step stays pending for the scheduler; keep routing
                 log.exception("after-ack work failed")
+            finally:
+                self._queue.task_done()

@@ -70,12 +70,18 @@ class FakeSlack:
         bot_user_id: str = "U0ESCBOT",
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
+        seed: int = 0,
     ) -> None:
         """``scopes``: the bot token's (default: the manifest's); ``events``: the app's
-        event subscriptions (default: the manifest's)."""
+        event subscriptions (default: the manifest's); ``seed``: what file ids derive from."""
         self.host, self.port = host, port
         self._ws = ws = Workspace(
-            clock=clock, team_id=team_id, bot_user_id=bot_user_id, scopes=scopes, events=events
+            clock=clock,
+            team_id=team_id,
+            bot_user_id=bot_user_id,
+            scopes=scopes,
+            events=events,
+            seed=seed,
         )
         self._faults = faults = Faults()
         self._dispatch = Dispatcher(ws, api.endpoints(), faults)

@@ -11,7 +11,9 @@ notion of "now".
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import itertools
 import threading
 from collections.abc import Iterable
@@ -55,8 +57,10 @@ class Workspace:
         bot_user_id: str = "U0ESCBOT",
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
+        seed: int = 0,
     ) -> None:
         self.clock = clock
+        self.seed = seed  # what file ids derive from
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.lock = threading.RLock()
@@ -90,6 +94,7 @@ class Workspace:
         self.last_view: dict[str, str] = {}
         self.home: dict[str, str] = {}
         self.files: dict[str, FakeFile] = {}
+        self.uploads: dict[str, int] = {}  # files uploaded so far, by name
         self.triggers: dict[str, Trigger] = {}
         #: Seconds a trigger_id lives, single-use; None: any known one works, again.
         self.trigger_ttl: float | None = None
@@ -107,8 +112,16 @@ class Workspace:
         self.last_us = max(us, self.last_us + 1)
         return f"{self.last_us // 1_000_000}.{self.last_us % 1_000_000:06d}"
 
+    def file_id(self, filename: str) -> str:
+        """``F`` and ten characters from the seed, the name and how many files of that name
+        came before: the same uploads get the same ids whatever else the workspace saw in
+        between (from the counter views share, they changed with thread timing)."""
+        n = self.uploads[filename] = self.uploads.get(filename, 0) + 1
+        digest = hashlib.sha256(f"{self.seed}/{filename}/{n}".encode()).digest()
+        return "F" + base64.b32encode(digest).decode()[:10]
+
     def new_id(self, prefix: str) -> str:
-        """A fresh object id (``F…`` files, ``V…`` views)."""
+        """A fresh object id (``V…`` views; files get theirs from :meth:`file_id`)."""
         return f"{prefix}{next(self.ids):010d}"
 
     # ------------------------------------------------------------------ members and conversations

@@ -26,7 +26,7 @@ def upload_v1(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 def get_upload_url(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     if not args.get("filename") or not str(args.get("length", "")).isdigit():
         raise SlackError("invalid_arguments")
-    fid = ws.new_id("F")
+    fid = ws.file_id(str(args["filename"]))
     ws.files[fid] = FakeFile(
         id=fid,
         filename=args["filename"],
