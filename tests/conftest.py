@@ -125,6 +125,36 @@ def escbot(db_url, config, fake_slack, clock, app_token):  # type: ignore[no-unt
 
 
 @pytest.fixture
+def runtime_with(db_url, config, fake_slack, clock):  # type: ignore[no-untyped-def]
+    """``runtime_with(**changes)`` → an escbot like the ``escbot`` fixture's, with some
+    settings changed (e.g. ``http=HttpLimits(...)``); each one is shut down afterwards."""
+    from datetime import timedelta
+
+    from bot.runtime import Runtime
+    from bot.settings import Settings
+
+    started: list[Runtime] = []
+
+    def build(**changes):  # type: ignore[no-untyped-def]
+        settings = Settings(
+            bot_token="xoxb-test-token",
+            signing_secret=SIGNING_SECRET,
+            api_url=fake_slack.url,
+            database_url=db_url,
+            host="127.0.0.1",
+            port=0,
+            timer_interval=timedelta(hours=1),
+            **changes,
+        )
+        started.append(Runtime.build(settings, config, clock=clock).start())
+        return started[-1]
+
+    yield build
+    for runtime in started:
+        runtime.shutdown()
+
+
+@pytest.fixture
 def user_factory(escbot, fake_slack):  # type: ignore[no-untyped-def]
     """``user_factory("U0ANA")`` → a SlackUser sending signed requests as that user (as
     Socket Mode envelopes when escbot runs in Socket Mode)."""

@@ -7,8 +7,6 @@ import http.client
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +17,6 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.settings import HttpLimits, Settings, SettingsError
 from storage.models import Ticket, TicketEvent
-from tests.conftest import SIGNING_SECRET
 from tests.desk import INTAKE, PARTNER, WANJIRU, new_ticket
 from tests.outbox_support import drain
 from tests.state import rows
@@ -35,32 +32,6 @@ def get(
         return resp.status, resp.read()
     finally:
         conn.close()
-
-
-@pytest.fixture
-def runtime_with(db_url, config, fake_slack, clock) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
-    """An escbot like the ``escbot`` fixture's, with some settings changed."""
-    from bot.runtime import Runtime
-
-    started: list[Runtime] = []
-
-    def build(**changes: Any) -> Runtime:
-        settings = Settings(
-            bot_token="xoxb-test-token",
-            signing_secret=SIGNING_SECRET,
-            api_url=fake_slack.url,
-            database_url=db_url,
-            host="127.0.0.1",
-            port=0,
-            timer_interval=timedelta(hours=1),
-            **changes,
-        )
-        started.append(Runtime.build(settings, config, clock=clock).start())
-        return started[-1]
-
-    yield build
-    for runtime in started:
-        runtime.shutdown()
 
 
 # -- replays -----------------------------------------------------------------------------

@@ -17,13 +17,11 @@ import http.client
 import socket
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from bot.settings import HttpLimits, Settings
+from bot.settings import HttpLimits
 from tests.conftest import SIGNING_SECRET
 
 IDLE = 200
@@ -98,31 +96,6 @@ def get_healthz(host: str, port: int, source: str) -> int:
 
 
 @pytest.fixture
-def runtime_with(db_url, config, fake_slack, clock) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
-    from bot.runtime import Runtime
-
-    started: list[Runtime] = []
-
-    def build(limits: HttpLimits) -> Runtime:
-        settings = Settings(
-            bot_token="xoxb-test-token",
-            signing_secret=SIGNING_SECRET,
-            api_url=fake_slack.url,
-            database_url=db_url,
-            host="127.0.0.1",
-            port=0,
-            timer_interval=timedelta(hours=1),
-            http=limits,
-        )
-        started.append(Runtime.build(settings, config, clock=clock).start())
-        return started[-1]
-
-    yield build
-    for runtime in started:
-        runtime.shutdown()
-
-
-@pytest.fixture
 def idle_sockets(escbot) -> Iterator[list[socket.socket]]:  # type: ignore[no-untyped-def]
     """IDLE partial requests from four clients, each below the per-client cap."""
     host, port = escbot.server.address
@@ -163,7 +136,7 @@ def test_signed_escalations_are_answered_while_200_requests_hang(
 def test_a_client_past_its_cap_pushes_out_only_its_own_oldest(runtime_with, fake_slack) -> None:  # type: ignore[no-untyped-def]
     from bot.sandbox.emulator import SlackUser
 
-    runtime = runtime_with(HttpLimits(client_connections=5))
+    runtime = runtime_with(http=HttpLimits(client_connections=5))
     host, port = runtime.server.address
     other = partial_requests(host, port, 2, source="127.0.0.3")
     hostile = partial_requests(host, port, 6)  # cap + 1
@@ -183,7 +156,7 @@ def test_a_client_past_its_cap_pushes_out_only_its_own_oldest(runtime_with, fake
 def test_at_the_connection_limit_the_longest_waiting_makes_room(runtime_with, fake_slack) -> None:  # type: ignore[no-untyped-def]
     from bot.sandbox.emulator import SlackUser
 
-    runtime = runtime_with(HttpLimits(connection_limit=6))
+    runtime = runtime_with(http=HttpLimits(connection_limit=6))
     host, port = runtime.server.address
     slow = [
         partial_requests(host, port, 1, source=f"127.0.0.{n + 2}")[0] for n in range(6)
@@ -196,7 +169,7 @@ def test_at_the_connection_limit_the_longest_waiting_makes_room(runtime_with, fa
 
 
 def test_a_request_dribbling_its_headers_is_closed_at_the_header_deadline(runtime_with) -> None:  # type: ignore[no-untyped-def]
-    runtime = runtime_with(HttpLimits(header_timeout=1))
+    runtime = runtime_with(http=HttpLimits(header_timeout=1))
     sock = socket.create_connection(runtime.server.address, source_address=(HOSTILE, 0))
     sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: escbot\r\nX-Slow: ")
     lasted = dribble_until_closed(sock)  # a byte every 0.2 s: never silent for 30 s
@@ -205,7 +178,7 @@ def test_a_request_dribbling_its_headers_is_closed_at_the_header_deadline(runtim
 
 
 def test_a_body_below_the_minimum_rate_is_closed(runtime_with) -> None:  # type: ignore[no-untyped-def]
-    runtime = runtime_with(HttpLimits(header_timeout=1, min_body_rate=1000))
+    runtime = runtime_with(http=HttpLimits(header_timeout=1, min_body_rate=1000))
     sock = socket.create_connection(runtime.server.address, source_address=(HOSTILE, 0))
     sock.sendall(
         b"POST /slack/events HTTP/1.1\r\nHost: escbot\r\nContent-Length: 2000\r\n"
@@ -217,7 +190,7 @@ def test_a_body_below_the_minimum_rate_is_closed(runtime_with) -> None:  # type:
 
 
 def test_a_silent_connection_is_closed_after_the_channel_timeout(runtime_with) -> None:  # type: ignore[no-untyped-def]
-    runtime = runtime_with(HttpLimits(channel_timeout=2))
+    runtime = runtime_with(http=HttpLimits(channel_timeout=2))
     [sock] = partial_requests(*runtime.server.address, 1)  # a body cut off; deadline 10 s
     started = time.monotonic()
     assert is_closed(sock, within=8)
