@@ -14,6 +14,7 @@ import click
 import yaml
 
 from bot.config import AppConfig, ConfigError, config_summary, load_config
+from bot.config.advisories import config_advisories
 from bot.core import logs
 from bot.settings import Settings, SettingsError
 
@@ -49,6 +50,9 @@ def check_config(path: str | None) -> None:
     """Validate app.yaml (or PATH) and print a summary; exit 1 listing every problem."""
     cfg = _load_config_or_exit(path)
     click.echo(config_summary(cfg))
+    today = datetime.now(cfg.team_tz).date()
+    for advisory in config_advisories(cfg, today):
+        click.echo(f"warning: {advisory}")
     click.echo("OK")
 
 
