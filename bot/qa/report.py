@@ -40,7 +40,7 @@ class Gap:
 class QaReport:
     vendors: tuple[VendorScores, ...]
     clarifications: clarify.Summary
-    calibration: calibration.Calibration | None = None
+    calibrations: tuple[calibration.Calibration, ...] = ()
     gaps: tuple[Gap, ...] = ()
 
 
@@ -48,7 +48,7 @@ def build(session: Session, cfg: AppConfig, cur: Window, prev: Window, now: date
     return QaReport(
         vendor_scores(session, cfg, cur, prev),
         clarify.summary(session, cfg, now, timedelta(seconds=cur.seconds)),
-        calibration.latest(session, cfg),
+        calibration.in_window(session, cfg, cur),
         gaps(session, cfg, cur),
     )
 
@@ -98,7 +98,7 @@ def has_news(report: QaReport | None) -> bool:
         return False
     c = report.clarifications
     graded = any(v.overall.n or v.previous.n for v in report.vendors)
-    return graded or bool(c.open or c.effects or report.gaps) or report.calibration is not None
+    return graded or bool(c.open or c.effects or report.gaps or report.calibrations)
 
 
 def pct(x: float | None) -> str:
@@ -165,7 +165,7 @@ def fields(cfg: AppConfig, report: QaReport, when: Callable[[datetime | None], s
     text = clarify.summary_text(cfg, report.clarifications, when)
     if text:
         out.append(text)
-    if report.calibration is not None:
-        day = report.calibration.started.astimezone(cfg.team_tz).strftime("%a %d %b")
-        out.append(calibration.summary_text(report.calibration, day)[:2000])
+    for c in report.calibrations:
+        day = c.started.astimezone(cfg.team_tz).strftime("%a %d %b")
+        out.append(calibration.summary_text(c, day)[:2000])
     return out[:10]
