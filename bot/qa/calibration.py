@@ -91,12 +91,17 @@ class Calibration:
 
 
 def due_week(cfg: AppConfig, now: datetime) -> datetime | None:
-    """The start (UTC) of the calibration set due at ``now``, if today is its day."""
+    """The start (UTC) of the latest calibration set due at ``now``: its weekday's, once
+    ``draw_at`` has passed that day. Later in the week it is still due, so a Monday spent
+    down draws Monday's set on Tuesday (the same decisions, the same seed)."""
     spec = cfg.qa.calibration
-    local = now.astimezone(cfg.team_tz)
-    if spec is None or WEEKDAYS[local.weekday()] != spec.weekday or local.time() < cfg.qa.draw_at:
+    if spec is None:
         return None
-    return day_bounds(cfg, local.date())[0]
+    local = now.astimezone(cfg.team_tz)
+    back = (local.weekday() - WEEKDAYS.index(spec.weekday)) % 7
+    if back == 0 and local.time() < cfg.qa.draw_at:
+        back = 7
+    return day_bounds(cfg, local.date() - timedelta(days=back))[0]
 
 
 def draw_due(desk: Desk) -> QaRun | None:
