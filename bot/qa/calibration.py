@@ -169,10 +169,12 @@ def draw_due(desk: Desk) -> QaRun | None:
 
 
 def in_window(session: Session, cfg: AppConfig, window: Window) -> tuple[Calibration, ...]:
-    """The sets drawn in ``window``, each measured with the grades given by its end."""
+    """The sets drawn in ``window`` (when they were drawn, not the day they are for: a
+    set drawn after a digest was posted must not change it), each measured with the
+    grades given by the window's end."""
     runs = session.scalars(
         select(QaRun)
-        .where(QaRun.kind == CALIBRATION, window.has(QaRun.period_start))
+        .where(QaRun.kind == CALIBRATION, window.has(QaRun.created_at))
         .order_by(QaRun.period_start)
     )
     return tuple(c for run in runs if (c := measure(session, run, window.end)) is not None)
