@@ -25,6 +25,7 @@ from bot.config.roster import Pod
 from bot.qa.exposure import sensitive_items_since
 from bot.routing.candidates import Absence, Need, Snapshot
 from bot.routing.decide import Decision, decide, in_scope
+from bot.routing.standin import people
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
 from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
 
@@ -53,7 +54,8 @@ def snapshot(
 
     With ``need``, only the members it could go to (:func:`bot.routing.decide.in_scope`)
     are looked up, and sensitive counts only for sensitive areas; without, the
-    whole pod. ``turn=False`` leaves the rotation pointer alone (and unlocked):
+    whole pod. Absences are read for the lead and those who may stand in too
+    (:mod:`bot.routing.standin`). ``turn=False`` leaves the rotation pointer alone (and unlocked):
     for questions that choose nobody, like the reassign menu or an escalation step.
     """
     ids = sorted(in_scope(cfg, need, now)) if need else list(pod.member_ids)
@@ -64,7 +66,7 @@ def snapshot(
         load=load,
         open=count,
         sensitive_today=sensitive_today(session, pod, now, ids) if counted and ids else {},
-        away=absences(session, ids, now) if ids else {},
+        away=absences(session, [*ids, *people(cfg, pod)], now),
         pointer=take_pointer(session, pod.key) if turn else 0,
     )
 
