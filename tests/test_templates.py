@@ -608,6 +608,30 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
     ]
 
 
+def _severity_modal(i: Inputs) -> list[dict[str, Any]]:
+    return [{"t": i.ticket, "choices": {k: s.title for k, s in i.cfg.severities.items()}}]
+
+
+def _severity_changed(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {
+            "t": i.ticket,
+            "actor": "U05MAD1LFZ3",
+            "old": "sev3",
+            "raised": raised,
+            "text": i.text,
+            "moved_to": moved_to,
+            "ack": "by " + i.renderer.when(NOW),
+            "resolve": "done in 2h",
+            "card_link": "https://example.slack.com/archives/C1/p1",
+            "audience": audience,
+        }
+        for raised in (True, False)
+        for moved_to in (None, "U05NYC3MRD8")
+        for audience in ("thread", "dm", "ephemeral")
+    ]
+
+
 def _ticket_update(i: Inputs) -> list[dict[str, Any]]:
     return [
         {
@@ -656,6 +680,8 @@ BUILDERS: dict[str, Builder] = {
     "reporter_dm": _reporter_dm,
     "resolution_notice": _resolution_notice,
     "resolve_modal": _resolve_modal,
+    "severity_changed": _severity_changed,
+    "severity_modal": _severity_modal,
     "sla_notice": _sla_notice,
     "ticket_card": _card,
     "take_confirm": _take_confirm,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import sla
@@ -63,8 +64,9 @@ def awaiting_ack(ticket: Ticket) -> bool:
     return ticket.status == Status.ASSIGNED.value and ticket.acked_at is None
 
 
-def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
-    """Schedule the ticket's next step if it waits for an ack; False if nothing was armed."""
+def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, tag: str = "") -> bool:
+    """Schedule the ticket's next step if it waits for an ack; False if nothing was armed.
+    ``tag`` makes the step's key new, for a step armed again (:func:`rearm`)."""
     steps = cfg.routing.escalation_chain
     level = (ticket.escalation_level or 0) + 1
     lead = cfg.pod_for_area(ticket.policy_area).lead
@@ -73,12 +75,13 @@ def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool
     due = sla.due(cfg, ticket, sla.TTA) if level == 1 else None
     if due is None or due <= now:
         due = window_end(cfg, ticket.severity, now)
-    return timers.schedule(
-        session, KIND, f"chain:{ticket.id}:{level}", due, ticket=ticket, payload={"level": level}
-    )
+    key = f"chain:{ticket.id}:{level}{tag}"
+    return timers.schedule(session, KIND, key, due, ticket=ticket, payload={"level": level})
 
 
-def arm_retry(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
+def arm_retry(
+    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, tag: str = ""
+) -> bool:
     """The lead has it for want of anyone eligible: route again when somebody may be."""
     if not awaiting_ack(ticket):
         return False
@@ -88,9 +91,27 @@ def arm_retry(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -
     chance = next_chance(cfg, Need.of(ticket), snap, exclude={pod.lead})
     if chance is not None and chance < due:
         due = chance
-    key = f"chain:{ticket.id}:retry:{int(due.timestamp())}"
+    key = f"chain:{ticket.id}:retry:{int(due.timestamp())}{tag}"
     payload = {RETRY: True, HOLDER: ticket.assignee_id}
     return timers.schedule(session, KIND, key, due, ticket=ticket, payload=payload)
+
+
+def rearm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
+    """After a severity change: the pending step (or the fallback's retry) cancelled and
+    armed again on the new severity's acknowledgement window."""
+    pending = session.scalars(
+        select(Timer.payload).where(
+            Timer.ticket_id == ticket.id, Timer.kind == KIND, Timer.status == timers.PENDING
+        )
+    ).all()
+    if not pending:
+        return
+    cancel(session, ticket)
+    tag = f":s{ticket.id}-{int(now.timestamp())}"
+    if any(p.get(RETRY) for p in pending):
+        arm_retry(session, cfg, ticket, now, tag)
+    else:
+        arm(session, cfg, ticket, now, tag)
 
 
 def window_end(cfg: AppConfig, severity: str, start: datetime) -> datetime:
