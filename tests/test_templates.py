@@ -608,6 +608,18 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
     ]
 
 
+def _handover(i: Inputs) -> list[dict[str, Any]]:
+    fu = FollowUp(
+        id=1, kind=i.text, description=i.text, owner_id="U05BER7JBK2", due_at=NOW, status="open"
+    )
+    lines = [f"*ESC-{n}* → <@U05BER7JBK2>" for n in range(200)]
+    return [
+        {"kind": "lead", "user": "U05MAD1LFZ3", "lines": lines, "pod": i.text},
+        {"kind": "note", "user": "U05MAD1LFZ3", "count": 3},
+        {"kind": "followup", "user": "U05MAD1LFZ3", "fu": fu, "t": i.ticket},
+    ]
+
+
 def _severity_modal(i: Inputs) -> list[dict[str, Any]]:
     return [{"t": i.ticket, "choices": {k: s.title for k, s in i.cfg.severities.items()}}]
 
@@ -661,6 +673,7 @@ BUILDERS: dict[str, Builder] = {
     "followup_message": _followup_message,
     "followup_modal": _followup_modal,
     "followups_list": _followups_list,
+    "handover": _handover,
     "help": _help,
     "home": _home,
     "intake_done": _done,

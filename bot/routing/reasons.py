@@ -67,6 +67,7 @@ def _short(cfg: AppConfig, need: Need, kind: str) -> str:
 _SHORT = {
     "tried": "already had it",
     "away": "away",
+    "left": "left the desk",
     "cap": "at their cap",
     "shift": "off shift",
     "busier": "busier",

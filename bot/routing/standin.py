@@ -46,7 +46,11 @@ def lead_now(cfg: AppConfig, pod: Pod, away: Mapping[str, Absence]) -> StandIn:
     if absent is None:
         return StandIn(pod.lead)
     until = absent.until.astimezone(_zone(cfg, pod.lead))
-    out = f"the lead is out of office until {until:%a %d %b %H:%M}"
+    out = (
+        "the lead has left the desk"
+        if absent.left
+        else f"the lead is out of office until {until:%a %d %b %H:%M}"
+    )
     if pod.deputy and pod.deputy not in away:
         return StandIn(pod.deputy, f"the deputy has it ({out})")
     reason = "and so is the deputy" if pod.deputy else "and the pod has no deputy"
