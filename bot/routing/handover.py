@@ -3,7 +3,8 @@
 Someone leaves when app.yaml no longer names them (a restart with a new file: the
 roll call on the next scheduler tick, before any timer fires, notices it against
 ``desk_people``) or when Slack deactivates them (a ``user_change`` event with
-``deleted: true``, handled at once). Then, in one transaction per pass:
+``deleted: true``, handled at once). Then, each ticket in a transaction of its own (a
+leaver with hundreds of tickets must not hold the database for the whole pass):
 
 - each open ticket they own is routed again by the usual rules (they are never chosen:
   routing reads them as gone), and so is a ticket owned by someone no longer allowed
@@ -15,7 +16,8 @@ roll call on the next scheduler tick, before any timer fires, notices it against
 - the person who left gets one note, ever, that their open work was handed over:
   the outbox drops every other DM to them (``bot.delivery.outbox``).
 
-Idempotent: a second pass finds nothing to move, so every replica may run it.
+Idempotent: a second pass finds nothing to move, so every replica may run it (each
+ticket is re-checked under its lock before it moves).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from bot.routing import chain, workload
 from bot.routing import notices as owner_notices
 from bot.routing.decide import ROUTER
 from bot.routing.standin import lead_now
-from bot.tickets.lifecycle import OPEN_STATUSES, Action, record, transition
+from bot.tickets.lifecycle import OPEN_STATUSES, Action, is_open, record, transition
 from storage.db import transaction
 from storage.models import DeskPerson, FollowUp, QaDecision, QaItem, Ticket
 from storage.queries import ticket_by_id
@@ -66,10 +68,9 @@ class Moves:
 
 def tick(desk: Desk) -> int:
     """The scheduler's pass (before timers fire): roll call, then hand over; moves made."""
-    now = desk.clock.now()
     with transaction(desk.sessions) as session:
-        roll_call(session, desk.config, now)
-        return hand_over(session, desk.config, desk.renderer, now)
+        roll_call(session, desk.config, desk.clock.now())
+    return hand_over(desk)
 
 
 def user_changed(desk: Desk, user: dict[str, Any]) -> int:
@@ -87,7 +88,7 @@ def user_changed(desk: Desk, user: dict[str, Any]) -> int:
                 log.info("%s was deactivated in Slack: handing over their open work", user_id)
         elif person.left_via == SLACK:
             person.left_at = person.left_via = person.noted_at = None
-        return hand_over(session, desk.config, desk.renderer, now)
+    return hand_over(desk)
 
 
 def on_desk(cfg: AppConfig) -> set[str]:
@@ -125,15 +126,25 @@ def _person(session: Session, user: str, now: datetime) -> DeskPerson:
     return session.get_one(DeskPerson, user)
 
 
-def hand_over(session: Session, cfg: AppConfig, renderer: Renderer, now: datetime) -> int:
+def hand_over(desk: Desk) -> int:
     """Move every piece of open work held by someone who may no longer hold it."""
-    left = workload.departed(session)
+    cfg, renderer, now = desk.config, desk.renderer, desk.clock.now()
+    with desk.sessions() as session:
+        left = workload.departed(session)
+        stale = _stale_tickets(session, cfg, left)
     moves = Moves()
-    _tickets(session, cfg, renderer, now, left, moves)
+    for ticket_id, user in stale:
+        with transaction(desk.sessions) as session:
+            ticket = ticket_by_id(session, ticket_id, lock=True)
+            if ticket is not None and ticket.assignee_id == user and is_open(ticket.status):
+                _reroute(session, cfg, renderer, ticket, user, now, moves)
     if left:
-        _followups(session, cfg, renderer, now, left, moves)
-        _qa_items(session, cfg, now, left, moves)
-    _tell(session, cfg, renderer, now, moves)
+        with transaction(desk.sessions) as session:
+            _followups(session, cfg, renderer, now, left, moves)
+            _qa_items(session, cfg, now, left, moves)
+    if moves.count:
+        with transaction(desk.sessions) as session:
+            _tell(session, cfg, renderer, now, moves)
     return moves.count
 
 
@@ -141,15 +152,9 @@ def _may_hold(cfg: AppConfig, pod: Pod, user: str) -> bool:
     return bool(pod.member(user)) or user in (pod.lead, pod.deputy) or cfg.is_admin(user)
 
 
-def _tickets(
-    session: Session,
-    cfg: AppConfig,
-    renderer: Renderer,
-    now: datetime,
-    left: set[str],
-    moves: Moves,
-) -> None:
-    """Open tickets of people who left, or who may no longer hold them: routed again."""
+def _stale_tickets(session: Session, cfg: AppConfig, left: set[str]) -> list[tuple[int, str]]:
+    """Open tickets of people who left, or who may no longer hold them (moved to another
+    pod), with their owner: (ticket id, owner)."""
     held = session.execute(
         select(Ticket.assignee_id, Ticket.policy_area)
         .where(Ticket.status.in_(OPEN_STATUSES), Ticket.assignee_id.is_not(None))
@@ -158,9 +163,11 @@ def _tickets(
     stale = [
         (user, area)
         for user, area in held
-        if user and area in cfg.policy_areas
+        if user
+        and area in cfg.policy_areas
         and (user in left or not _may_hold(cfg, cfg.pod_for_area(area), user))
     ]
+    found: list[tuple[int, str]] = []
     for user, area in stale:
         ids = session.scalars(
             select(Ticket.id)
@@ -168,11 +175,8 @@ def _tickets(
             .where(Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.id)
         ).all()
-        for ticket_id in ids:
-            ticket = ticket_by_id(session, ticket_id, lock=True)
-            if ticket is None or ticket.assignee_id != user:
-                continue
-            _reroute(session, cfg, renderer, ticket, user, now, moves)
+        found += [(ticket_id, user) for ticket_id in ids]
+    return sorted(found)
 
 
 def _reroute(
