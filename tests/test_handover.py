@@ -246,3 +246,21 @@ def test_nothing_is_dmed_to_someone_who_left_but_the_note(sessions) -> None:  # 
     with sessions() as s:
         rows = s.execute(select(OutboxMessage.channel, OutboxMessage.dedup_key)).all()
     assert sorted(rows) == [(LEAD, "k3"), (LUCIA, "k4")]
+
+
+def test_a_profile_edit_is_not_a_departure_and_reactivation_brings_her_back(
+    sessions, config
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.routing import handover
+    from tests.desk import PARTNER, desk_at
+
+    desk = desk_at(sessions, config, AFTERNOON)
+    handover.tick(desk)
+    handover.user_changed(desk, {"id": PARTNER, "deleted": False, "real_name": "New name"})
+    handover.tick(desk)  # the roll call must not read the partner as someone who left
+    with sessions() as s:
+        assert s.get(DeskPerson, PARTNER) is None
+    handover.user_changed(desk, {"id": LUCIA, "deleted": True})
+    handover.user_changed(desk, {"id": LUCIA, "deleted": False})
+    with sessions() as s:
+        assert s.get_one(DeskPerson, LUCIA).left_at is None

@@ -81,13 +81,15 @@ def user_changed(desk: Desk, user: dict[str, Any]) -> int:
         return 0
     now = desk.clock.now()
     with transaction(desk.sessions) as session:
-        person = _person(session, user_id, now)
         if user.get("deleted"):
+            person = _person(session, user_id, now)
             if person.left_at is None:
                 person.left_at, person.left_via = now, SLACK
                 log.info("%s was deactivated in Slack: handing over their open work", user_id)
-        elif person.left_via == SLACK:
-            person.left_at = person.left_via = person.noted_at = None
+        elif (found := session.get(DeskPerson, user_id)) and found.left_via == SLACK:
+            found.left_at = found.left_via = found.noted_at = None  # reactivated
+        # Slack sends user_change for every profile edit in the workspace: anyone else's
+        # is none of the desk's business (and must not become a row the roll call reads).
     return hand_over(desk)
 
 
