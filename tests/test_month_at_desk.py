@@ -16,13 +16,17 @@ gives its time).
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import json
+import math
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -38,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import register_timer_handlers
 from bot.config import AppConfig
+from bot.config.loader import load_config_text
 from bot.core.clock import FakeClock
 from bot.core.desk import Desk
 from bot.core.errors import DomainError
@@ -46,8 +51,10 @@ from bot.delivery.outbox import DM, NOTICE
 from bot.delivery.timers import TimerRunner
 from bot.intake.draft import Draft
 from bot.intake.service import open_ticket
+from bot.qa import export as qa_export
 from bot.qa import grading, sampling
 from bot.qa import schedule as qa_schedule
+from bot.qa.scores import VendorScores
 from bot.reporting import digests
 from bot.reporting.export import rows as export_rows
 from bot.reporting.periods import scheduled_period
@@ -55,12 +62,13 @@ from bot.reporting.present import compose
 from bot.reporting.report import build_report
 from bot.resolution import followups, questions
 from bot.resolution import service as resolution
-from bot.routing import absence, ownership
+from bot.routing import absence, handover, ownership, severity
 from bot.tickets.lifecycle import is_open
 from storage.db import transaction
 from storage.models import (
     Base,
     Counter,
+    DeskPerson,
     DigestRun,
     FollowUp,
     OutboxMessage,
@@ -68,6 +76,7 @@ from storage.models import (
     QaItem,
     Ticket,
 )
+from tests.desk import EXAMPLE
 from tests.qa_support import NORTHWIND, TEJO, decisions, store
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday morning, Dublin = UTC
@@ -89,9 +98,39 @@ def reset(sessions: sessionmaker[Session]) -> None:
 
 def moved(name: str, posted: dict[str, Any], again: dict[str, Any]) -> str:
     """What changed in a digest rendered again, as a diff of its blocks."""
-    lines = [json.dumps(p, indent=1, ensure_ascii=False).splitlines() for p in (posted, again)]
-    diff = difflib.unified_diff(*lines, "posted", "rendered again", lineterm="", n=2)
+    before, after = (
+        json.dumps(p, indent=1, ensure_ascii=False).splitlines() for p in (posted, again)
+    )
+    diff = difflib.unified_diff(before, after, "posted", "rendered again", lineterm="", n=2)
     return f"the {name} digest moved:\n" + "\n".join(diff)
+
+
+def without(removed: set[str]) -> AppConfig:
+    """The example app.yaml with ``removed`` taken out of the pod and its rotations."""
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    for pod in data["pods"].values():
+        pod["members"] = [m for m in pod["members"] if m["id"] not in removed]
+        for rotation in pod.get("rotations", {}).values():
+            rotation["members"] = [m for m in rotation["members"] if m not in removed]
+    return load_config_text(yaml.safe_dump(data), f"app.yaml without {sorted(removed)}")
+
+
+def assert_scores_rebuild(
+    session: Session, start: datetime, end: datetime, vendors: tuple[VendorScores, ...]
+) -> None:
+    """Each vendor's QA score is what `escbot export --qa --graded` gives for the window."""
+    out = io.StringIO()
+    qa_export.write_csv(session, out, start, end, graded=True)
+    rows = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["weight"]]
+    for v in vendors:
+        mine = [
+            (float(r["weight"]), r["verdict"] == "upheld") for r in rows if r["vendor"] == v.vendor
+        ]
+        if v.overall.score is None:
+            assert mine == []
+            continue
+        total = sum(w for w, _ in mine)
+        assert math.isclose(sum(w for w, up in mine if up) / total, v.overall.score, abs_tol=1e-6)
 
 
 def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[Any]:
@@ -110,14 +149,27 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
             reset(sessions)
             self.clock = FakeClock(START)
             self.desk = Desk(sessions, config, Renderer(config.team_tz), self.clock)
-            self.timers = TimerRunner(sessions, self.clock)
-            register_timer_handlers(self.timers, config, self.desk.renderer)
+            self.timers = self.timer_runner(config)
             self.ticked = False
             self.decision_seq = 0
+            self.removed: set[str] = set()
+            self.posted_with: dict[int, AppConfig] = {}  # digest run → the config it was made with
+
+        def timer_runner(self, cfg: AppConfig) -> TimerRunner:
+            timers = TimerRunner(sessions, self.clock)
+            register_timer_handlers(timers, cfg, self.desk.renderer)
+            return timers
+
+        def restart_with(self, cfg: AppConfig) -> None:
+            """app.yaml changed and escbot restarted: the next tick sees the new file."""
+            self.desk = Desk(sessions, cfg, self.desk.renderer, self.clock)
+            self.timers = self.timer_runner(cfg)
+            self.ticked = False
 
         # -- the scheduler ---------------------------------------------------------
         def tick(self) -> None:
             """What the scheduler does on every tick of every replica."""
+            handover.tick(self.desk)
             self.timers.run_due()
             digests.catch_up(self.desk, self.clock.now())
             qa_schedule.tick(self.desk)
@@ -151,8 +203,9 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
             )
             with transaction(sessions) as s:
                 ticket = open_ticket(
-                    s, config, self.desk.renderer, draft, reporter=reporter, now=self.clock.now()
-                )
+                    s, self.desk.config, self.desk.renderer, draft, reporter=reporter,
+                    now=self.clock.now(),
+                )  # fmt: skip
                 return ticket.key
 
         @rule(key=tickets)
@@ -233,11 +286,46 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
                 with transaction(sessions) as s:
                     ticket = s.scalars(select(Ticket).where(Ticket.key == key)).one()
                     fn(
-                        s, config, self.desk.renderer, ticket, *args,
+                        s, self.desk.config, self.desk.renderer, ticket, *args,
                         actor=actor, now=self.clock.now(),
                     )  # fmt: skip
             except DomainError:
                 pass
+
+        @rule(key=tickets, to=st.sampled_from(severities), who=st.sampled_from(members))
+        def change_severity(self, key: str, to: str, who: str) -> None:
+            self.attempt(severity.command, self.desk, f"{key} {to} it is worse than it looked", who)
+
+        @rule(days=st.integers(0, 3), length=st.integers(0, 4))
+        def lead_away(self, days: int, length: int) -> None:
+            first = self.clock.now().astimezone(config.team_tz).date() + timedelta(days=days)
+            lead = next(iter(self.desk.config.pods.values())).lead
+            self.attempt(
+                absence.command, self.desk, lead, f"{first} {first + timedelta(days=length)}"
+            )
+
+        @precondition(lambda self: len(self.staying()) > len(members) - 2)
+        @rule(who=st.sampled_from(members))
+        def leaves_the_pod(self, who: str) -> None:
+            """Taken out of app.yaml, then a restart."""
+            if who in self.staying():
+                self.clock.advance(timedelta(seconds=1))
+                self.removed.add(who)
+                self.restart_with(without(self.removed))
+
+        @precondition(lambda self: len(self.staying()) > len(members) - 2)
+        @rule(who=st.sampled_from(members))
+        def deactivated_in_slack(self, who: str) -> None:
+            self.clock.advance(timedelta(seconds=1))  # "after they left" is then unambiguous
+            handover.user_changed(self.desk, {"id": who, "deleted": True})
+
+        def staying(self) -> set[str]:
+            """Members still on the desk: in app.yaml and not deactivated."""
+            with sessions() as s:
+                gone = set(
+                    s.scalars(select(DeskPerson.user_id).where(DeskPerson.left_at.is_not(None)))
+                )
+            return {m for pod in self.desk.config.pods.values() for m in pod.member_ids} - gone
 
         # -- the vendors' decisions and their grading --------------------------------
         @rule(
@@ -288,38 +376,61 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
         # -- what must always hold ---------------------------------------------------
         @invariant()
         def work_stays_with_the_desk(self) -> None:
+            """Open tickets, follow-ups and QA items are held by people on the desk, from
+            the first tick after app.yaml changed (a deactivation: at once)."""
             with sessions() as s:
-                owners = s.scalars(
-                    select(Ticket.assignee_id).where(Ticket.assignee_id.is_not(None))
-                ).all()
-                opened = [
+                gone = set(
+                    s.scalars(select(DeskPerson.user_id).where(DeskPerson.left_at.is_not(None)))
+                )
+                opened = {
                     t.assignee_id
                     for t in s.scalars(select(Ticket).where(Ticket.assignee_id.is_not(None)))
                     if is_open(t.status)
-                ]
-                fu_owners = s.scalars(
-                    select(FollowUp.owner_id).where(FollowUp.status == "open")
-                ).all()
-                graders = s.scalars(
-                    select(QaItem.grader_id).where(
-                        QaItem.status == "pending", QaItem.grader_id.is_not(None)
+                }
+                fu_owners = set(
+                    s.scalars(select(FollowUp.owner_id).where(FollowUp.status == "open"))
+                )
+                graders = set(
+                    s.scalars(
+                        select(QaItem.grader_id).where(
+                            QaItem.status == "pending", QaItem.grader_id.is_not(None)
+                        )
                     )
-                ).all()
-            assert set(owners) >= set(opened)
-            assert set(opened) <= staff, "an open ticket owned outside the pods"
-            assert set(fu_owners) <= staff, "an open follow-up owned outside the pods"
-            assert set(graders) <= set(members), "a QA item with a grader outside the pods"
+                )
+            if not self.ticked:
+                gone = gone - self.removed  # app.yaml's change is read at the next tick
+                desk, pod_members = staff, set(members)
+            else:
+                desk = handover.on_desk(self.desk.config)
+                pod_members = {m for p in self.desk.config.pods.values() for m in p.member_ids}
+            assert opened <= desk - gone, f"open tickets held by {opened - (desk - gone)}"
+            # a follow-up may belong to anyone (a product team, say), but not to someone gone
+            assert not fu_owners & gone, f"follow-ups held by {fu_owners & gone}"
+            assert graders <= pod_members - gone, (
+                f"QA items held by {graders - (pod_members - gone)}"
+            )
 
         @invariant()
         def nobody_is_dmed_who_cannot_act(self) -> None:
+            """DMs go to people who can act; someone who left gets one note, nothing else."""
             with sessions() as s:
                 reporters = set(s.scalars(select(Ticket.reporter_id)))
-                recipients = set(
-                    s.scalars(
-                        select(OutboxMessage.channel).where(OutboxMessage.kind.in_((DM, NOTICE)))
-                    )
+                dms = s.execute(
+                    select(
+                        OutboxMessage.channel, OutboxMessage.dedup_key, OutboxMessage.created_at
+                    ).where(OutboxMessage.kind.in_((DM, NOTICE)))
+                ).all()
+                left = dict(
+                    s.execute(
+                        select(DeskPerson.user_id, DeskPerson.left_at).where(
+                            DeskPerson.left_at.is_not(None)
+                        )
+                    ).all()
                 )
-            assert recipients <= staff | reporters | vendor_leads
+            assert {to for to, _, _ in dms} <= staff | reporters | vendor_leads
+            for person, since in left.items():
+                after = [key for to, key, at in dms if to == person and since and at >= since]
+                assert len(after) <= 1 and all(k.startswith("handover:") for k in after), after
 
         @invariant()
         def digests_never_move_and_count_what_the_export_counts(self) -> None:
@@ -334,9 +445,10 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
                             OutboxMessage.dedup_key == digests.dedup_key(spec, period)
                         )
                     ).one()
-                    report = build_report(s, config, spec, period, run.created_at)
+                    cfg = self.posted_with.setdefault(run.id, self.desk.config)
+                    report = build_report(s, cfg, spec, period, run.created_at)
                     again = compose(
-                        config, self.desk.renderer, report, late=run.late, scheduled=run.period_end
+                        cfg, self.desk.renderer, report, late=run.late, scheduled=run.period_end
                     )
                     blocks = {"blocks": posted["blocks"]}
                     assert again["blocks"] == blocks["blocks"], moved(
@@ -345,6 +457,8 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
                     if report.volumes is not None:
                         exported = sum(1 for _ in export_rows(s, period.start, period.end))
                         assert report.volumes.new.total == exported
+                    if report.qa is not None:
+                        assert_scores_rebuild(s, period.start, period.end, report.qa.vendors)
 
         @invariant()
         def every_day_due_is_sampled_or_reported(self) -> None:
