@@ -47,12 +47,12 @@ RUN groupadd --system --gid 10001 escbot \
     && mkdir -p /etc/escbot
 COPY --from=build /opt/escbot /opt/escbot
 # app.yaml is mounted at /etc/escbot/app.yaml; secrets come from the environment or from
-# files (SLACK_BOT_TOKEN_FILE=/run/secrets/…); the default database is SQLite in the volume.
+# files (SLACK_BOT_TOKEN_FILE=/run/secrets/…). With no DATABASE_URL the database is SQLite,
+# escbot.db in the working directory: the volume.
 ENV PATH=/opt/escbot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     ESCBOT_CONFIG=/etc/escbot/app.yaml \
-    DATABASE_URL=sqlite:////var/lib/escbot/escbot.db \
     PORT=3000
 USER 10001:10001
 WORKDIR /var/lib/escbot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sqlite3
 import tomllib
 from pathlib import Path
@@ -91,3 +92,24 @@ def test_backup_points_postgresql_to_pg_dump(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1 and "pg_dump" in result.output
     assert not (tmp_path / "b.db").exists()
+
+
+def test_package_data_ships_every_template_and_migration() -> None:
+    """An installed escbot (the image's) has only what package-data names: the editable
+    install of the tests reads the source tree and would never notice a file left out
+    (a template partial was, until the image's journey in deploy/ci.sh failed on it)."""
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    needed = {
+        "templates": [p.name for p in (REPO / "templates").iterdir() if p.suffix != ".py"],
+        "storage": [
+            p.relative_to(REPO / "storage").as_posix()
+            for p in (REPO / "storage" / "migrations").rglob("*.py")
+        ],
+    }
+    for package, files in needed.items():
+        left_out = [
+            f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns[package])
+        ]
+        assert left_out == [], f"{package}: not in [tool.setuptools.package-data]"
