@@ -57,6 +57,8 @@ cp /etc/ssl/certs/ca-certificates.crt deploy/ca/ci-system-ca.crt
 trap 'rm -f deploy/ca/ci-system-ca.crt' EXIT
 $DOCKER build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg VERSION="$VERSION" \
   -t "$IMAGE" . >/dev/null
+# the previous build of the same tag, now untagged: don't let runs fill the disk
+$DOCKER image prune -f --filter label=org.opencontainers.image.title=escbot >/dev/null
 
 mark "the image: its version, its user, no compiler"
 shown=$($DOCKER run --rm "$IMAGE" escbot --version)
