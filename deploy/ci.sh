@@ -6,8 +6,8 @@
 #
 # Needs root (dockerd, debootstrap) and a Python with escbot installed (the dev venv):
 #   sudo deploy/ci.sh          # from the repository, venv activated
-# Caches between runs on the same machine: the debootstrapped images (keyed by a hash of
-# deploy/ci/images.sh) and docker's build cache; ESCBOT_CI_COLD=1 drops both first.
+# Caches between runs on the same machine: the debootstrapped images (keyed by a hash of what
+# goes into them) and docker's build cache; ESCBOT_CI_COLD=1 drops both first.
 # docs/deploy.md, "Proven in CI", has the timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,12 +29,21 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+DOCKERD_PID=
 if ! $DOCKER info >/dev/null 2>&1; then
   mkdir -p /var/log/escbot-ci
-  nohup /usr/sbin/dockerd >/var/log/escbot-ci/dockerd.log 2>&1 &
+  /usr/sbin/dockerd </dev/null >/var/log/escbot-ci/dockerd.log 2>&1 &
+  DOCKERD_PID=$!
   for _ in $(seq 1 60); do $DOCKER info >/dev/null 2>&1 && break; sleep 1; done
   $DOCKER info >/dev/null || { tail -30 /var/log/escbot-ci/dockerd.log; exit 1; }
 fi
+stop_dockerd() {  # only the one this script started; images and caches stay on disk
+  if [ -n "$DOCKERD_PID" ]; then
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
+  fi
+}
+trap stop_dockerd EXIT
 # docker-compose 1.x calls `docker` for nothing; journey.py calls it for kill/inspect/exec
 export PATH="$(dirname "$DOCKER"):$PATH"
 
@@ -47,14 +56,15 @@ if [ "${ESCBOT_CI_COLD:-0}" = 1 ]; then
 fi
 
 mark "base, nginx and PostgreSQL images (debootstrap + docker import, cached by hash)"
-eval "$(deploy/ci/images.sh)"
+images=$(deploy/ci/images.sh)  # NAME_IMAGE=… lines; a failure stops here (set -e)
+eval "$images"
 
 VERSION=$("$PYTHON" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
 IMAGE=escbot:$VERSION
 mark "escbot's image $IMAGE on $BASE_IMAGE"
 # pip inside the build goes through the same TLS-inspecting proxy: it trusts the system CA
 cp /etc/ssl/certs/ca-certificates.crt deploy/ca/ci-system-ca.crt
-trap 'rm -f deploy/ca/ci-system-ca.crt' EXIT
+trap 'rm -f deploy/ca/ci-system-ca.crt; stop_dockerd' EXIT
 $DOCKER build -q --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg VERSION="$VERSION" \
   -t "$IMAGE" . >/dev/null
 # the previous build of the same tag, now untagged: don't let runs fill the disk
@@ -94,6 +104,7 @@ teardown() {
   mark "teardown"
   $COMPOSE --profile http down -v --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$SECRETS" deploy/ca/ci-system-ca.crt
+  stop_dockerd
 }
 trap teardown EXIT
 $COMPOSE --profile http down -v --remove-orphans >/dev/null 2>&1 || true  # a run killed earlier

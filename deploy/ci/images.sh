@@ -58,8 +58,18 @@ make_rootfs() {  # NAME -> $CACHE/$KEY/NAME.tar
   local name=$1 dir tar="$CACHE/$KEY/$1.tar"
   [ -s "$tar" ] && return 0
   dir=$(mktemp -d "$CACHE/rootfs.$name.XXXX")
-  debootstrap --variant=minbase --include="${PACKAGES[$name]}" --cache-dir="$CACHE/debs" \
-    "$SUITE" "$dir" "$MIRROR" >"$dir.log" 2>&1 || { tail -30 "$dir.log" >&2; return 1; }
+  # a cache of .debs per image: debootstraps running side by side must not write one file
+  mkdir -p "$CACHE/debs/$name"
+  for attempt in 1 2; do  # a mirror's hiccup is worth one more try
+    if debootstrap --variant=minbase --include="${PACKAGES[$name]}" \
+      --cache-dir="$CACHE/debs/$name" "$SUITE" "$dir" "$MIRROR" >"$dir.log" 2>&1; then
+      break
+    fi
+    echo "debootstrap of $name failed (attempt $attempt):" >&2
+    tail -15 "$dir.log" >&2
+    [ "$attempt" = 2 ] && return 1
+    rm -rf "$dir" && mkdir -p "$dir"
+  done
   # what an image needs at run time only: no package lists, caches or manuals
   rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* \
     "$dir"/usr/share/man/* "$dir"/usr/share/info/*
@@ -80,7 +90,9 @@ for name in base nginx postgres; do
     make_rootfs "$name" & pids+=($!)
   fi
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done  # all of them, then the verdict
+[ "$failed" = 0 ] || exit 1
 for name in base nginx postgres; do
   if ! "$DOCKER" image inspect "escbot-ci/$name:$KEY" >/dev/null 2>&1; then
     "$DOCKER" import --change "${CHANGES[$name]}" "$CACHE/$KEY/$name.tar" \
