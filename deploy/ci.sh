@@ -10,6 +10,7 @@
 # goes into them) and docker's build cache; ESCBOT_CI_COLD=1 drops both first.
 # docs/deploy.md, "Proven in CI", has the timings.
 set -euo pipefail
+trap 'echo "deploy/ci.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 DOCKER=/usr/bin/docker  # Debian's client, matched to Debian's dockerd
@@ -49,8 +50,8 @@ export PATH="$(dirname "$DOCKER"):$PATH"
 
 if [ "${ESCBOT_CI_COLD:-0}" = 1 ]; then
   mark "cold run: dropping cached images and tarballs"
-  $DOCKER image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^(escbot-ci/|escbot:)' \
-    | xargs -r $DOCKER image rm -f >/dev/null
+  { $DOCKER image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^(escbot-ci/|escbot:)' \
+    | xargs -r $DOCKER image rm -f >/dev/null; } || true  # none there is fine
   $DOCKER builder prune -af >/dev/null 2>&1 || true
   rm -rf "${ESCBOT_CI_CACHE:-/var/cache/escbot-ci}"
 fi

@@ -7,6 +7,7 @@
 #
 # Prints three lines, NAME=image:tag, for deploy/ci.sh to source.
 set -euo pipefail
+trap 'echo "images.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 SUITE=bookworm
 MIRROR=${ESCBOT_CI_MIRROR:-http://deb.debian.org/debian}
