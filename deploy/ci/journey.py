@@ -263,23 +263,36 @@ def journey(stack: Stack, fake: FakeSlack, events: str, secret: str) -> None:
 
 
 def slow_clients_leave_signed_requests_fast(
-    host: str, port: int, fake: FakeSlack, events: str, secret: str, sockets: int = 400
+    host: str,
+    port: int,
+    fake: FakeSlack,
+    events: str,
+    secret: str,
+    sockets: int = 400,
+    bodies: int = 10,
 ) -> None:
-    step(f"slow clients: {sockets} sockets dribble headers to nginx; signed requests meanwhile")
+    """``sockets`` dribble headers, ``bodies`` more send whole headers and dribble a body
+    (fewer than nginx's 20 requests per address: the signed requests share their address)."""
+    step(
+        f"slow clients: {sockets} sockets dribble headers and {bodies} dribble bodies to "
+        "nginx; signed requests meanwhile"
+    )
     held: list[socket.socket] = []
     latencies: list[float] = []
     user = SlackUser(events, secret, user_id=PARTNER, fake=fake, timeout=10)
     try:
-        for _ in range(sockets):
+        for i in range(sockets + bodies):
             s = socket.create_connection((host, port), timeout=5)
             s.sendall(b"POST /slack/events HTTP/1.1\r\nHost: escbot\r\n")
+            if i >= sockets:  # a whole header, then a body that never arrives whole
+                s.sendall(b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
             held.append(s)
         deadline = time.monotonic() + 8  # within nginx's 10 s client_header_timeout
         n = 0
         while time.monotonic() < deadline:
-            for s in held:  # one more header line each: never a whole request
+            for i, s in enumerate(held):  # a little more each: never a whole request
                 with contextlib.suppress(OSError):
-                    s.sendall(f"X-Slow-{n}: 1\r\n".encode())
+                    s.sendall(b" " if i >= sockets else f"X-Slow-{n}: 1\r\n".encode())
             started = time.monotonic()
             answer = user.url_verification(f"challenge-{n}")
             latencies.append(time.monotonic() - started)
