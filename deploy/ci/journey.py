@@ -305,7 +305,7 @@ def slow_clients_leave_signed_requests_fast(
         user.close()
     worst, median = max(latencies), sorted(latencies)[len(latencies) // 2]
     print(
-        f"   {len(latencies)} signed requests beside {sockets} slow sockets: "
+        f"   {len(latencies)} signed requests beside {sockets + bodies} slow sockets: "
         f"worst {worst * 1000:.0f} ms, median {median * 1000:.0f} ms",
         flush=True,
     )
