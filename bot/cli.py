@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import click
 import yaml
 
 from bot.config import AppConfig, ConfigError, config_summary, load_config
+from bot.config.advisories import config_advisories
 from bot.core import logs
 from bot.settings import SECRET_VARIABLES, Settings, SettingsError, secret_files
 
@@ -68,6 +70,9 @@ def check_config(path: str | None) -> None:
     """Validate app.yaml (or PATH) and print a summary; exit 1 listing every problem."""
     cfg = _load_config_or_exit(path)
     click.echo(config_summary(cfg))
+    today = datetime.now(cfg.team_tz).date()
+    for advisory in config_advisories(cfg, today):
+        click.echo(f"warning: {advisory}")
     click.echo("OK")
 
 
@@ -303,6 +308,11 @@ def digest(
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark (for Excel).")
 @click.option("--qa", is_flag=True, help="QA items (sample and grades) instead of tickets.")
+@click.option(
+    "--graded",
+    is_flag=True,
+    help="With --qa: the items graded in the days (a digest's), not decided in them.",
+)
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
 @click.option("--config", "config_path", help="Default: $ESCBOT_CONFIG, else ./app.yaml.")
 def export(
@@ -311,17 +321,22 @@ def export(
     out: Path | None,
     bom: bool,
     qa: bool,
+    graded: bool,
     database_url: str | None,
     config_path: str | None,
 ) -> None:
     """Write the tickets opened from --from to --to (inclusive, team time zone) as CSV;
-    with --qa, the QA items of vendors' decisions made in those days."""
+    with --qa, the QA items of vendors' decisions made in those days (--graded: the
+    items graded in them, whose weights rebuild that period's digest scores)."""
     from bot.qa import export as qa_export
     from bot.reporting.export import date_range
     from bot.reporting.export import write_csv as tickets_csv
 
-    write_csv = qa_export.write_csv if qa else tickets_csv
+    write_csv = functools.partial(qa_export.write_csv, graded=graded) if qa else tickets_csv
 
+    if graded and not qa:
+        click.echo("escbot: --graded goes with --qa", err=True)
+        sys.exit(2)
     if last < first:
         click.echo("escbot: --to is before --from", err=True)
         sys.exit(2)

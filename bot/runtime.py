@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app
 from bot.config import AppConfig
+from bot.config.advisories import config_advisories
 from bot.core.clock import Clock
 from bot.intake.recanonical import recanonicalize
 from bot.services import Services
@@ -59,7 +60,11 @@ class Runtime:
         upgrade(engine)
         sessions = make_session_factory(engine)
         app, services = create_app(settings, config, engine, sessions, clock)
-        recanonicalize(sessions, services.desk.clock.now())  # after a content-identity change
+        now = services.desk.clock.now()
+        recanonicalize(sessions, now)  # after a content-identity change
+        if worker in (None, 0):  # once per machine, as check-config would say it
+            for advisory in config_advisories(config, now.astimezone(config.team_tz).date()):
+                log.warning("app.yaml: %s", advisory)
         server = Server(
             EscbotWSGI(app, services),
             settings.host,

@@ -369,6 +369,8 @@ class QaDecision(Base):
     __table_args__ = (
         UniqueConstraint("vendor", "decision_id", name="uq_qa_decisions_vendor_decision"),
         Index("ix_qa_decisions_vendor_decided", "vendor", "decided_at"),
+        # what is left to draw (``sample_run_id IS NULL``) of a vendor's days, found fast
+        Index("ix_qa_decisions_undrawn", "sample_run_id", "vendor", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -381,14 +383,32 @@ class QaDecision(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64))
     confidence: Mapped[float | None] = mapped_column(Float)
     imported_at: Mapped[datetime]
+    #: The sample run that took this decision into its draw (a late one: into a top-up),
+    #: or the ``gap`` run that reported it as never drawn; None: not considered yet.
+    sample_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("qa_runs.id", ondelete="SET NULL", name="fk_qa_decisions_sample_run")
+    )
 
 
 class QaRun(Base):
     """One draw (a vendor's daily sample, or a calibration set) for one period: the unique
-    key makes it happen once across replicas, like ``DigestRun``."""
+    key makes it happen once across replicas, like ``DigestRun``. A ``topup`` (decisions
+    imported after their day's draw) can happen several times a day: each takes the
+    decisions it marks (``QaDecision.sample_run_id``), which no other run can take.
+    A ``gap`` records days that fell out of the catch-up window undrawn."""
 
     __tablename__ = "qa_runs"
-    __table_args__ = (UniqueConstraint("kind", "vendor", "period_start"),)
+    __table_args__ = (
+        Index(
+            "uq_qa_runs_once",
+            "kind",
+            "vendor",
+            "period_start",
+            unique=True,
+            postgresql_where=text("kind NOT IN ('topup', 'gap')"),
+            sqlite_where=text("kind NOT IN ('topup', 'gap')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))

@@ -31,7 +31,7 @@ def is_business_time(cfg: AppConfig, when: datetime) -> bool:
     """The team calendar read directly (days, hours, holidays, in the team's time zone):
     the reference the business-hours SLA clock is checked against."""
     calendar, tz = cfg.workspace.calendar, cfg.team_tz
-    return when.astimezone(tz).date() not in calendar.holidays and calendar.covers(when, tz)
+    return not calendar.is_holiday(when.astimezone(tz).date()) and calendar.covers(when, tz)
 
 
 def edit(old: str, new: str, text: str = GOOD) -> str:

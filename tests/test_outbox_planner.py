@@ -5,6 +5,7 @@ moot. Rows queued with the real queueing API in the real database; no Slack invo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -211,7 +212,11 @@ def test_a_row_an_earlier_attempt_may_have_posted_is_planned_to_look_first(
         }
     fresh, retried = plan(sessions, planner, "m:1"), plan(sessions, planner, "m:2")
     assert fresh == Plan("post", {"text": "hello", "channel": "C1"}, dedup="m:1")
-    assert retried == Plan("post", {"text": "again", "channel": "C1"}, dedup="m:2", uncertain=True)
+    assert retried is not None and retried.look_since is not None
+    assert replace(retried, look_since=None) == Plan(
+        "post", {"text": "again", "channel": "C1"}, dedup="m:2"
+    )
+    assert retried.look_since.replace(tzinfo=UTC) == NOW  # look back to its queueing
 
 
 def test_a_notice_alone_is_a_plain_dm_and_waits_first_when_there_is_a_window(

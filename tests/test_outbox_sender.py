@@ -241,6 +241,22 @@ def test_a_lost_answer_is_retried_as_uncertain_and_found_instead_of_posted_again
     assert look.args["include_all_metadata"] in (True, "1", "true")
 
 
+def test_a_lost_post_is_found_however_many_messages_came_after_it(
+    sessions, planner, sender, fake_slack
+) -> None:  # type: ignore[no-untyped-def]
+    """A replica killed mid-post leaves its row leased for 30 s; a busy intake channel
+    takes hundreds of cards meanwhile, so the look must page back to the row's queueing,
+    not stop at the newest page (seen: a card posted twice on PostgreSQL in CI)."""
+    sender.client.retry_handlers.clear()
+    message(sessions, "C1", "m:1", "exactly once")
+    fake_slack.lose_answers("chat.postMessage")
+    assert deliver(sessions, planner, sender, "m:1") == 0
+    for n in range(250):  # other replicas' cards, posted while the lease ran out
+        sender.client.chat_postMessage(channel="C1", text=f"card {n}")
+    assert deliver(sessions, planner, sender, "m:1") == 1
+    assert [m.text for m in fake_slack.messages("C1")].count("exactly once") == 1
+
+
 def test_an_interrupted_upload_is_found_by_its_file_name(
     sessions, planner, sender, fake_slack
 ) -> None:  # type: ignore[no-untyped-def]

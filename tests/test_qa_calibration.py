@@ -10,10 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AppConfig
+from bot.core.render import Renderer
 from bot.qa import calibration, grading, sampling
 from bot.qa.calibration import fleiss_kappa
 from bot.qa.scores import vendor_scores
 from bot.reporting.kpi import Window
+from bot.reporting.periods import period_containing
+from bot.reporting.present import make_digest, payload_text
 from storage.db import transaction
 from storage.models import QaDecision, QaItem
 from tests.desk import desk_at
@@ -90,7 +93,8 @@ def test_a_blind_set_graded_by_different_people_outside_the_scores(
             else:
                 grading.uphold(desk, item.id, item.grader_id)
     with sessions() as s:
-        result = calibration.latest(s, config)
+        today = Window(monday - timedelta(hours=8), monday + timedelta(days=1))
+        [result] = calibration.in_window(s, config, today)
         scores = vendor_scores(
             s, config, Window(monday, monday + timedelta(days=1)), Window(monday, monday)
         )
@@ -100,3 +104,72 @@ def test_a_blind_set_graded_by_different_people_outside_the_scores(
     assert len(result.disagreed) == 2
     assert all(v.overall.n == 0 for v in scores)  # calibration grades are not vendor scores
     assert "Fleiss' κ" in calibration.summary_text(result, "Mon 30 Nov")
+
+
+def draw_monday_set(sessions, config: AppConfig, areas: tuple[str, ...]) -> datetime:  # type: ignore[no-untyped-def]
+    """Decisions of the week before Monday 30 Nov in ``areas``; that Monday's set drawn."""
+    for k in range(7):
+        day = DAY - timedelta(days=k)
+        store(sessions, decisions(config, 80, day=day, seed=k, prefix=f"w{k}-", areas=areas))
+    monday = datetime(2026, 11, 30, 7, 5, tzinfo=UTC)
+    assert calibration.draw_due(desk_at(sessions, config, monday)) is not None
+    return monday
+
+
+def grade(sessions, config: AppConfig, items: list[QaItem], when: datetime) -> None:  # type: ignore[no-untyped-def]
+    """Uphold ``items`` at ``when``, each by its own grader."""
+    desk = desk_at(sessions, config, when)
+    for item in items:
+        assert item.grader_id
+        grading.uphold(desk, item.id, item.grader_id)
+
+
+def test_kappa_waits_for_five_decisions_and_a_past_digest_never_moves(
+    sessions, config: AppConfig
+) -> None:  # type: ignore[no-untyped-def]
+    monday = draw_monday_set(sessions, config, ("hateful_activities", "violent_extremism"))
+    per_decision: dict[int, list[QaItem]] = defaultdict(list)
+    for item, _ in sampled(sessions, "calibration"):
+        per_decision[item.decision_id].append(item)
+    first, *rest = sorted(per_decision.values(), key=lambda its: its[0].decision_id)
+    grade(sessions, config, first, monday + timedelta(hours=2))  # one decision by all three
+
+    spec = config.digest("weekly")
+    assert spec is not None
+    week = period_containing("week", monday.date(), config.team_tz)  # Mon 30 Nov - Sun 6 Dec
+
+    def rendered() -> str:
+        with sessions() as s:
+            out = make_digest(
+                s, config, Renderer(config.team_tz), spec, week, week.end, chart=False
+            )
+        return payload_text(out.payload)
+
+    text = rendered()
+    assert "set of Mon 30 Nov" in text
+    assert "1 of 5 decisions graded by all 3 graders, κ not yet meaningful" in text
+    assert "Fleiss" not in text
+    # the rest graded a week later: this week's digest says what it said
+    grade(sessions, config, [i for its in rest for i in its], week.end + timedelta(hours=1))
+    assert rendered() == text
+    later = Window(week.start, week.end + timedelta(days=1))
+    with sessions() as s:
+        [now] = calibration.in_window(s, config, later)
+    assert (now.n, now.pending) == (5, 0) and now.kappa is None  # all upheld: no κ by chance
+    # the week before shows no set: the one of 30 Nov was drawn after it ended
+    before = period_containing("week", (monday - timedelta(days=1)).date(), config.team_tz)
+    with sessions() as s:
+        assert calibration.in_window(s, config, before.window) == ()
+
+
+def test_the_set_takes_only_decisions_its_graders_can_grade(sessions, config: AppConfig) -> None:  # type: ignore[no-untyped-def]
+    # self-harm: three specialists, one capped at 3 sensitive items a day, so at most
+    # three decisions can each have three different graders
+    draw_monday_set(sessions, config, ("self_harm",))
+    items = sampled(sessions, "calibration")
+    decisions_drawn = {i.decision_id for i, _ in items}
+    assert 1 <= len(decisions_drawn) <= 3
+    assert all(i.grader_id for i, _ in items)  # no slot left with nobody
+    for decision in decisions_drawn:
+        graders = [i.grader_id for i, _ in items if i.decision_id == decision]
+        assert len(set(graders)) == 3

@@ -9,9 +9,11 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cli import main
 from bot.config import AppConfig
 from bot.core.render import Renderer
 from bot.qa import export as qa_export
@@ -22,6 +24,7 @@ from bot.reporting.periods import period_containing
 from bot.reporting.present import make_digest, payload_text
 from storage.db import transaction
 from storage.models import QaDecision, QaItem, QaRun
+from tests.conftest import REPO
 from tests.desk import LEAD, desk_at
 from tests.qa_support import DAY, DRAW_TIME, NORTHWIND, TEJO, decisions, sampled, store
 
@@ -211,3 +214,53 @@ def test_clearly_below_needs_the_whole_interval_under_the_target() -> None:
     assert not Share(20, 17, 0.85, 20.0, target=high).clearly_below  # reaches it
     assert Share(20, 17, 0.85, 20.0, target=high + 1e-9).clearly_below
     assert not Share(0, 0, None, 0.0, target=0.9).clearly_below  # no grades: no flag
+
+
+def test_the_export_rebuilds_every_vendor_score_of_a_digest(  # type: ignore[no-untyped-def]
+    db_url, sessions, config: AppConfig
+) -> None:
+    """The auditor's file: `escbot export --qa --graded` for a digest's week, and nothing
+    else, gives each vendor's score and effective n as the digest computes them. A third
+    of the sample is left ungraded, unevenly by stratum, so a weight of size ÷ sampled
+    (what the export used to write) would not add up."""
+    for vendor, seed in ((NORTHWIND, 3), (TEJO, 4)):
+        store(sessions, decisions(config, 1500, vendor=vendor, seed=seed, prefix=vendor[:2]))
+    desk = desk_at(sessions, config, DRAW_TIME)
+    for vendor in (NORTHWIND, TEJO):
+        sampling.draw_sample(desk, vendor, DAY)
+    for n, (item, _) in enumerate(sampled(sessions)):
+        if n % 3 == 0 or (item.stratum.endswith(":low") and n % 2):
+            continue  # left ungraded
+        grader = item.grader_id or LEAD
+        if n % 4:
+            grading.uphold(desk, item.id, grader)
+        else:
+            with transaction(desk.sessions) as s:
+                row = s.get_one(QaItem, item.id)
+                decision = s.get_one(QaDecision, row.decision_id)
+                grading.record(
+                    s, config, row, decision, grader, grading.OVERTURNED, "no_violation",
+                    "over_enforcement", "", desk.clock.now(),
+                )  # fmt: skip
+    period = period_containing("week", DAY, config.team_tz)
+    with sessions() as s:
+        digest = vendor_scores(s, config, period.window, period.previous.window)
+
+    result = CliRunner().invoke(
+        main,
+        ["export", "--qa", "--graded", "--from", f"{period.first}", "--to", f"{period.last}",
+         "--database-url", db_url, "--config", str(REPO / "app.yaml")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    for v in digest:
+        mine = [r for r in rows if r["vendor"] == v.vendor and r["weight"]]
+        weights = [float(r["weight"]) for r in mine]
+        upheld = sum(w for w, r in zip(weights, mine, strict=True) if r["verdict"] == "upheld")
+        assert v.overall.n == len(mine) > 0
+        assert v.overall.score is not None
+        assert math.isclose(upheld / sum(weights), v.overall.score, abs_tol=1e-6)
+        n_eff = sum(weights) ** 2 / sum(w * w for w in weights)
+        assert math.isclose(n_eff, v.overall.n_eff, rel_tol=1e-6)
+        sizes = [int(r["stratum_size"]) / int(r["stratum_sampled"]) for r in mine]
+        assert sizes != weights  # the old weight would have given another score

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
+import holidays as public_holidays
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, PlainValidator
 
@@ -67,6 +68,19 @@ DigestName = Annotated[
 LanguageCode = Annotated[
     str, Strip, _matcher(r"[a-z]{2}", "an ISO 639-1 language code", "en, es, pt")
 ]
+
+
+def _country(code: str) -> str:
+    known = public_holidays.list_supported_countries()
+    if code not in known:
+        raise ValueError(
+            f"not a country the holidays package knows: {code!r}{did_you_mean(code, known)}"
+            " (an ISO 3166-1 alpha-2 code, e.g. IE, GB, US)"
+        )
+    return code
+
+
+CountryCode = Annotated[str, Strip, AfterValidator(str.upper), AfterValidator(_country)]
 #: Names of common ISO 639-1 codes, for languages a member speaks that ``intake.languages``
 #: doesn't list (that list, the modal's, names the rest).
 LANGUAGE_NAMES = {

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.config.errors import Loc
 from bot.config.fields import Duration, Slug, TimeOfDay, Weekday
@@ -66,12 +66,26 @@ class Qa(_Model):
 
     seed: str = Field(default="escbot-qa", min_length=1, max_length=200)
     draw_at: TimeOfDay = time(7, 0)
+    #: How far back a day missed (escbot down) or a late import is still drawn; older
+    #: days are reported in the digest as not sampled.
+    catch_up: Duration = timedelta(days=7)
     dm_at: TimeOfDay = time(9, 30)
     plans: dict[Slug, QaPlan] = {}
     calibration: QaCalibration | None = None
     remind_every: Duration = timedelta(days=1)
     pattern_overturns: int = Field(default=3, ge=2, le=100)
     pattern_window: Duration = timedelta(days=7)
+
+    @field_validator("catch_up")
+    @classmethod
+    def _whole_days(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1) or value % timedelta(days=1):
+            raise ValueError("must be a whole number of days, at least 1d")
+        return value
+
+    @property
+    def catch_up_days(self) -> int:
+        return self.catch_up // timedelta(days=1)
 
     @model_validator(mode="after")
     def _dm_after_draw(self) -> Qa:

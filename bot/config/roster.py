@@ -8,15 +8,25 @@ across daylight-saving changes (:meth:`Rotation.oncall_at`).
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, NonNegativeInt, ValidationInfo, field_validator
+import holidays as public_holidays
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.config.base import Keyed, Model, Unique
 from bot.config.fields import (
     WEEKDAYS,
+    CountryCode,
     Days,
     Duration,
     Handoff,
@@ -26,6 +36,7 @@ from bot.config.fields import (
     TimeOfDay,
     TimeZoneName,
     UserId,
+    did_you_mean,
 )
 
 
@@ -53,14 +64,58 @@ class Hours(Model):
 
 
 class Calendar(Hours):
-    """The team's business hours, which stop the ``business_hours`` SLA clocks."""
+    """The team's business hours, which stop the ``business_hours`` SLA clocks.
 
-    holidays: tuple[date, ...] = ()
+    Days off come from the country's public holidays (the ``holidays`` package, kept
+    current for years ahead, so the list can't run out), plus ``extra_holidays`` and
+    minus ``not_holidays``. Without a country, ``extra_holidays`` is the whole list:
+    after its last date every weekday is a working day (``check-config`` warns).
+    """
+
+    country: CountryCode | None = None
+    subdivision: Annotated[str, Field(min_length=1, max_length=10)] | None = None
+    # ``holidays``: the key's name before ``country`` existed, still read
+    extra_holidays: tuple[date, ...] = Field(
+        default=(), validation_alias=AliasChoices("extra_holidays", "holidays")
+    )
+    not_holidays: tuple[date, ...] = ()
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Calendar:
+        if self.subdivision is not None:
+            if self.country is None:
+                raise ValueError("subdivision needs a country")
+            known = public_holidays.list_supported_countries()[self.country]
+            if self.subdivision not in known:
+                raise ValueError(
+                    f"unknown subdivision {self.subdivision!r} of {self.country}"
+                    f"{did_you_mean(self.subdivision, known)}"
+                )
+        return self
+
+    def is_holiday(self, day: date) -> bool:
+        """Is ``day`` a day off (the clocks stand still) by this calendar?"""
+        if day in self.not_holidays:
+            return False
+        if day in self.extra_holidays:
+            return True
+        return self.country is not None and day in _public(self.country, self.subdivision, day.year)
+
+    @property
+    def listed_until(self) -> date | None:
+        """The last day an explicit list covers, when there is no country to go on."""
+        return max(self.extra_holidays) if self.country is None and self.extra_holidays else None
 
     @property
     def working_day(self) -> timedelta:
         """How long a working day is open: what one day of a business-hours target counts."""
         return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+
+
+@functools.lru_cache(maxsize=64)
+def _public(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """The country's public holidays in ``year`` (computed once per year)."""
+    return frozenset(public_holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
 class Member(Model):

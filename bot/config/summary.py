@@ -10,7 +10,7 @@ from datetime import time
 from bot.config.durations import format_duration
 from bot.config.fields import WEEKDAYS
 from bot.config.model import AppConfig
-from bot.config.roster import Hours
+from bot.config.roster import Calendar, Hours
 
 
 def _days(days: Sequence[str]) -> str:
@@ -42,6 +42,20 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _days_off(cal: Calendar) -> str:
+    """``, public holidays of IE, 1 extra holiday`` (nothing when there are none)."""
+    parts = [f"public holidays of {cal.country}"] if cal.country else []
+    if cal.subdivision:
+        parts[0] += f" ({cal.subdivision})"
+    if cal.extra_holidays:
+        parts.append(
+            _plural(len(cal.extra_holidays), "extra holiday" if cal.country else "holiday")
+        )
+    if cal.not_holidays:
+        parts.append(f"{_plural(len(cal.not_holidays), 'day')} not taken off")
+    return "".join(f", {p}" for p in parts)
+
+
 def config_summary(cfg: AppConfig) -> str:
     """A short, human summary of ``cfg``: one line per area, severity, pod and digest."""
     ws = cfg.workspace
@@ -53,8 +67,7 @@ def config_summary(cfg: AppConfig) -> str:
     )
     out.append(
         f"business hours: {_hours(cal)} {ws.timezone}"
-        f" (a working day is {format_duration(cal.working_day)})"
-        + (f", {_plural(len(cal.holidays), 'holiday')}" if cal.holidays else "")
+        f" (a working day is {format_duration(cal.working_day)})" + _days_off(cal)
     )
 
     out.append(f"policy areas ({len(cfg.policy_areas)}):")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -60,7 +60,9 @@ class Plan:
     card_of: int | None = None  # the ticket whose card this posts or updates
     card_link: tuple[str, str] | None = None  # (channel, ts) whose permalink fills CARD_LINK
     dedup: str = ""  # stamped on posts as message metadata, to find them again
-    uncertain: bool = False  # a previous attempt may have been posted: look first
+    #: A previous attempt may have been posted: look for it among the messages since
+    #: this time (the row's queueing) before posting. None: a first attempt.
+    look_since: datetime | None = None
     batch: tuple[int, ...] = ()  # other notices this DM delivers
 
 
@@ -90,7 +92,8 @@ class Planner:
         plan = self._plan(s, row)
         if plan is None:
             return None
-        return replace(plan, dedup=row.dedup_key, uncertain=bool(row.result.get(UNCERTAIN)))
+        since = row.created_at if row.result.get(UNCERTAIN) else None
+        return replace(plan, dedup=row.dedup_key, look_since=since)
 
     def _plan(self, s: Session, row: OutboxMessage) -> Plan | None:
         if row.kind == CARD:

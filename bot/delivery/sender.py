@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -50,6 +50,9 @@ MALFORMED = frozenset(
     }
 )
 MAX_BACKOFF = timedelta(minutes=5)
+#: How far before a row's queueing the look for an interrupted post starts: our clock
+#: and Slack's may disagree by this much.
+LOOK_BACK_SKEW = timedelta(minutes=5)
 METADATA_EVENT = "escbot_outbox"  # message metadata that lets a retry find its own post
 #: Link/media preview flags: chat.postMessage takes them; chat.update and ephemerals ignore them.
 UNFURL_FLAGS = ("unfurl_links", "unfurl_media")
@@ -111,7 +114,7 @@ class Sender:
             content = base64.b64decode(args.pop("content_b64"))
 
             def upload() -> dict[str, Any]:
-                if plan.uncertain and (found := self._find_shared(args)):
+                if plan.look_since and (found := self._find_shared(args, plan.look_since)):
                     return found
                 resp = self.client.files_upload_v2(content=content, **args)
                 return {"channel": args["channel"], "files": [f["id"] for f in resp["files"]]}
@@ -129,7 +132,7 @@ class Sender:
             args = _with_card_link(args, link)
 
         def post() -> dict[str, Any]:
-            if plan.uncertain and (found := self._find_posted(args, plan.dedup)):
+            if plan.look_since and (found := self._find_posted(args, plan.dedup, plan.look_since)):
                 return found
             for flag in UNFURL_FLAGS:  # what a payload doesn't allow is never previewed
                 args.setdefault(flag, False)
@@ -164,38 +167,52 @@ class Sender:
         log.info("outbox: joined %s to post in it", channel)
         return send()
 
-    def _find_posted(self, args: dict[str, Any], dedup: str) -> dict[str, Any] | None:
+    def _find_posted(
+        self, args: dict[str, Any], dedup: str, since: datetime
+    ) -> dict[str, Any] | None:
         """The message an earlier, interrupted attempt posted, found by its metadata."""
-        channel, thread = args["channel"], args.get("thread_ts")
-        if thread:
-            resp = self.client.conversations_replies(
-                channel=channel, ts=thread, limit=200, include_all_metadata=True
-            )
-        else:
-            resp = self.client.conversations_history(
-                channel=channel, limit=100, include_all_metadata=True
-            )
-        for message in resp.get("messages") or []:
+        for message in self._messages_since(args, since, include_all_metadata=True):
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("dedup") == dedup:
                 log.info("outbox: %s was already posted before a crash; not posting again", dedup)
-                return {"channel": channel, "ts": message["ts"]}
+                return {"channel": args["channel"], "ts": message["ts"]}
         return None
 
-    def _find_shared(self, args: dict[str, Any]) -> dict[str, Any] | None:
+    def _find_shared(self, args: dict[str, Any], since: datetime) -> dict[str, Any] | None:
         """The file an interrupted upload already shared, found by its file name (a digest
         chart's names its digest and period); a share message has no metadata to carry."""
-        channel, thread = args["channel"], args.get("thread_ts")
-        if thread:
-            resp = self.client.conversations_replies(channel=channel, ts=thread, limit=200)
-        else:
-            resp = self.client.conversations_history(channel=channel, limit=100)
-        for message in resp.get("messages") or []:
+        for message in self._messages_since(args, since):
             files = [f for f in message.get("files") or [] if f.get("name") == args["filename"]]
             if files:
                 log.info("outbox: %s was already shared; not uploading again", args["filename"])
-                return {"channel": channel, "ts": message["ts"], "files": [f["id"] for f in files]}
+                return {
+                    "channel": args["channel"],
+                    "ts": message["ts"],
+                    "files": [f["id"] for f in files],
+                }
         return None
+
+    def _messages_since(
+        self, args: dict[str, Any], since: datetime, **extra: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every message of the channel (or of the thread ``args`` posts in) from shortly
+        before ``since``, page by page. All of them: a replica killed mid-post holds its
+        row for the lease, and a busy channel takes hundreds of messages meanwhile, so the
+        newest page alone can miss the post and double it."""
+        channel, thread = args["channel"], args.get("thread_ts")
+        if since.tzinfo is None:  # stored naive in UTC
+            since = since.replace(tzinfo=UTC)
+        oldest = f"{(since - LOOK_BACK_SKEW).timestamp():.6f}"
+        if thread:
+            pages = self.client.conversations_replies(
+                channel=channel, ts=thread, oldest=oldest, limit=200, **extra
+            )
+        else:
+            pages = self.client.conversations_history(
+                channel=channel, oldest=oldest, limit=200, **extra
+            )
+        for page in pages:  # SlackResponse follows response_metadata.next_cursor
+            yield from page.get("messages") or []
 
     # -- recording ---------------------------------------------------------
     @contextmanager

@@ -8,15 +8,22 @@ kappa over the grade categories (upheld, or overturned with an error category),
 reported with n (decisions graded by everyone), together with the decisions they
 disagreed on most, for the pod to settle. Calibration grades never count toward
 vendor scores (the scores read ``kind = sample`` only).
+
+A digest reports the sets drawn in its window, measured with the grades given by
+its end: rendered again later it says the same. κ is shown from
+:data:`MIN_DECISIONS` fully graded decisions on; one or two say nothing about
+agreement. Only decisions that enough graders can take (the area's skill, not away,
+under their sensitive cap) are drawn, so no slot is left with nobody.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -28,12 +35,17 @@ from bot.core.desk import Desk
 from bot.core.text import mrkdwn
 from bot.qa import assign
 from bot.qa.sampling import CALIBRATION, SAMPLE, already_drawn, day_bounds, rank, run_seed
+from bot.reporting.kpi import Window
+from bot.routing import workload
 from storage.db import transaction
 from storage.models import QaDecision, QaItem, QaRun
 
 log = logging.getLogger(__name__)
 
 DISAGREED_SHOWN = 3
+_D = TypeVar("_D")  # a drawn decision, as the draw's query gives it
+#: Fully graded decisions before κ is shown: fewer say nothing about agreement.
+MIN_DECISIONS = 5
 
 
 def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:
@@ -70,11 +82,12 @@ class Disagreement:
 @dataclass(frozen=True)
 class Calibration:
     started: datetime
-    kappa: float | None
+    kappa: float | None  # None below MIN_DECISIONS, or when undefined
     n: int  # decisions graded by every grader
     raters: int
     pending: int  # calibration grades still to give
     disagreed: tuple[Disagreement, ...]
+    decisions: int  # in the set
 
 
 def due_week(cfg: AppConfig, now: datetime) -> datetime | None:
@@ -122,7 +135,8 @@ def draw_due(desk: Desk) -> QaRun | None:
                 .where(QaDecision.id.not_in(sampled))
             ).all()
             # ranked by the vendor's own ids, not ours: the same set from any copy of the data
-            chosen = sorted(found, key=lambda r: rank(seed, f"{r[1]}\0{r[2]}"))[: spec.items]
+            ranked = sorted(found, key=lambda r: rank(seed, f"{r[1]}\0{r[2]}"))
+            chosen = _gradable(session, cfg, ranked, lambda r: r[3], spec.items, spec.graders, now)
             rows = [
                 {
                     "run_id": run.id,
@@ -149,20 +163,31 @@ def draw_due(desk: Desk) -> QaRun | None:
     return run
 
 
-def latest(session: Session, cfg: AppConfig) -> Calibration | None:
-    """The most recent calibration set's agreement (None before the first one)."""
-    run = session.scalars(
-        select(QaRun).where(QaRun.kind == CALIBRATION).order_by(QaRun.period_start.desc()).limit(1)
-    ).first()
-    if run is None:
-        return None
+def in_window(session: Session, cfg: AppConfig, window: Window) -> tuple[Calibration, ...]:
+    """The sets drawn in ``window``, each measured with the grades given by its end."""
+    runs = session.scalars(
+        select(QaRun)
+        .where(QaRun.kind == CALIBRATION, window.has(QaRun.period_start))
+        .order_by(QaRun.period_start)
+    )
+    return tuple(c for run in runs if (c := measure(session, run, window.end)) is not None)
+
+
+def measure(session: Session, run: QaRun, until: datetime) -> Calibration | None:
+    """The set's agreement as it stood at ``until`` (None: a week with nothing to draw)."""
     rows = session.execute(
         select(QaItem, QaDecision)
         .join(QaDecision, QaDecision.id == QaItem.decision_id)
         .where(QaItem.run_id == run.id)
     ).all()
     if not rows:
-        return None  # a week without decisions to calibrate on
+        return None
+
+    def graded(item: QaItem) -> bool:
+        return (
+            item.status == assign.GRADED and item.graded_at is not None and item.graded_at < until
+        )
+
     by_decision: dict[int, list[QaItem]] = defaultdict(list)
     decisions: dict[int, QaDecision] = {}
     for item, decision in rows:
@@ -171,13 +196,13 @@ def latest(session: Session, cfg: AppConfig) -> Calibration | None:
     complete = {
         d: Counter(category(i.verdict, i.error_category) for i in items)
         for d, items in by_decision.items()
-        if items and all(i.status == assign.GRADED for i in items)
+        if items and all(graded(i) for i in items)
     }
-    pending = sum(i.status == assign.PENDING for i, _ in rows)
+    pending = sum(not graded(i) for i, _ in rows)
     raters = max((len(v) for v in by_decision.values()), default=0)
     cats = sorted({c for counts in complete.values() for c in counts})
     table = [[counts[c] for c in cats] for counts in complete.values()]
-    kappa = fleiss_kappa(table) if len(table) >= 1 and raters >= 2 else None
+    kappa = fleiss_kappa(table) if len(table) >= MIN_DECISIONS and raters >= 2 else None
 
     def agreement(counts: Counter[str]) -> float:
         m = sum(counts.values())
@@ -195,8 +220,56 @@ def latest(session: Session, cfg: AppConfig) -> Calibration | None:
         if agreement(counts) < 1
     )
     return Calibration(
-        run.period_start.astimezone(UTC), kappa, len(complete), raters, pending, disagreed
+        run.period_start.astimezone(UTC),
+        kappa,
+        len(complete),
+        raters,
+        pending,
+        disagreed,
+        len(by_decision),
     )
+
+
+def _gradable(
+    session: Session,
+    cfg: AppConfig,
+    ranked: Sequence[_D],
+    area_of: Callable[[_D], str],
+    items: int,
+    graders: int,
+    now: datetime,
+) -> list[_D]:
+    """The first ``items`` of ``ranked`` that ``graders`` different people can grade today:
+    the area's skill, not away, and for a sensitive decision room under their daily cap,
+    counting the slots already handed out in this set."""
+    people = {m.id: m for pod in cfg.pods.values() for m in pod.members}
+    away = workload.absences(session, people, now)
+    exposure: Counter[str] = Counter()
+    for pod in cfg.pods.values():
+        exposure.update(workload.sensitive_today(session, pod, now, pod.member_ids))
+    chosen = []
+    for row in ranked:
+        area = cfg.policy_areas.get(area_of(row))
+        sensitive = bool(area and area.sensitive)
+        fits = [
+            m
+            for m in cfg.specialists_for(area_of(row))
+            if m.id not in away
+            and (
+                not sensitive
+                or m.max_sensitive_per_day is None
+                or exposure[m.id] < m.max_sensitive_per_day
+            )
+        ]
+        if len(fits) < graders:
+            continue
+        if sensitive:  # the ones with the most room take it
+            for m in sorted(fits, key=lambda m: (exposure[m.id], m.id))[:graders]:
+                exposure[m.id] += 1
+        chosen.append(row)
+        if len(chosen) == items:
+            break
+    return chosen
 
 
 LEVELS = (
@@ -215,8 +288,16 @@ def level(kappa: float) -> str:
 
 def summary_text(c: Calibration, when_day: str) -> str:
     """The digest's calibration field (mrkdwn, references escaped)."""
-    if c.kappa is None:
-        head = f"*Calibration* (set of {when_day}) · agreement not measurable yet (n={c.n})"
+    if c.kappa is None and c.n < MIN_DECISIONS:
+        head = (
+            f"*Calibration* (set of {when_day}) · {c.n} of {c.decisions} decisions graded by"
+            f" all {c.raters} graders, κ not yet meaningful (it needs {MIN_DECISIONS})"
+        )
+    elif c.kappa is None:
+        head = (
+            f"*Calibration* (set of {when_day}) · everyone gave every decision the same grade:"
+            f" agreement can't be told from chance (n={c.n})"
+        )
     else:
         head = (
             f"*Calibration* (set of {when_day}) · Fleiss' κ = {c.kappa:.2f}, {level(c.kappa)} "

@@ -1,5 +1,12 @@
 """QA items as CSV (``escbot export --qa``): every sampled and calibration item of the
-decisions made in the range, its stratum and weight, and its current grade.
+decisions made in the range (``--graded``: of the items graded in it), its stratum and
+weight, and its current grade.
+
+The weight is the digest's (:mod:`bot.qa.scores`): a graded sample item stands for its
+stratum, *stratum size ÷ items of that run and stratum graded among the rows exported*.
+Exported with ``--graded`` for a digest's window, the rows are the digest's items and
+the weighted upheld share of a vendor's rows is its score, to the digit; an auditor
+needs nothing else. Ungraded and calibration items have no weight.
 
 Formula-safe like the tickets' export (``bot.reporting.export.neutralise``): a vendor's
 content reference or a grader's note never runs in a spreadsheet.
@@ -11,9 +18,11 @@ import csv
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from bot.qa.assign import GRADED
+from bot.qa.sampling import SAMPLE
 from bot.reporting.export import neutralise
 from storage.models import QaDecision, QaItem
 
@@ -28,6 +37,7 @@ HEADER = (
     "decided_at",
     "agent_id",
     "confidence",
+    "run_id",
     "stratum",
     "stratum_size",
     "stratum_sampled",
@@ -51,23 +61,46 @@ def _cell(value: Any) -> Any:
 
 
 def write_csv(
-    session: Session, out: IO[str], start: datetime, end: datetime, *, bom: bool = False
+    session: Session,
+    out: IO[str],
+    start: datetime,
+    end: datetime,
+    *,
+    bom: bool = False,
+    graded: bool = False,
 ) -> int:
-    """Write the QA items of decisions made in ``[start, end)``; how many rows."""
+    """Write the QA items of decisions made in ``[start, end)`` (``graded``: the items
+    graded in it); how many rows."""
     if bom:
         out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(HEADER)
+    chosen: ColumnElement[bool] = (
+        QaItem.graded_at.is_not(None) & (QaItem.graded_at >= start) & (QaItem.graded_at < end)
+        if graded
+        else (QaDecision.decided_at >= start) & (QaDecision.decided_at < end)
+    )
+    counted = {
+        (run, stratum): int(n)
+        for run, stratum, n in session.execute(
+            select(QaItem.run_id, QaItem.stratum, func.count())
+            .join(QaDecision, QaDecision.id == QaItem.decision_id)
+            .where(chosen, QaItem.kind == SAMPLE, QaItem.status == GRADED)
+            .group_by(QaItem.run_id, QaItem.stratum)
+        )
+    }
     rows = session.execute(
         select(QaItem, QaDecision)
         .join(QaDecision, QaDecision.id == QaItem.decision_id)
-        .where(QaDecision.decided_at >= start, QaDecision.decided_at < end)
+        .where(chosen)
         .order_by(QaItem.id)
         .execution_options(yield_per=1000)
     )
     count = 0
     for item, d in rows:
-        weight = item.stratum_size / item.stratum_sampled if item.stratum_sampled else None
+        weight = None
+        if item.kind == SAMPLE and item.status == GRADED:
+            weight = item.stratum_size / counted[(item.run_id, item.stratum)]
         values = (
             item.id,
             item.kind,
@@ -79,10 +112,11 @@ def write_csv(
             d.decided_at,
             d.agent_id,
             d.confidence,
+            item.run_id,
             item.stratum,
             item.stratum_size,
             item.stratum_sampled,
-            None if weight is None else round(weight, 4),
+            None if weight is None else round(weight, 6),
             item.grader_id,
             item.status,
             item.verdict,

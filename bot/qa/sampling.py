@@ -10,6 +10,16 @@ import order, which replica draws, or when — and an auditor re-derives it with
 ``escbot qa sample VENDOR DAY``. The ``qa_runs`` row (unique per kind, vendor
 and day) is inserted in the transaction that stores the items: a second replica
 hits the unique key and draws nothing.
+
+**Downtime and late imports.** A draw marks the decisions it takes
+(``QaDecision.sample_run_id``), and every tick looks for unmarked decisions of the
+days already due, within ``qa.catch_up`` (7 days by default): a day with no run is
+drawn as it would have been on time (same seed, same decisions, same sample); the
+decisions imported after their day was drawn are drawn as a ``topup`` run of their
+own, by the same rule, their strata weighing apart. Marking is an ``UPDATE … WHERE
+sample_run_id IS NULL``, so two replicas never take the same decision. Undrawn days
+older than the window get a ``gap`` run instead, which the digest reports ("not
+sampled: 27–28 Nov (1,240 decisions)"): nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +47,7 @@ from storage.models import QaDecision, QaItem, QaRun
 log = logging.getLogger(__name__)
 
 SAMPLE, CALIBRATION = "sample", "calibration"
+TOPUP, GAP = "topup", "gap"  # runs that may repeat for a day (uq_qa_runs_once leaves them out)
 DEFAULT_RATE = 0.02
 
 
@@ -136,54 +147,114 @@ def candidates(session: Session, vendor: str, start: datetime, end: datetime) ->
     return [Candidate(*r) for r in rows]
 
 
+def _take(
+    session: Session, vendor: str, start: datetime, end: datetime, run: int
+) -> list[Candidate]:
+    """Mark ``vendor``'s decisions of ``[start, end)`` that no run took yet as ``run``'s;
+    those decisions. Under the row locks of the UPDATE, so no other run gets them."""
+    rows = session.execute(
+        update(QaDecision)
+        .where(
+            QaDecision.sample_run_id.is_(None),
+            QaDecision.vendor == vendor,
+            QaDecision.decided_at >= start,
+            QaDecision.decided_at < end,
+        )
+        .values(sample_run_id=run)
+        .returning(
+            QaDecision.id, QaDecision.decision_id, QaDecision.policy_area, QaDecision.confidence
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [Candidate(*r) for r in rows]
+
+
 def rederive(desk: Desk, vendor: str, day: date) -> list[Picked]:
-    """The sample of ``vendor``'s decisions of ``day`` as the plan draws it (nothing stored)."""
+    """The sample of ``vendor``'s decisions of ``day`` as the plan draws it (nothing stored):
+    the day's draw, then each top-up, each over the decisions it took."""
     cfg = desk.config
     start, end = day_bounds(cfg, day)
+    seed = run_seed(cfg, SAMPLE, vendor, day)
     with desk.sessions() as session:
-        found = candidates(session, vendor, start, end)
-    return draw(cfg, vendor, found, run_seed(cfg, SAMPLE, vendor, day))
+        runs = list(
+            session.scalars(
+                select(QaRun.id)
+                .where(QaRun.kind.in_((SAMPLE, TOPUP)), QaRun.vendor == vendor)
+                .where(QaRun.period_start == start)
+                .order_by(QaRun.id)
+            )
+        )
+        if not runs:  # not drawn yet: as it will be
+            return draw(cfg, vendor, candidates(session, vendor, start, end), seed)
+        taken: dict[int | None, list[Candidate]] = defaultdict(list)
+        for pk, decision_id, area, confidence, run in session.execute(
+            select(
+                QaDecision.id,
+                QaDecision.decision_id,
+                QaDecision.policy_area,
+                QaDecision.confidence,
+                QaDecision.sample_run_id,
+            )
+            .where(QaDecision.vendor == vendor)
+            .where(QaDecision.decided_at >= start, QaDecision.decided_at < end)
+        ):
+            taken[run].append(Candidate(pk, decision_id, area, confidence))
+    return [p for run in runs for p in draw(cfg, vendor, taken[run], seed)]
 
 
 def drawn(desk: Desk, vendor: str, day: date) -> list[str] | None:
-    """The decision ids stored for that day's sample, or None if none was drawn."""
+    """The decision ids stored for that day's sample (top-ups included), or None if none
+    was drawn."""
     start, _ = day_bounds(desk.config, day)
     with desk.sessions() as session:
-        run = session.scalar(
-            select(QaRun.id).where(
-                QaRun.kind == SAMPLE, QaRun.vendor == vendor, QaRun.period_start == start
+        runs = list(
+            session.scalars(
+                select(QaRun.id).where(
+                    QaRun.kind.in_((SAMPLE, TOPUP)),
+                    QaRun.vendor == vendor,
+                    QaRun.period_start == start,
+                )
             )
         )
-        if run is None:
+        if not runs:
             return None
         return sorted(
             session.scalars(
                 select(QaDecision.decision_id)
                 .join(QaItem, QaItem.decision_id == QaDecision.id)
-                .where(QaItem.run_id == run)
+                .where(QaItem.run_id.in_(runs))
             )
         )
 
 
-def draw_sample(desk: Desk, vendor: str, day: date) -> QaRun | None:
-    """Draw, store and assign ``vendor``'s sample of ``day``, once; None if already drawn."""
+class _NothingLeft(Exception):
+    """Another replica took the decisions first: the run is rolled back."""
+
+
+def _run(desk: Desk, kind: str, vendor: str, day: date, *, draws: bool = True) -> QaRun | None:
+    """Take ``vendor``'s undrawn decisions of ``day`` into a new run of ``kind`` and, if
+    ``draws``, draw and store its sample; None if another replica was first (a sample's
+    unique key) or left nothing to take."""
     cfg = desk.config
     now = desk.clock.now()
     start, end = day_bounds(cfg, day)
     seed = run_seed(cfg, SAMPLE, vendor, day)
     run = QaRun(
-        kind=SAMPLE,
+        kind=kind,
         vendor=vendor,
         period_start=start,
         period_end=end,
-        seed=seed.hex(),
+        seed=seed.hex() if draws else "",
         created_at=now,
     )
     try:
         with transaction(desk.sessions) as session:
             session.add(run)
-            session.flush()  # the unique (kind, vendor, period_start) decides who draws
-            picked = draw(cfg, vendor, candidates(session, vendor, start, end), seed)
+            session.flush()  # a sample's unique (kind, vendor, period_start) decides who draws
+            taken = _take(session, vendor, start, end, run.id)
+            if kind != SAMPLE and not taken:
+                raise _NothingLeft
+            picked = draw(cfg, vendor, taken, seed) if draws else []
             if picked:
                 session.execute(
                     insert(QaItem),
@@ -202,20 +273,45 @@ def draw_sample(desk: Desk, vendor: str, day: date) -> QaRun | None:
                         for p in picked
                     ],
                 )
-            assign.assign_pending(session, cfg, now)
-    except IntegrityError:
-        log.info("QA sample of %s for %s was already drawn", vendor, day)
+                assign.assign_pending(session, cfg, now)
+    except (IntegrityError, _NothingLeft):
+        log.info("QA %s of %s for %s: already done by another replica", kind, vendor, day)
         return None
-    log.info("QA sample of %s for %s: %d decisions", vendor, day, len(picked))
+    if draws:
+        log.info(
+            "QA %s of %s for %s: %d of %d decisions", kind, vendor, day, len(picked), len(taken)
+        )
+    else:
+        log.warning(
+            "QA: %d decisions of %s on %s are older than qa.catch_up and were never sampled;"
+            " the digest reports them",
+            len(taken),
+            vendor,
+            day,
+        )
     return run
 
 
-def due_day(cfg: AppConfig, now: datetime) -> date | None:
-    """The day whose sample is due at ``now`` (yesterday, once ``draw_at`` has passed)."""
+def draw_sample(desk: Desk, vendor: str, day: date) -> QaRun | None:
+    """Draw, store and assign ``vendor``'s sample of ``day``, once; None if already drawn."""
+    return _run(desk, SAMPLE, vendor, day)
+
+
+def top_up(desk: Desk, vendor: str, day: date) -> QaRun | None:
+    """Draw the decisions of ``day`` imported after its sample was drawn; None if none."""
+    return _run(desk, TOPUP, vendor, day)
+
+
+def record_gap(desk: Desk, vendor: str, day: date) -> QaRun | None:
+    """Record ``vendor``'s undrawn decisions of ``day`` as never sampled (too old to draw)."""
+    return _run(desk, GAP, vendor, day, draws=False)
+
+
+def last_due_day(cfg: AppConfig, now: datetime) -> date:
+    """The latest day whose sample is due at ``now``: yesterday once ``draw_at`` has
+    passed, else the day before."""
     local = now.astimezone(cfg.team_tz)
-    if local.time() < cfg.qa.draw_at:
-        return None
-    return local.date() - timedelta(days=1)
+    return local.date() - timedelta(days=1 if local.time() >= cfg.qa.draw_at else 2)
 
 
 def already_drawn(session: Session, kind: str, vendor: str, start: datetime) -> bool:
@@ -226,17 +322,42 @@ def already_drawn(session: Session, kind: str, vendor: str, start: datetime) -> 
 
 
 def draw_due(desk: Desk) -> list[QaRun]:
-    """Every plan's sample that is due and not drawn yet (cheap when there is none)."""
+    """Every day due and not drawn yet, of every plan: a missed day's sample, a top-up of
+    late decisions, or a gap for days older than ``qa.catch_up``. One indexed look per
+    vendor when there is nothing to do."""
     cfg = desk.config
-    day = due_day(cfg, desk.clock.now())
-    if day is None or not cfg.qa.plans:
+    if not cfg.qa.plans:
         return []
-    start, _ = day_bounds(cfg, day)
-    with desk.sessions() as session:
-        todo = [v for v in cfg.qa.plans if not already_drawn(session, SAMPLE, v, start)]
+    last = last_due_day(cfg, desk.clock.now())
+    first = last - timedelta(days=cfg.qa.catch_up_days - 1)
+    window_start, window_end = day_bounds(cfg, first)[0], day_bounds(cfg, last)[1]
     runs = []
-    for vendor in todo:
-        run = draw_sample(desk, vendor, day)
-        if run is not None:
-            runs.append(run)
+    for vendor in cfg.qa.plans:
+        with desk.sessions() as session:
+            undrawn = session.scalars(
+                select(QaDecision.decided_at)
+                .where(QaDecision.sample_run_id.is_(None), QaDecision.vendor == vendor)
+                .where(QaDecision.decided_at < window_end)
+            ).all()
+            days = sorted({d.astimezone(cfg.team_tz).date() for d in undrawn})
+            drawn_days = {
+                start.astimezone(cfg.team_tz).date()
+                for start in session.scalars(
+                    select(QaRun.period_start).where(
+                        QaRun.kind == SAMPLE,
+                        QaRun.vendor == vendor,
+                        QaRun.period_start >= window_start,
+                        QaRun.period_start < window_end,
+                    )
+                )
+            }
+        for day in days:
+            if day < first:
+                run = record_gap(desk, vendor, day)
+            elif day in drawn_days:
+                run = top_up(desk, vendor, day)
+            else:
+                run = draw_sample(desk, vendor, day)
+            if run is not None:
+                runs.append(run)
     return runs

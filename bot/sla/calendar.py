@@ -70,7 +70,7 @@ class SlaClock:
         assert cal is not None
         day: date = start.astimezone(self.tz).date()
         for _ in range(_MAX_DAYS):
-            if WEEKDAYS[day.weekday()] in cal.days and day not in cal.holidays:
+            if WEEKDAYS[day.weekday()] in cal.days and not cal.is_holiday(day):
                 opens = datetime.combine(day, cal.start, tzinfo=self.tz).astimezone(UTC)
                 closes = datetime.combine(day, cal.end, tzinfo=self.tz).astimezone(UTC)
                 yield opens, closes
