@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 from datetime import datetime
@@ -17,7 +18,7 @@ import yaml
 from bot.config import AppConfig, ConfigError, config_summary, load_config
 from bot.config.advisories import config_advisories
 from bot.core import logs
-from bot.settings import Settings, SettingsError
+from bot.settings import SECRET_VARIABLES, Settings, SettingsError, secret_files
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +33,8 @@ def _load_config_or_exit(path: str | None) -> AppConfig:
 
 
 @click.group()
+# the installed package's version, read when asked: pyproject.toml is its one source
+@click.version_option(package_name="escbot", prog_name="escbot", message="%(prog)s %(version)s")
 @click.option("--log-level", default="INFO", envvar="ESCBOT_LOG_LEVEL", show_default=True)
 @click.option(
     "--log-format",
@@ -43,6 +46,22 @@ def _load_config_or_exit(path: str | None) -> AppConfig:
 def main(log_level: str, log_format: str) -> None:
     """escbot: the escalation desk of a Trust & Safety pod, on Slack."""
     logs.setup(log_level, log_format)
+    _read_secret_files()
+
+
+def _read_secret_files() -> None:
+    """Turn each ``NAME_FILE`` into ``NAME`` for every command (and ``--workers``' children).
+
+    Before the subcommand parses its options, so ``--database-url``'s ``DATABASE_URL``
+    default sees ``DATABASE_URL_FILE`` too.
+    """
+    try:
+        os.environ.update(secret_files(os.environ))
+    except SettingsError as err:
+        click.echo(f"escbot: {err}", err=True)
+        sys.exit(2)
+    for name in SECRET_VARIABLES:
+        os.environ.pop(f"{name}_FILE", None)
 
 
 @main.command("check-config")
@@ -120,6 +139,23 @@ def db_upgrade(database_url: str | None) -> None:
     if rewritten:
         click.echo(f"{rewritten} stored content links re-keyed for the current duplicate rules")
     click.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: a SQLite file here.")
+def backup(target: Path, database_url: str | None) -> None:
+    """Copy the SQLite database to TARGET as of one moment, safe while escbot runs.
+
+    PostgreSQL: use pg_dump (docs/operations.md, Backups).
+    """
+    from storage.backup import BackupRefused, backup_sqlite, sqlite_path
+
+    try:
+        size = backup_sqlite(sqlite_path(database_url), target)
+    except BackupRefused as err:
+        _refuse(err)
+    click.echo(f"backed up to {target} ({size:,} bytes)")
 
 
 @main.command()

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
 DEFAULT_API_URL = "https://slack.com/api/"
 T = TypeVar("T")
+#: Variables that may instead name a file holding the value, as ``NAME_FILE``: Docker and
+#: Kubernetes mount secrets as files, which keeps them out of ``docker inspect`` and ``ps e``.
+SECRET_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "DATABASE_URL",
+    "ESCBOT_METRICS_TOKEN",
+    "ESCBOT_QA_TOKEN",
+)
 
 
 class SettingsError(Exception):
@@ -60,6 +70,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read the environment; one ``SettingsError`` naming every problem at once."""
         env = dict(os.environ if env is None else env)
+        env.update(secret_files(env))
         problems: list[str] = []
         # a blank value (" ", or a file's lone newline) is as good as unset
         missing = [
@@ -120,6 +131,29 @@ class Settings:
             qa_token=env.get("ESCBOT_QA_TOKEN", "").strip() or None,
             notice_window=timedelta(seconds=notice_window),
         )
+
+
+def secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """``{NAME: value}`` for each ``NAME_FILE`` set in ``env``, read from that file.
+
+    The file's trailing newline (``echo`` and most editors add one) is not part of the value.
+    ``SettingsError`` names the variable when its file can't be read or both forms are set.
+    """
+    found: dict[str, str] = {}
+    for name in SECRET_VARIABLES:
+        path = env.get(f"{name}_FILE", "").strip()
+        if not path:
+            continue
+        if env.get(name, "").strip():
+            raise SettingsError(f"set {name} or {name}_FILE, not both")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                found[name] = fh.read().rstrip("\r\n")
+        except OSError as err:
+            raise SettingsError(
+                f"{name}_FILE names a file escbot can't read: {path} ({err.strerror})"
+            ) from None
+    return found
 
 
 def _int(
