@@ -15,7 +15,7 @@ import yaml
 
 from bot.config import AppConfig, ConfigError, config_summary, load_config
 from bot.core import logs
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, with_vendor_tokens
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -145,6 +145,7 @@ def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
         click.echo(f"escbot: {err}", err=True)
         sys.exit(2)
     cfg = _load_config_or_exit(settings.config_path)
+    settings = with_vendor_tokens(settings, cfg)
     if workers > 1 and worker_index is None:
         if settings.app_token:
             click.echo("escbot: Socket Mode is one connection: run it without --workers", err=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
 
 DEFAULT_API_URL = "https://slack.com/api/"
 T = TypeVar("T")
@@ -50,7 +53,11 @@ class Settings:
     http: HttpLimits = field(default_factory=HttpLimits)
     metrics_addr: tuple[str, int] | None = None  # serve /metrics there, not on the Slack port
     metrics_token: str | None = None  # then /metrics wants "Authorization: Bearer <token>"
-    qa_token: str | None = None  # POST /qa/decisions wants "Authorization: Bearer <token>"
+    #: The operator token of POST /qa/decisions ("Authorization: Bearer <token>"): any
+    #: vendor's rows, like ``escbot qa import``. Vendors' tools get their own tokens below.
+    qa_token: str | None = None
+    #: vendor key → that vendor's own token (``vendors.<v>.qa_token_env``): its rows only
+    vendor_qa_tokens: Mapping[str, str] = field(default_factory=dict)
     # how long a person's first notice waits for others to arrive in the same DM
     notice_window: timedelta = timedelta(seconds=2)
     #: how many channels the outbox serves at once (1: one call at a time, in a known order)
@@ -120,6 +127,20 @@ class Settings:
             qa_token=env.get("ESCBOT_QA_TOKEN", "").strip() or None,
             notice_window=timedelta(seconds=notice_window),
         )
+
+
+def with_vendor_tokens(
+    settings: Settings, cfg: AppConfig, env: Mapping[str, str] | None = None
+) -> Settings:
+    """``settings`` with each vendor's QA token read from its ``qa_token_env`` variable
+    (app.yaml names the variable; the secret itself stays in the environment)."""
+    env = os.environ if env is None else env
+    tokens = {
+        key: env[v.qa_token_env].strip()
+        for key, v in cfg.vendors.items()
+        if v.qa_token_env and env.get(v.qa_token_env, "").strip()
+    }
+    return replace(settings, vendor_qa_tokens=tokens)
 
 
 def _int(

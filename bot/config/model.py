@@ -41,6 +41,7 @@ from bot.config.fields import (
     CronExpr,
     DigestName,
     Duration,
+    EnvName,
     LanguageCode,
     Regex,
     RegionCode,
@@ -153,6 +154,9 @@ class Vendor(Keyed):
     channel: ChannelId | None = None
     #: The vendor's team leads (in the shared channel): they acknowledge clarifications.
     leads: Annotated[tuple[UserId, ...], Unique] = ()
+    #: The environment variable holding this vendor's own token for ``POST /qa/decisions``:
+    #: a batch sent with it may carry this vendor's decisions only.
+    qa_token_env: EnvName | None = None
 
 
 DEFAULT_DECISIONS = {

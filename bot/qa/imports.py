@@ -9,6 +9,12 @@ report names the bad lines, to be fixed and imported again); ``strict`` imports
 nothing when any row is bad. Importing is idempotent per (vendor, decision_id):
 ``INSERT … ON CONFLICT DO NOTHING`` against a unique key, so a second run of the
 same file stores nothing, also when two imports race.
+
+Nothing a client sends can fail the batch or the server: an oversized field, a
+number too long to convert, nesting too deep to parse, a control, bidi or
+surrogate character (PostgreSQL refuses NUL outright, and the others would reach
+the export and Slack) each make their own line a bad row, before anything is
+stored. ``scope`` (a vendor's own token) makes any other vendor's row a bad row.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -52,10 +60,38 @@ FIELDS = (
 REQUIRED = FIELDS[:6]
 CHUNK = 2000  # rows per INSERT round trip (10 parameters each: within SQLite's limits)
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a decision from tomorrow is a bug
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before it: a bug (and year 1 overflows in UTC)
+GZIP_MAGIC = b"\x1f\x8b"
+#: Unicode categories refused in every text field: controls (NUL included), format
+#: characters (bidi overrides and isolates, zero-width ones), lone surrogates, private use.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
 
 
 def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
+
+
+_SPACES = dict.fromkeys(map(ord, "\t\n\v\f\r"), " ")
+
+
+def _printable(value: Any) -> Any:
+    """Line breaks and tabs become spaces (every field is one line); any other character
+    that would not read as it is (:data:`REFUSED_CATEGORIES`) refuses the row."""
+    if isinstance(value, str):
+        value = value.translate(_SPACES)
+        for ch in value:
+            if unicodedata.category(ch) in REFUSED_CATEGORIES:
+                raise ValueError(f"contains the control or format character U+{ord(ch):04X}")
+    return value
+
+
+def _after_2000(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError("is before 2000")
+    return value
+
+
+Printable = AfterValidator(_printable)  # after stripping: edge whitespace is trimmed
 
 
 class DecisionRow(BaseModel):
@@ -63,14 +99,14 @@ class DecisionRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    vendor: Annotated[str, Field(min_length=1, max_length=64)]
-    decision_id: Annotated[str, Field(min_length=1, max_length=128)]
-    content_ref: Annotated[str, Field(min_length=1, max_length=500)]
-    policy_area: Annotated[str, Field(min_length=1, max_length=64)]
-    decision: Annotated[str, Field(min_length=1, max_length=64)]
-    decided_at: AwareDatetime
+    vendor: Annotated[str, Field(min_length=1, max_length=64), Printable]
+    decision_id: Annotated[str, Field(min_length=1, max_length=128), Printable]
+    content_ref: Annotated[str, Field(min_length=1, max_length=500), Printable]
+    policy_area: Annotated[str, Field(min_length=1, max_length=64), Printable]
+    decision: Annotated[str, Field(min_length=1, max_length=64), Printable]
+    decided_at: Annotated[AwareDatetime, AfterValidator(_after_2000)]
     agent_id: Annotated[
-        Annotated[str, Field(max_length=64)] | None, BeforeValidator(_blank_is_none)
+        Annotated[str, Field(max_length=64), Printable] | None, BeforeValidator(_blank_is_none)
     ] = None
     confidence: Annotated[
         Annotated[float, Field(ge=0, le=1)] | None, BeforeValidator(_blank_is_none)
@@ -154,7 +190,15 @@ def _csv_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]
         raise FileRefused(f"line 1 (header): {'; '.join(parts)}; expected {', '.join(FIELDS)}")
     width = len(header)
     line = reader.line_num
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # e.g. a field over csv.field_size_limit(): this row only
+            first, line = line + 1, reader.line_num
+            yield first, f"not CSV ({err})"
+            continue
         first, line = line + 1, reader.line_num
         if not values or values == [""] * len(values):
             continue
@@ -174,6 +218,12 @@ def _jsonl_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str
         except json.JSONDecodeError as err:
             yield number, f"not JSON ({err.msg})"
             continue
+        except ValueError:  # int() refuses a number of more than 4300 digits
+            yield number, "not JSON we can read (a number too long)"
+            continue
+        except RecursionError:
+            yield number, "not JSON we can read (nested too deep)"
+            continue
         if not isinstance(value, dict):
             yield number, "not a JSON object"
             continue
@@ -181,9 +231,13 @@ def _jsonl_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str
 
 
 def validate(
-    cfg: AppConfig, rows: Iterable[tuple[int, dict[str, Any] | str]], now: datetime
+    cfg: AppConfig,
+    rows: Iterable[tuple[int, dict[str, Any] | str]],
+    now: datetime,
+    scope: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[RowError], int]:
-    """(good rows ready to insert, bad rows, rows read)."""
+    """(good rows ready to insert, bad rows, rows read); with ``scope``, only that
+    vendor's rows are good (a vendor's token writes its own decisions only)."""
     vendors, areas = set(cfg.vendors), set(cfg.policy_areas)
     decisions = set(cfg.resolution.decisions)
     latest = now + FUTURE_SLACK
@@ -204,6 +258,8 @@ def validate(
         problem = None
         if row.vendor not in vendors:
             problem = f"vendor: unknown vendor {row.vendor!r} (known: {', '.join(sorted(vendors))})"
+        elif scope is not None and row.vendor != scope:
+            problem = f"vendor: this token sends {scope}'s decisions only, not {row.vendor}'s"
         elif row.policy_area not in areas:
             problem = f"policy_area: unknown policy area {row.policy_area!r}"
         elif row.decision not in decisions:
@@ -292,11 +348,12 @@ def import_text(
     now: datetime,
     *,
     strict: bool = False,
+    scope: str | None = None,
 ) -> ImportResult:
     """Validate and store one file or batch (see the module's docstring for the semantics)."""
     result = ImportResult()
     try:
-        good, result.errors, result.rows = validate(cfg, read_rows(text, fmt), now)
+        good, result.errors, result.rows = validate(cfg, read_rows(text, fmt), now, scope)
     except FileRefused as err:
         result.refused = str(err)
         return result
@@ -319,10 +376,15 @@ def import_bytes(
     now: datetime,
     *,
     strict: bool = False,
+    scope: str | None = None,
 ) -> ImportResult:
     """A batch posted over HTTP: the same as a file."""
+    if body.startswith(GZIP_MAGIC):
+        return ImportResult(refused="the body is gzip: send the rows uncompressed")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return ImportResult(refused="the body is not UTF-8 text")
-    return import_text(sessions, cfg, io.StringIO(text, newline=""), fmt, now, strict=strict)
+    return import_text(
+        sessions, cfg, io.StringIO(text, newline=""), fmt, now, strict=strict, scope=scope
+    )
