@@ -251,6 +251,12 @@ class Digest(Model):
     sections: Annotated[tuple[Section, ...], Field(min_length=1), Unique] = SECTIONS
     chart: bool = True
     catch_up: Duration = timedelta(hours=12)
+    #: Who reads the channel: ``internal`` (the desk; the default for a private channel) or
+    #: ``public`` (anyone in the workspace; the default for a public one): keys, counts and
+    #: areas only, never a sensitive ticket's summary nor content (bot/reporting/audience.py).
+    audience: Literal["internal", "public"] | None = None
+    #: A public digest's non-sensitive tickets show their summaries too.
+    summaries: bool = False
 
 
 class Retention(Model):
