@@ -263,11 +263,26 @@ class Retention(Model):
     """How long partners' words stay: details and content links are redacted after
     ``redact_after`` (from resolution); keys, metadata and the audit trail stay for KPIs.
     Bookkeeping goes too: the ids of handled Slack requests after ``requests_after``,
-    delivered outbox messages after ``outbox_after``."""
+    delivered outbox messages after ``outbox_after``. The QA programme has its own periods:
+    vendors' decisions (never drawn: deleted; drawn: content reference and agent redacted),
+    grade notes, and clarifications' text, each counted from its own date."""
 
     redact_after: Duration | None = timedelta(days=365)
     requests_after: Duration = timedelta(days=7)
     outbox_after: Duration = timedelta(days=30)
+    qa_decisions_after: Duration | None = timedelta(days=90)
+    qa_grades_after: Duration | None = timedelta(days=365)
+    qa_clarifications_after: Duration | None = timedelta(days=365)
+
+    @field_validator("qa_decisions_after")
+    @classmethod
+    def _outlive_draws(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=14):
+            raise ValueError(
+                f"{format_duration(value)} is too short: the daily sample and the weekly "
+                "calibration set are drawn from decisions of the days before (at least 14d)"
+            )
+        return value
 
     @field_validator("requests_after")
     @classmethod
