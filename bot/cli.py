@@ -145,7 +145,11 @@ def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
         click.echo(f"escbot: {err}", err=True)
         sys.exit(2)
     cfg = _load_config_or_exit(settings.config_path)
-    settings = with_vendor_tokens(settings, cfg)
+    try:
+        settings = with_vendor_tokens(settings, cfg)
+    except SettingsError as err:
+        click.echo(f"escbot: {err}", err=True)
+        sys.exit(2)
     if workers > 1 and worker_index is None:
         if settings.app_token:
             click.echo("escbot: Socket Mode is one connection: run it without --workers", err=True)

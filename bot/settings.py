@@ -140,6 +140,12 @@ def with_vendor_tokens(
         for key, v in cfg.vendors.items()
         if v.qa_token_env and env.get(v.qa_token_env, "").strip()
     }
+    secrets = [*tokens.values(), *([settings.qa_token] if settings.qa_token else [])]
+    if len(set(secrets)) != len(secrets):  # one token would write as two vendors
+        raise SettingsError(
+            "each vendor's qa_token_env must hold a token of its own, different from the "
+            "other vendors' and from ESCBOT_QA_TOKEN"
+        )
     return replace(settings, vendor_qa_tokens=tokens)
 
 

@@ -13,16 +13,21 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config.loader import load_config_text
 from bot.qa import imports
 from bot.reporting.export import neutralise
+from bot.settings import Settings, SettingsError, with_vendor_tokens
 from storage.db import transaction
 from storage.models import QaDecision
 from tests.conftest import QA_TOKEN
+from tests.desk import EXAMPLE
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 NORTHWIND_TOKEN, TEJO_TOKEN = "northwind-own-token", "tejo-own-token"
@@ -98,6 +103,20 @@ def test_a_vendors_token_writes_only_that_vendors_rows(runtime_with) -> None:  #
     assert (status, answer["imported"]) == (200, 2)
     assert post(escbot.url, b"", "text/csv", token="tejo-own-tokem")[0] == 401
     assert len(ids(escbot.services.sessions)) == 54
+
+
+def test_vendor_tokens_come_from_the_environment_one_each(config) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["vendors"]["northwind_manila"]["qa_token_env"] = "NORTHWIND_QA_TOKEN"
+    data["vendors"]["tejo_lisbon"]["qa_token_env"] = "TEJO_QA_TOKEN"
+    cfg = load_config_text(yaml.safe_dump(data), "app.yaml")
+    base = Settings(bot_token="xoxb-x", signing_secret="s", qa_token="operator")
+    env = {"NORTHWIND_QA_TOKEN": " nw-secret\n", "TEJO_QA_TOKEN": ""}
+    assert with_vendor_tokens(base, cfg, env).vendor_qa_tokens == {"northwind_manila": "nw-secret"}
+    for shared in ({"NORTHWIND_QA_TOKEN": "same", "TEJO_QA_TOKEN": "same"},
+                   {"NORTHWIND_QA_TOKEN": "operator"}):  # fmt: skip
+        with pytest.raises(SettingsError, match="a token of its own"):
+            with_vendor_tokens(base, cfg, shared)
 
 
 def test_the_four_500s_are_bad_rows_by_line_and_the_rest_imports(escbot) -> None:  # type: ignore[no-untyped-def]

@@ -32,11 +32,6 @@ DM_MAX = 10
 DM_RUN = "dm"  # the qa_runs row that makes the daily DMs go once
 
 
-def is_qa_lead(cfg: AppConfig, user: str) -> bool:
-    areas = qa_areas(cfg, user)
-    return areas is None or bool(areas)
-
-
 def queue(
     session: Session, cfg: AppConfig, user: str, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
