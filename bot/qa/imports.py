@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -60,7 +59,7 @@ FIELDS = (
 REQUIRED = FIELDS[:6]
 CHUNK = 2000  # rows per INSERT round trip (10 parameters each: within SQLite's limits)
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a decision from tomorrow is a bug
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before it: a bug (and year 1 overflows in UTC)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 GZIP_MAGIC = b"\x1f\x8b"
 #: Unicode categories refused in every text field: controls (NUL included), format
 #: characters (bidi overrides and isolates, zero-width ones), lone surrogates, private use.
@@ -74,24 +73,28 @@ def _blank_is_none(value: Any) -> Any:
 _SPACES = dict.fromkeys(map(ord, "\t\n\v\f\r"), " ")
 
 
-def _printable(value: Any) -> Any:
-    """Line breaks and tabs become spaces (every field is one line); any other character
-    that would not read as it is (:data:`REFUSED_CATEGORIES`) refuses the row."""
-    if isinstance(value, str):
-        value = value.translate(_SPACES)
-        for ch in value:
-            if unicodedata.category(ch) in REFUSED_CATEGORIES:
-                raise ValueError(f"contains the control or format character U+{ord(ch):04X}")
-    return value
+def _printable(raw: dict[str, Any]) -> dict[str, Any] | str:
+    """The row with line breaks and tabs in its text turned into spaces (every field is
+    one line), or the reason it is refused: another character that would not read as it
+    is (:data:`REFUSED_CATEGORIES`). A pre-pass on the raw row, not a pydantic validator
+    per field: ``str.isprintable`` answers the usual row in C, three times faster."""
+    row = raw
+    for key, value in raw.items():
+        if not isinstance(value, str) or value.isprintable():
+            continue
+        text = value.translate(_SPACES)
+        bad = next((ch for ch in text if unicodedata.category(ch) in REFUSED_CATEGORIES), None)
+        if bad is not None:
+            return f"{_shown(key)}: contains the control or format character U+{ord(bad):04X}"
+        row = dict(row) if row is raw else row
+        row[key] = text
+    return row
 
 
-def _after_2000(value: datetime) -> datetime:
-    if value < EARLIEST:
-        raise ValueError("is before 2000")
-    return value
-
-
-Printable = AfterValidator(_printable)  # after stripping: edge whitespace is trimmed
+def _shown(name: object) -> str:
+    """A column name as it may be echoed back (to a terminal too): escaped if need be."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
 
 
 class DecisionRow(BaseModel):
@@ -99,14 +102,14 @@ class DecisionRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    vendor: Annotated[str, Field(min_length=1, max_length=64), Printable]
-    decision_id: Annotated[str, Field(min_length=1, max_length=128), Printable]
-    content_ref: Annotated[str, Field(min_length=1, max_length=500), Printable]
-    policy_area: Annotated[str, Field(min_length=1, max_length=64), Printable]
-    decision: Annotated[str, Field(min_length=1, max_length=64), Printable]
-    decided_at: Annotated[AwareDatetime, AfterValidator(_after_2000)]
+    vendor: Annotated[str, Field(min_length=1, max_length=64)]
+    decision_id: Annotated[str, Field(min_length=1, max_length=128)]
+    content_ref: Annotated[str, Field(min_length=1, max_length=500)]
+    policy_area: Annotated[str, Field(min_length=1, max_length=64)]
+    decision: Annotated[str, Field(min_length=1, max_length=64)]
+    decided_at: AwareDatetime
     agent_id: Annotated[
-        Annotated[str, Field(max_length=64), Printable] | None, BeforeValidator(_blank_is_none)
+        Annotated[str, Field(max_length=64)] | None, BeforeValidator(_blank_is_none)
     ] = None
     confidence: Annotated[
         Annotated[float, Field(ge=0, le=1)] | None, BeforeValidator(_blank_is_none)
@@ -250,6 +253,10 @@ def validate(
         if isinstance(raw, str):
             errors.append(RowError(line, raw))
             continue
+        raw = _printable(raw)
+        if isinstance(raw, str):
+            errors.append(RowError(line, raw))
+            continue
         try:
             row = _ROW.validate_python(raw)
         except ValidationError as err:
@@ -267,6 +274,8 @@ def validate(
             problem = f"decision: unknown decision {row.decision!r} (known: {known})"
         elif row.decided_at > latest:
             problem = "decided_at: is in the future"
+        elif row.decided_at < EARLIEST:  # a bug; and year 1 at +14:00 overflows in UTC
+            problem = "decided_at: is before 2000"
         elif (key := (row.vendor, row.decision_id)) in seen:
             problem = f"decision_id: {row.decision_id!r} of {row.vendor} repeats line {seen[key]}"
         if problem:
@@ -280,7 +289,7 @@ def validate(
 def _reason(err: ValidationError) -> str:
     parts = []
     for e in err.errors(include_url=False)[:3]:
-        where = ".".join(str(p) for p in e["loc"]) or "row"
+        where = ".".join(_shown(p) for p in e["loc"]) or "row"
         msg = "unknown column" if e["type"] == "extra_forbidden" else e["msg"]
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
