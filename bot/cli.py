@@ -18,7 +18,13 @@ import yaml
 from bot.config import AppConfig, ConfigError, config_summary, load_config
 from bot.config.advisories import config_advisories
 from bot.core import logs
-from bot.settings import SECRET_VARIABLES, Settings, SettingsError, secret_files
+from bot.settings import (
+    SECRET_VARIABLES,
+    Settings,
+    SettingsError,
+    secret_files,
+    with_vendor_tokens,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -186,6 +192,11 @@ def run(ctx: click.Context, workers: int, worker_index: int | None) -> None:
         click.echo(f"escbot: {err}", err=True)
         sys.exit(2)
     cfg = _load_config_or_exit(settings.config_path)
+    try:
+        settings = with_vendor_tokens(settings, cfg)
+    except SettingsError as err:
+        click.echo(f"escbot: {err}", err=True)
+        sys.exit(2)
     if workers > 1 and worker_index is None:
         if settings.app_token:
             click.echo("escbot: Socket Mode is one connection: run it without --workers", err=True)

@@ -22,7 +22,7 @@ from bot.intake.recanonical import recanonicalize
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.identity import TokenRefused
-from bot.slack.membership import join_channels
+from bot.slack.membership import PRIVATE, join_channels
 from bot.slack.server import EscbotWSGI, MetricsWSGI, Server, exposure
 from storage.db import make_session_factory, open_engine, upgrade
 
@@ -148,8 +148,13 @@ class Runtime:
         self.join_channels()
 
     def join_channels(self) -> dict[str, str]:
-        """Join app.yaml's public channels; log an invite line per private one (never raises)."""
-        return join_channels(self.services.client, self.services.config)
+        """Join app.yaml's public channels; log an invite line per private one (never raises).
+        The private ones are remembered: a digest's audience defaults to internal only there."""
+        outcome = join_channels(self.services.client, self.services.config)
+        private = self.services.desk.private_channels
+        private.clear()
+        private.update(c for c, o in outcome.items() if o in PRIVATE)
+        return outcome
 
     def _connect_socket_mode(self) -> None:
         """Open the Socket Mode connection through ``apps.connections.open`` at SLACK_API_URL.

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
 
 DEFAULT_API_URL = "https://slack.com/api/"
 T = TypeVar("T")
@@ -60,7 +63,11 @@ class Settings:
     http: HttpLimits = field(default_factory=HttpLimits)
     metrics_addr: tuple[str, int] | None = None  # serve /metrics there, not on the Slack port
     metrics_token: str | None = None  # then /metrics wants "Authorization: Bearer <token>"
-    qa_token: str | None = None  # POST /qa/decisions wants "Authorization: Bearer <token>"
+    #: The operator token of POST /qa/decisions ("Authorization: Bearer <token>"): any
+    #: vendor's rows, like ``escbot qa import``. Vendors' tools get their own tokens below.
+    qa_token: str | None = None
+    #: vendor key → that vendor's own token (``vendors.<v>.qa_token_env``): its rows only
+    vendor_qa_tokens: Mapping[str, str] = field(default_factory=dict)
     # how long a person's first notice waits for others to arrive in the same DM
     notice_window: timedelta = timedelta(seconds=2)
     #: how many channels the outbox serves at once (1: one call at a time, in a known order)
@@ -154,6 +161,26 @@ def secret_files(env: Mapping[str, str]) -> dict[str, str]:
                 f"{name}_FILE names a file escbot can't read: {path} ({err.strerror})"
             ) from None
     return found
+
+
+def with_vendor_tokens(
+    settings: Settings, cfg: AppConfig, env: Mapping[str, str] | None = None
+) -> Settings:
+    """``settings`` with each vendor's QA token read from its ``qa_token_env`` variable
+    (app.yaml names the variable; the secret itself stays in the environment)."""
+    env = os.environ if env is None else env
+    tokens = {
+        key: env[v.qa_token_env].strip()
+        for key, v in cfg.vendors.items()
+        if v.qa_token_env and env.get(v.qa_token_env, "").strip()
+    }
+    secrets = [*tokens.values(), *([settings.qa_token] if settings.qa_token else [])]
+    if len(set(secrets)) != len(secrets):  # one token would write as two vendors
+        raise SettingsError(
+            "each vendor's qa_token_env must hold a token of its own, different from the "
+            "other vendors' and from ESCBOT_QA_TOKEN"
+        )
+    return replace(settings, vendor_qa_tokens=tokens)
 
 
 def _int(

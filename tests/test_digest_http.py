@@ -92,9 +92,17 @@ def sent_payload(escbot, period_start: datetime) -> str:  # type: ignore[no-unty
         return json.dumps(row.payload["blocks"], ensure_ascii=False, sort_keys=True)
 
 
+def private_kpi_channel(escbot, fake_slack) -> None:  # type: ignore[no-untyped-def]
+    """Make the digests' channel private, with escbot invited, as a desk keeps it."""
+    fake_slack.add_channel(KPI, "tns-escalations-kpi", is_private=True)
+    fake_slack.invite(KPI)
+    assert escbot.join_channels()[KPI] == "private"
+
+
 def test_thursdays_digest_is_byte_identical_after_fridays_reassign(
     escbot, fake_slack, user_factory, clock, config
 ) -> None:
+    private_kpi_channel(escbot, fake_slack)  # the desk's own: the preview shows the same
     ticket = escalate(escbot, user_factory, fake_slack, "Slur-filled pile-on under a post")
     assert drain(escbot.services.outbox)
     owner = user_factory(ticket.assignee_id)

@@ -56,6 +56,7 @@ from bot.qa import grading, sampling
 from bot.qa import schedule as qa_schedule
 from bot.qa.scores import VendorScores
 from bot.reporting import digests
+from bot.reporting.audience import audience_of, for_audience
 from bot.reporting.export import rows as export_rows
 from bot.reporting.periods import scheduled_period
 from bot.reporting.present import compose
@@ -149,6 +150,9 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
             reset(sessions)
             self.clock = FakeClock(START)
             self.desk = Desk(sessions, config, Renderer(config.team_tz), self.clock)
+            self.desk.private_channels.update(
+                d.channel for d in config.digests
+            )  # as found at start
             self.timers = self.timer_runner(config)
             self.ticked = False
             self.decision_seq = 0
@@ -162,7 +166,10 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
 
         def restart_with(self, cfg: AppConfig) -> None:
             """app.yaml changed and escbot restarted: the next tick sees the new file."""
-            self.desk = Desk(sessions, cfg, self.desk.renderer, self.clock)
+            private = self.desk.private_channels
+            self.desk = Desk(
+                sessions, cfg, self.desk.renderer, self.clock, private_channels=private
+            )
             self.timers = self.timer_runner(cfg)
             self.ticked = False
 
@@ -216,10 +223,14 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
 
         @rule(key=tickets, who=st.sampled_from(members))
         def take(self, key: str, who: str) -> None:
+            if who not in self.staying():  # a deactivated account clicks nothing
+                return
             self.attempt(ownership.take_ticket, self.desk, key, who)
 
         @rule(key=tickets, who=st.sampled_from(members))
         def route_again(self, key: str, who: str) -> None:
+            if who not in self.staying():
+                return
             self.attempt(
                 ownership.reassign_ticket,
                 self.desk,
@@ -294,6 +305,8 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
 
         @rule(key=tickets, to=st.sampled_from(severities), who=st.sampled_from(members))
         def change_severity(self, key: str, to: str, who: str) -> None:
+            if who not in self.staying():
+                return
             self.attempt(severity.command, self.desk, f"{key} {to} it is worse than it looked", who)
 
         @rule(days=st.integers(0, 3), length=st.integers(0, 4))
@@ -446,7 +459,11 @@ def month_machine(sessions: sessionmaker[Session], config: AppConfig) -> type[An
                         )
                     ).one()
                     cfg = self.posted_with.setdefault(run.id, self.desk.config)
-                    report = build_report(s, cfg, spec, period, run.created_at)
+                    report = for_audience(
+                        build_report(s, cfg, spec, period, run.created_at),
+                        audience_of(spec, self.desk.private_channels),
+                        summaries=spec.summaries,
+                    )
                     again = compose(
                         cfg, self.desk.renderer, report, late=run.late, scheduled=run.period_end
                     )

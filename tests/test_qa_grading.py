@@ -74,6 +74,9 @@ def test_uphold_overturn_and_correct(drawn, sessions, config: AppConfig) -> None
     with sessions() as s:
         trail = grading.history(s, second.id)
         item = s.get_one(QaItem, second.id)
+    refused = [g.actor_id for g in trail if g.verdict == "refused"]
+    assert refused == ["U07LEGAL01", "U0X"]  # refused attempts on the item are audited beside
+    trail = [g for g in trail if g.verdict != "refused"]
     assert [(g.verdict, g.error_category, g.actor_id) for g in trail] == [
         ("overturned", "missed_context", second.grader_id),
         ("upheld", None, LEAD),

@@ -62,6 +62,9 @@ TeamId = Annotated[str, Strip, _matcher(r"T[A-Z0-9]{2,}", "a Slack team id", "T0
 Slug = Annotated[
     str, _matcher(r"[a-z][a-z0-9_]*", "a lowercase name (letters, digits, _)", "graphic_violence")
 ]
+EnvName = Annotated[
+    str, Strip, _matcher(r"[A-Z_][A-Z0-9_]*", "an environment variable name", "NORTHWIND_QA_TOKEN")
+]
 DigestName = Annotated[
     str, _matcher(r"[a-z0-9_-]+", "a lowercase name (letters, digits, _ and -)", "daily")
 ]

@@ -41,6 +41,7 @@ from bot.config.fields import (
     CronExpr,
     DigestName,
     Duration,
+    EnvName,
     LanguageCode,
     Regex,
     RegionCode,
@@ -153,6 +154,9 @@ class Vendor(Keyed):
     channel: ChannelId | None = None
     #: The vendor's team leads (in the shared channel): they acknowledge clarifications.
     leads: Annotated[tuple[UserId, ...], Unique] = ()
+    #: The environment variable holding this vendor's own token for ``POST /qa/decisions``:
+    #: a batch sent with it may carry this vendor's decisions only.
+    qa_token_env: EnvName | None = None
 
 
 DEFAULT_DECISIONS = {
@@ -247,17 +251,38 @@ class Digest(Model):
     sections: Annotated[tuple[Section, ...], Field(min_length=1), Unique] = SECTIONS
     chart: bool = True
     catch_up: Duration = timedelta(hours=12)
+    #: Who reads the channel: ``internal`` (the desk; the default for a private channel) or
+    #: ``public`` (anyone in the workspace; the default for a public one): keys, counts and
+    #: areas only, never a sensitive ticket's summary nor content (bot/reporting/audience.py).
+    audience: Literal["internal", "public"] | None = None
+    #: A public digest's non-sensitive tickets show their summaries too.
+    summaries: bool = False
 
 
 class Retention(Model):
     """How long partners' words stay: details and content links are redacted after
     ``redact_after`` (from resolution); keys, metadata and the audit trail stay for KPIs.
     Bookkeeping goes too: the ids of handled Slack requests after ``requests_after``,
-    delivered outbox messages after ``outbox_after``."""
+    delivered outbox messages after ``outbox_after``. The QA programme has its own periods:
+    vendors' decisions (never drawn: deleted; drawn: content reference and agent redacted),
+    grade notes, and clarifications' text, each counted from its own date."""
 
     redact_after: Duration | None = timedelta(days=365)
     requests_after: Duration = timedelta(days=7)
     outbox_after: Duration = timedelta(days=30)
+    qa_decisions_after: Duration | None = timedelta(days=90)
+    qa_grades_after: Duration | None = timedelta(days=365)
+    qa_clarifications_after: Duration | None = timedelta(days=365)
+
+    @field_validator("qa_decisions_after")
+    @classmethod
+    def _outlive_draws(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=14):
+            raise ValueError(
+                f"{format_duration(value)} is too short: the daily sample and the weekly "
+                "calibration set are drawn from decisions of the days before (at least 14d)"
+            )
+        return value
 
     @field_validator("requests_after")
     @classmethod

@@ -27,3 +27,6 @@ class Desk:
     renderer: Renderer
     clock: Clock
     seal: Seal = field(default_factory=Seal)
+    #: Channels escbot found private when it joined them at start (the rest may be read by
+    #: anyone in the workspace): a digest's audience defaults to ``internal`` only there.
+    private_channels: set[str] = field(default_factory=set)

@@ -9,17 +9,22 @@ for the vendor's leads, who are reminded every ``qa.remind_every`` until one of
 them clicks it (a durable timer, like follow-up reminders). The digest lists the
 open ones and, for each acknowledged at least a period ago, the error rate in
 its category before and after.
+
+Writing, sending and seeing clarifications belong to the pod owning the policy area
+(:func:`bot.tickets.permissions.check_qa`): another pod's member neither opens the
+modal (with its content references) nor sends one under this pod's name; App Home
+lists a lead only the clarifications of the pods they lead.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, Vendor
@@ -32,6 +37,7 @@ from bot.core.text import clean, mrkdwn, truncate
 from bot.delivery import outbox, timers
 from bot.qa.grading import OVERTURNED, leads_of
 from bot.qa.scores import Share, category_error_rate
+from bot.tickets.permissions import QaVerb, check_qa, qa_audited
 from storage.db import transaction
 from storage.models import QaClarification, QaDecision, QaItem, Timer
 from storage.queries import claim_request, insert_new
@@ -63,9 +69,8 @@ def _load(session: Session, clar_id: int) -> QaClarification:
     return clar
 
 
-def _check_writer(cfg: AppConfig, user: str) -> None:
-    if not cfg.can_act(user):
-        raise NotAllowed("Only the pod writes clarifications to vendors.")
+def _check_writer(cfg: AppConfig, area: str, user: str, item_id: int | None = None) -> None:
+    check_qa(cfg, area, user, QaVerb.CLARIFY, item_id=item_id)
 
 
 # -- proposing -------------------------------------------------------------------------
@@ -161,12 +166,12 @@ def _pod_leads(cfg: AppConfig, area: str) -> list[str]:
 def modal_for_item(desk: Desk, item_id: int, user: str) -> dict[str, Any]:
     """ "Write clarification" on an overturned item: the modal, prefilled from it."""
     cfg = desk.config
-    _check_writer(cfg, user)
-    with desk.sessions() as session:
+    with qa_audited(desk.sessions, user, desk.clock.now()), desk.sessions() as session:
         item = session.get(QaItem, item_id)
         if item is None or item.kind != "sample" or item.verdict != OVERTURNED:
             raise DomainError("Only an overturned sampled decision can start a clarification.")
         decision = session.get_one(QaDecision, item.decision_id)
+        _check_writer(cfg, decision.policy_area, user, item.id)
     _vendor(cfg, decision.vendor)
     draft = {
         "vendor": decision.vendor,
@@ -179,11 +184,11 @@ def modal_for_item(desk: Desk, item_id: int, user: str) -> dict[str, Any]:
 
 def modal_for_proposal(desk: Desk, clar_id: int, user: str) -> dict[str, Any]:
     cfg = desk.config
-    _check_writer(cfg, user)
-    with desk.sessions() as session:
+    with qa_audited(desk.sessions, user, desk.clock.now()), desk.sessions() as session:
         clar = session.get(QaClarification, clar_id)
         if clar is None:
             raise NotFound("That clarification no longer exists.")
+        _check_writer(cfg, clar.policy_area, user, clar.item_id)
         if clar.status != PROPOSED:
             raise DomainError("That clarification was already written and sent.")
     _vendor(cfg, clar.vendor)
@@ -214,7 +219,6 @@ def _modal(desk: Desk, meta: dict[str, int], draft: dict[str, Any]) -> dict[str,
 def submit(desk: Desk, view: dict[str, Any], user: str) -> int:
     """Post the written clarification to the vendor's channel; its id."""
     cfg = desk.config
-    _check_writer(cfg, user)
     meta = json.loads(desk.seal.open_view(view, user=user))
     values = forms.values(view)
     point = clean(values.get("policy_point") or "").strip()
@@ -232,10 +236,11 @@ def submit(desk: Desk, view: dict[str, Any], user: str) -> int:
     if errors:
         raise FieldErrors(errors)
     now = desk.clock.now()
-    with transaction(desk.sessions) as session:
+    with qa_audited(desk.sessions, user, now), transaction(desk.sessions) as session:
         claimed = claim_request(session, f"view:{view.get('id')}", now, {})
         if "clarification" in meta:
             clar = _load(session, int(meta["clarification"]))
+            _check_writer(cfg, clar.policy_area, user, clar.item_id)
             if not claimed:
                 return clar.id
             if clar.status != PROPOSED:
@@ -243,6 +248,7 @@ def submit(desk: Desk, view: dict[str, Any], user: str) -> int:
         else:
             item = session.get_one(QaItem, int(meta["item"]))
             decision = session.get_one(QaDecision, item.decision_id)
+            _check_writer(cfg, decision.policy_area, user, item.id)
             if not claimed:
                 return 0
             clar = QaClarification(
@@ -470,14 +476,19 @@ def summary_text(cfg: AppConfig, s: Summary, when: Callable[[datetime | None], s
     return truncate("\n".join(lines), 2000)
 
 
-def for_home(session: Session, cfg: AppConfig, now: datetime) -> list[dict[str, Any]]:
-    """The lead's App Home list: proposals to write, open ones, the latest closed."""
+def for_home(
+    session: Session, cfg: AppConfig, now: datetime, areas: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """The lead's App Home list: proposals to write, open ones, the latest closed; of
+    ``areas`` only (None: every area, for admins)."""
+    mine = QaClarification.policy_area.in_(areas) if areas is not None else true()
     rows = session.scalars(
         select(QaClarification)
         .where(
             QaClarification.status.in_((PROPOSED, OPEN))
             | (QaClarification.acknowledged_at >= now - timedelta(days=14))
         )
+        .where(mine)
         .order_by(QaClarification.id.desc())
         .limit(SHOWN)
     ).all()

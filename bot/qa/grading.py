@@ -2,8 +2,11 @@
 
 Every grade and every correction is a ``qa_grades`` row (who, when, what, and the
 grade it replaces): the append-only audit of the programme. The item keeps the
-current grade for the scores. An item is graded by its grader; the pod's lead and
-the admins may grade or correct any item; a grader may correct their own grade.
+current grade for the scores. Who may grade is :func:`bot.tickets.permissions.check_qa`:
+a sampled item's grader, or the pod's lead and the admins; a calibration item's grader
+only (blind). A lead's or admin's correction of a calibration grade is a grade row of
+its own that leaves the item, and so the pod's kappa, as the grader graded it.
+Refused attempts are audited in the same rows (verdict ``refused``).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from bot.core import forms
 from bot.core.desk import Desk
-from bot.core.errors import DomainError, NotAllowed, NotFound
+from bot.core.errors import DomainError, NotFound
 from bot.core.forms import FieldErrors
 from bot.core.text import clean
 from bot.delivery import outbox
 from bot.qa.assign import GRADED, PENDING
+from bot.qa.sampling import CALIBRATION
+from bot.tickets.permissions import QaVerb, check_qa, qa_audited, qa_overseers
 from storage.db import transaction
 from storage.models import QaDecision, QaGrade, QaItem
 from storage.queries import claim_request
@@ -43,19 +48,27 @@ def _load(session: Session, item_id: int) -> tuple[QaItem, QaDecision]:
 
 def leads_of(cfg: AppConfig, area: str) -> set[str]:
     """Who oversees QA of ``area``: its pod's lead and the admins."""
-    pod = cfg.pods.get(cfg.policy_areas[area].pod) if area in cfg.policy_areas else None
-    return {*cfg.workspace.admins, *([pod.lead] if pod else [])}
+    return qa_overseers(cfg, area)
 
 
-def check_grader(cfg: AppConfig, item: QaItem, decision: QaDecision, user: str) -> None:
-    if user == item.grader_id or user in leads_of(cfg, decision.policy_area):
-        return
-    who = f"<@{item.grader_id}>" if item.grader_id else "the specialist it is assigned to"
-    raise NotAllowed(f"This QA item is for {who} to grade (or the pod lead).")
+def check_grader(
+    cfg: AppConfig, item: QaItem, decision: QaDecision, user: str, verb: QaVerb
+) -> None:
+    check_qa(
+        cfg,
+        decision.policy_area,
+        user,
+        verb,
+        item_id=item.id,
+        grader=item.grader_id,
+        calibration=item.kind == CALIBRATION,
+    )
 
 
-def _with_item(desk: Desk, item_id: int, fn: Callable[[Session, QaItem, QaDecision], T]) -> T:
-    with transaction(desk.sessions) as session:
+def _with_item(
+    desk: Desk, item_id: int, user: str, fn: Callable[[Session, QaItem, QaDecision], T]
+) -> T:
+    with qa_audited(desk.sessions, user, desk.clock.now()), transaction(desk.sessions) as session:
         item, decision = _load(session, item_id)
         return fn(session, item, decision)
 
@@ -64,7 +77,7 @@ def uphold(desk: Desk, item_id: int, user: str) -> None:
     """The one-click grade: the vendor's decision stands."""
 
     def run(session: Session, item: QaItem, decision: QaDecision) -> None:
-        check_grader(desk.config, item, decision, user)
+        check_grader(desk.config, item, decision, user, QaVerb.GRADE)
         if item.status == GRADED:
             raise DomainError(
                 f"That decision was already graded ({item.verdict}) by <@{item.graded_by}>; "
@@ -72,7 +85,7 @@ def uphold(desk: Desk, item_id: int, user: str) -> None:
             )
         record(session, desk.config, item, decision, user, UPHELD, None, None, "", desk.clock.now())
 
-    _with_item(desk, item_id, run)
+    _with_item(desk, item_id, user, run)
 
 
 def grade_modal(desk: Desk, item_id: int, user: str, *, correcting: bool) -> dict[str, Any]:
@@ -80,7 +93,7 @@ def grade_modal(desk: Desk, item_id: int, user: str, *, correcting: bool) -> dic
 
     def build(session: Session, item: QaItem, decision: QaDecision) -> dict[str, Any]:
         cfg = desk.config
-        check_grader(cfg, item, decision, user)
+        check_grader(cfg, item, decision, user, QaVerb.CORRECT if correcting else QaVerb.GRADE)
         if correcting and item.status != GRADED:
             raise DomainError("That decision is not graded yet: grade it first.")
         if not correcting and item.status == GRADED:
@@ -100,7 +113,7 @@ def grade_modal(desk: Desk, item_id: int, user: str, *, correcting: bool) -> dic
         )
         return desk.seal.seal_view(view)
 
-    return _with_item(desk, item_id, build)
+    return _with_item(desk, item_id, user, build)
 
 
 def submit_grade(desk: Desk, view: dict[str, Any], user: str) -> None:
@@ -111,7 +124,7 @@ def submit_grade(desk: Desk, view: dict[str, Any], user: str) -> None:
     cfg = desk.config
 
     def run(session: Session, item: QaItem, decision: QaDecision) -> None:
-        check_grader(cfg, item, decision, user)
+        check_grader(cfg, item, decision, user, QaVerb.CORRECT if correcting else QaVerb.GRADE)
         if not claim_request(session, f"view:{view.get('id')}", desk.clock.now(), {}):
             return  # a double submission of the same modal
         verdict = values.get("verdict") if correcting else OVERTURNED
@@ -144,7 +157,7 @@ def submit_grade(desk: Desk, view: dict[str, Any], user: str) -> None:
         now = desk.clock.now()
         record(session, cfg, item, decision, user, verdict, correct, category, note, now)
 
-    _with_item(desk, item_id, run)
+    _with_item(desk, item_id, user, run)
 
 
 def record(
@@ -159,9 +172,16 @@ def record(
     note: str,
     now: datetime,
 ) -> QaGrade:
-    """Store a grade (or a correction) with its audit row, and refresh who sees it."""
+    """Store a grade (or a correction) with its audit row, and refresh who sees it.
+
+    Someone else's correction of a calibration grade is stored beside it: the item keeps
+    its grader's blind grade, which is what the pod's kappa reads.
+    """
     previous = session.scalar(
-        select(QaGrade.id).where(QaGrade.item_id == item.id).order_by(QaGrade.id.desc()).limit(1)
+        select(QaGrade.id)
+        .where(QaGrade.item_id == item.id, QaGrade.verdict.in_((UPHELD, OVERTURNED)))
+        .order_by(QaGrade.id.desc())
+        .limit(1)
     )
     grade = QaGrade(
         item_id=item.id,
@@ -174,6 +194,9 @@ def record(
         at=now,
     )
     session.add(grade)
+    if item.kind == CALIBRATION and item.status == GRADED and actor != item.grader_id:
+        session.flush()
+        return grade
     item.status, item.verdict = GRADED, verdict
     item.correct_decision, item.error_category = correct, category
     item.graded_by, item.graded_at = actor, now
@@ -186,7 +209,7 @@ def record(
 
 
 def history(session: Session, item_id: int) -> list[QaGrade]:
-    """Every grade the item was given, oldest first (the audit)."""
+    """Every grade the item was given and every refused attempt, oldest first (the audit)."""
     return list(
         session.scalars(select(QaGrade).where(QaGrade.item_id == item_id).order_by(QaGrade.id))
     )

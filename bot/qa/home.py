@@ -1,12 +1,13 @@
 """The QA part of App Home and the daily QA DM: a grader's queue, their latest grades, and
-for the pod lead the scores and clarifications."""
+for a pod lead the scores and clarifications of their own pod's policy areas (admins: all;
+:func:`bot.tickets.permissions.qa_areas`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from bot.qa.report import points, share_text
 from bot.qa.sampling import already_drawn, day_bounds
 from bot.qa.scores import vendor_scores
 from bot.reporting.kpi import Window
+from bot.tickets.permissions import qa_areas
 from storage.db import transaction
 from storage.models import QaDecision, QaItem, QaRun
 
@@ -28,10 +30,6 @@ QUEUE_MAX = 6
 GRADED_MAX = 3
 DM_MAX = 10
 DM_RUN = "dm"  # the qa_runs row that makes the daily DMs go once
-
-
-def is_qa_lead(cfg: AppConfig, user: str) -> bool:
-    return user in cfg.workspace.admins or any(p.lead == user for p in cfg.pods.values())
 
 
 def queue(
@@ -68,31 +66,36 @@ def home_context(
     if not cfg.qa.plans:
         return None
     items, total = queue(session, cfg, user, QUEUE_MAX)
-    lead = is_qa_lead(cfg, user)
+    areas = qa_areas(cfg, user)
+    lead = areas is None or bool(areas)
     return {
         "queue": items,
         "queue_more": max(0, total - len(items)),
         "graded": recent_grades(session, cfg, user),
         "lead": lead,
-        "lead_lines": lead_lines(session, cfg, now) if lead else [],
-        "clarifications": clarify.for_home(session, cfg, now) if lead else [],
+        "lead_lines": lead_lines(session, cfg, now, areas) if lead else [],
+        "clarifications": clarify.for_home(session, cfg, now, areas) if lead else [],
     }
 
 
-def lead_lines(session: Session, cfg: AppConfig, now: datetime) -> list[str]:
+def lead_lines(
+    session: Session, cfg: AppConfig, now: datetime, areas: frozenset[str] | None = None
+) -> list[str]:
     """What the lead sees of the programme (mrkdwn lines): each vendor's QA score over the
-    last seven days, and what waits for a grader."""
+    last seven days in ``areas`` (None: all), and what waits for a grader there."""
     week = Window(now - timedelta(days=7), now)
     before = Window(week.start - timedelta(days=7), week.start)
     lines = [
         f"{':red_circle: ' if v.overall.clearly_below else ''}*{mrkdwn(v.name)}* "
         f"{share_text(v.overall)}{points(v.change)} · target {v.target:.0%} · last 7 days"
-        for v in vendor_scores(session, cfg, week, before)
+        for v in vendor_scores(session, cfg, week, before, areas)
     ]
     unassigned = session.scalar(
         select(func.count())
         .select_from(QaItem)
+        .join(QaDecision, QaDecision.id == QaItem.decision_id)
         .where(QaItem.grader_id.is_(None), QaItem.status == PENDING)
+        .where(QaDecision.policy_area.in_(areas) if areas is not None else true())
     )
     if unassigned:
         lines.append(f":hourglass: {unassigned} QA item(s) wait for a grader under their cap")

@@ -9,6 +9,12 @@ report names the bad lines, to be fixed and imported again); ``strict`` imports
 nothing when any row is bad. Importing is idempotent per (vendor, decision_id):
 ``INSERT … ON CONFLICT DO NOTHING`` against a unique key, so a second run of the
 same file stores nothing, also when two imports race.
+
+Nothing a client sends can fail the batch or the server: an oversized field, a
+number too long to convert, nesting too deep to parse, a control, bidi or
+surrogate character (PostgreSQL refuses NUL outright, and the others would reach
+the export and Slack) each make their own line a bad row, before anything is
+stored. ``scope`` (a vendor's own token) makes any other vendor's row a bad row.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -52,10 +59,42 @@ FIELDS = (
 REQUIRED = FIELDS[:6]
 CHUNK = 2000  # rows per INSERT round trip (10 parameters each: within SQLite's limits)
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a decision from tomorrow is a bug
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+GZIP_MAGIC = b"\x1f\x8b"
+#: Unicode categories refused in every text field: controls (NUL included), format
+#: characters (bidi overrides and isolates, zero-width ones), lone surrogates, private use.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
 
 
 def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
+
+
+_SPACES = dict.fromkeys(map(ord, "\t\n\v\f\r"), " ")
+
+
+def _printable(raw: dict[str, Any]) -> dict[str, Any] | str:
+    """The row with line breaks and tabs in its text turned into spaces (every field is
+    one line), or the reason it is refused: another character that would not read as it
+    is (:data:`REFUSED_CATEGORIES`). A pre-pass on the raw row, not a pydantic validator
+    per field: ``str.isprintable`` answers the usual row in C, three times faster."""
+    row = raw
+    for key, value in raw.items():
+        if not isinstance(value, str) or value.isprintable():
+            continue
+        text = value.translate(_SPACES)
+        bad = next((ch for ch in text if unicodedata.category(ch) in REFUSED_CATEGORIES), None)
+        if bad is not None:
+            return f"{_shown(key)}: contains the control or format character U+{ord(bad):04X}"
+        row = dict(row) if row is raw else row
+        row[key] = text
+    return row
+
+
+def _shown(name: object) -> str:
+    """A column name as it may be echoed back (to a terminal too): escaped if need be."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
 
 
 class DecisionRow(BaseModel):
@@ -154,7 +193,15 @@ def _csv_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]
         raise FileRefused(f"line 1 (header): {'; '.join(parts)}; expected {', '.join(FIELDS)}")
     width = len(header)
     line = reader.line_num
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # e.g. a field over csv.field_size_limit(): this row only
+            first, line = line + 1, reader.line_num
+            yield first, f"not CSV ({err})"
+            continue
         first, line = line + 1, reader.line_num
         if not values or values == [""] * len(values):
             continue
@@ -174,6 +221,12 @@ def _jsonl_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str
         except json.JSONDecodeError as err:
             yield number, f"not JSON ({err.msg})"
             continue
+        except ValueError:  # int() refuses a number of more than 4300 digits
+            yield number, "not JSON we can read (a number too long)"
+            continue
+        except RecursionError:
+            yield number, "not JSON we can read (nested too deep)"
+            continue
         if not isinstance(value, dict):
             yield number, "not a JSON object"
             continue
@@ -181,9 +234,13 @@ def _jsonl_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str
 
 
 def validate(
-    cfg: AppConfig, rows: Iterable[tuple[int, dict[str, Any] | str]], now: datetime
+    cfg: AppConfig,
+    rows: Iterable[tuple[int, dict[str, Any] | str]],
+    now: datetime,
+    scope: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[RowError], int]:
-    """(good rows ready to insert, bad rows, rows read)."""
+    """(good rows ready to insert, bad rows, rows read); with ``scope``, only that
+    vendor's rows are good (a vendor's token writes its own decisions only)."""
     vendors, areas = set(cfg.vendors), set(cfg.policy_areas)
     decisions = set(cfg.resolution.decisions)
     latest = now + FUTURE_SLACK
@@ -196,6 +253,10 @@ def validate(
         if isinstance(raw, str):
             errors.append(RowError(line, raw))
             continue
+        raw = _printable(raw)
+        if isinstance(raw, str):
+            errors.append(RowError(line, raw))
+            continue
         try:
             row = _ROW.validate_python(raw)
         except ValidationError as err:
@@ -204,6 +265,8 @@ def validate(
         problem = None
         if row.vendor not in vendors:
             problem = f"vendor: unknown vendor {row.vendor!r} (known: {', '.join(sorted(vendors))})"
+        elif scope is not None and row.vendor != scope:
+            problem = f"vendor: this token sends {scope}'s decisions only, not {row.vendor}'s"
         elif row.policy_area not in areas:
             problem = f"policy_area: unknown policy area {row.policy_area!r}"
         elif row.decision not in decisions:
@@ -211,6 +274,8 @@ def validate(
             problem = f"decision: unknown decision {row.decision!r} (known: {known})"
         elif row.decided_at > latest:
             problem = "decided_at: is in the future"
+        elif row.decided_at < EARLIEST:  # a bug; and year 1 at +14:00 overflows in UTC
+            problem = "decided_at: is before 2000"
         elif (key := (row.vendor, row.decision_id)) in seen:
             problem = f"decision_id: {row.decision_id!r} of {row.vendor} repeats line {seen[key]}"
         if problem:
@@ -224,7 +289,7 @@ def validate(
 def _reason(err: ValidationError) -> str:
     parts = []
     for e in err.errors(include_url=False)[:3]:
-        where = ".".join(str(p) for p in e["loc"]) or "row"
+        where = ".".join(_shown(p) for p in e["loc"]) or "row"
         msg = "unknown column" if e["type"] == "extra_forbidden" else e["msg"]
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
@@ -292,11 +357,12 @@ def import_text(
     now: datetime,
     *,
     strict: bool = False,
+    scope: str | None = None,
 ) -> ImportResult:
     """Validate and store one file or batch (see the module's docstring for the semantics)."""
     result = ImportResult()
     try:
-        good, result.errors, result.rows = validate(cfg, read_rows(text, fmt), now)
+        good, result.errors, result.rows = validate(cfg, read_rows(text, fmt), now, scope)
     except FileRefused as err:
         result.refused = str(err)
         return result
@@ -319,10 +385,15 @@ def import_bytes(
     now: datetime,
     *,
     strict: bool = False,
+    scope: str | None = None,
 ) -> ImportResult:
     """A batch posted over HTTP: the same as a file."""
+    if body.startswith(GZIP_MAGIC):
+        return ImportResult(refused="the body is gzip: send the rows uncompressed")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return ImportResult(refused="the body is not UTF-8 text")
-    return import_text(sessions, cfg, io.StringIO(text, newline=""), fmt, now, strict=strict)
+    return import_text(
+        sessions, cfg, io.StringIO(text, newline=""), fmt, now, strict=strict, scope=scope
+    )

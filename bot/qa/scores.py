@@ -21,7 +21,7 @@ grading of that day.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -131,10 +131,18 @@ def graded_items(session: Session, window: Window) -> list[Graded]:
 
 
 def vendor_scores(
-    session: Session, cfg: AppConfig, cur: Window, prev: Window
+    session: Session,
+    cfg: AppConfig,
+    cur: Window,
+    prev: Window,
+    areas: Collection[str] | None = None,
 ) -> tuple[VendorScores, ...]:
-    """Per vendor with a QA plan: the score, its trend, and per area, category and agent."""
+    """Per vendor with a QA plan: the score, its trend, and per area, category and agent;
+    of the items in ``areas`` only, when given (a pod lead's own pod)."""
     now_items, before = graded_items(session, cur), graded_items(session, prev)
+    if areas is not None:
+        now_items = [g for g in now_items if g.area in areas]
+        before = [g for g in before if g.area in areas]
     out = []
     for key in cfg.qa.plans:
         vendor = cfg.vendors[key]

@@ -25,6 +25,7 @@ from bot.core.desk import Desk
 from bot.core.errors import NotFound
 from bot.core.text import mrkdwn
 from bot.delivery.outbox import enqueue_message, enqueue_upload
+from bot.reporting.audience import audience_of, for_audience
 from bot.reporting.periods import (
     Period,
     digest_period,
@@ -78,6 +79,8 @@ def run_due_digest(
         if already_run(session, digest.name, period):
             return None
         report = build_report(session, cfg, digest, period, now)
+    audience = audience_of(digest, desk.private_channels)
+    report = for_audience(report, audience, summaries=digest.summaries)
     out = present(cfg, desk.renderer, report, late=late, scheduled=scheduled)
     key = dedup_key(digest, period)
     run = DigestRun(
@@ -110,7 +113,13 @@ def run_due_digest(
     except IntegrityError:
         log.info("digest %s for %s was already posted", digest.name, period.label)
         return None
-    log.info("digest %s for %s queued%s", digest.name, period.label, " (late)" if late else "")
+    log.info(
+        "digest %s for %s queued for the %s audience%s",
+        digest.name,
+        period.label,
+        audience,
+        " (late)" if late else "",
+    )
     return run
 
 

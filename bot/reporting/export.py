@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.text import clean
 from storage.models import ContentItem, Resolution, Ticket
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,10 +55,12 @@ BATCH = 1000
 
 
 def neutralise(value: Any) -> Any:
-    """A text cell made inert: formula-looking text gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A text cell made inert as Slack shows it: bidi overrides and control characters
+    removed (:func:`~bot.core.text.clean`), then formula-looking text gets a leading ``'``."""
+    if not isinstance(value, str):
+        return value
+    value = clean(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _cell(value: Any) -> Any:

@@ -196,8 +196,10 @@ class _View:
             lines.append("Oldest open:")
             for r in b.oldest:
                 age = human((self.report.as_of - r.created_at).total_seconds())
-                summary = warned((r,), truncate(mrkdwn(r.summary), 80))
-                lines.append(f"• {ticket_link(r)} {r.severity} · {age} old · {summary}")
+                line = f"• {ticket_link(r)} {r.severity} · {age} old"
+                if r.summary:  # a public digest's have none (bot/reporting/audience.py)
+                    line += f" · {warned((r,), truncate(mrkdwn(r.summary), 80))}"
+                lines.append(line)
         return {"text": "\n".join(lines)}
 
     def _turnaround(self) -> dict[str, Any] | None:

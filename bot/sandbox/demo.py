@@ -317,8 +317,9 @@ class Desk:
             self.fake.add_user(uid, name)
         self.fake.add_channel(cfg.workspace.intake_channel, "tns-escalations")
         self.fake.add_channel(PARTNER_CHANNEL, "partner-requests")
-        for d in cfg.digests:
-            self.fake.add_channel(d.channel, "tns-escalations-kpi")
+        for d in cfg.digests:  # private, as a desk keeps it: the digest's audience is internal
+            self.fake.add_channel(d.channel, "tns-escalations-kpi", is_private=True)
+            self.fake.invite(d.channel)
         for key, vendor in cfg.vendors.items():  # Slack Connect channels: escbot is invited
             if vendor.channel:
                 self.fake.add_channel(

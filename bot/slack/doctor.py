@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import AppConfig
 from bot.settings import DEFAULT_API_URL
 from bot.slack.manifest import BOT_SCOPES
-from bot.slack.membership import channels_of
+from bot.slack.membership import channels_of, exposes, public_meaning
 
 Status = Literal["ok", "warn", "fail", "note"]
 MARKS: dict[Status, str] = {"ok": "✓", "warn": "!", "fail": "✗", "note": "·"}
@@ -238,7 +238,11 @@ def workspace(cfg: AppConfig, identity: Identity) -> list[Check]:
 def channels(client: WebClient, cfg: AppConfig, identity: Identity) -> Iterator[Check]:
     bot = f"@{identity.name}"
     for channel_id, key in channels_of(cfg).items():
-        yield channel(client, channel_id, key, bot)
+        check = channel(client, channel_id, key, bot)
+        yield check
+        if "(public;" in check.text:  # what anyone in the workspace reads there
+            meaning = public_meaning(cfg, channel_id)
+            yield warn(meaning) if exposes(cfg, channel_id) else note(meaning)
 
 
 def channel(client: WebClient, channel_id: str, key: str, bot: str) -> Check:

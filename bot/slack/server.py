@@ -224,7 +224,11 @@ class EscbotWSGI:
         self.serves_metrics = settings.metrics_addr is None
         self.probes = Probes(services, separate=False)
         self.qa = QaDecisionsEndpoint(
-            services.desk, settings.qa_token, settings.http.max_body_bytes, _respond
+            services.desk,
+            settings.qa_token,
+            settings.http.max_body_bytes,
+            _respond,
+            settings.vendor_qa_tokens,
         )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -254,7 +258,11 @@ class EscbotWSGI:
 def exposure(settings: Any) -> str:
     """What answers on the Slack port and to whom, for the start-up line (the table of
     docs/operations.md, *Network exposure*): an operator sees what a bind exposes."""
-    qa = "bearer token" if settings.qa_token else "off: no ESCBOT_QA_TOKEN"
+    vendors = len(settings.vendor_qa_tokens)
+    if settings.qa_token or vendors:
+        qa = f"bearer tokens: {vendors} vendor(s)" + (", operator" if settings.qa_token else "")
+    else:
+        qa = "off: no vendor qa_token_env, no ESCBOT_QA_TOKEN"
     if settings.metrics_addr:
         metrics = "not here: on ESCBOT_METRICS_ADDR"
     else:

@@ -1,4 +1,4 @@
-"""Who may do what to a ticket: every such rule of escbot, in one place.
+"""Who may do what to a ticket or a QA item: every such rule of escbot, in one place.
 
 Rules scope to the ticket's own pod (the pod owning its policy area): being in
 *some* pod is not enough to work on another pod's tickets. Every refusal is a
@@ -6,6 +6,12 @@ Rules scope to the ticket's own pod (the pod owning its policy area): being in
 the same way by :func:`audited`, at most once per person, ticket and verb in
 :data:`AUDIT_WINDOW`, so a script clicking a refused button cannot flood the
 trail and push the real history out of ``/escalate status``.
+
+The QA programme follows the same rule with the item's policy area
+(:func:`check_qa`): grading, correcting, clarifications and the scores belong to
+the pod owning the area. A blind calibration grade is its grader's alone, leads
+and admins included. A refused QA attempt on an item is audited in the item's
+grade history (``qa_grades``, verdict ``refused``), as often as a ticket's.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from bot.core.desk import Desk
 from bot.core.errors import NotAllowed
 from bot.tickets.lifecycle import record
 from storage.db import transaction
-from storage.models import FollowUp, Ticket, TicketEvent, Watcher
+from storage.models import FollowUp, QaGrade, Ticket, TicketEvent, Watcher
 from storage.queries import ticket_by_id
 
 #: A refused attempt is audited once per (ticket, actor, verb) in this window.
@@ -200,3 +206,113 @@ def _not_yours(ticket: Ticket, *, hint: bool) -> str:
     owner = f"<@{ticket.assignee_id}>'s" if ticket.assignee_id else "its owner's"
     tip = " To make it yours, use *Take*." if hint else ""
     return f"{ticket.key} is {owner} to acknowledge; nothing was changed.{tip}"
+
+
+# -- the QA programme ------------------------------------------------------------------
+
+
+class QaVerb(StrEnum):
+    """What someone tries to do with a QA item; the value reads in "can … this item"."""
+
+    GRADE = "grade"
+    CORRECT = "correct the grade of"
+    CLARIFY = "write a clarification from"
+
+
+class QaRefused(NotAllowed):
+    """``actor`` may not ``verb`` the QA item (or the clarification of ``area``)."""
+
+    def __init__(self, message: str, verb: QaVerb, item_id: int | None) -> None:
+        super().__init__(message)
+        self.verb, self.item_id = verb, item_id
+
+
+def qa_overseers(cfg: AppConfig, area: str) -> set[str]:
+    """Who oversees QA of ``area``: its pod's lead and the admins."""
+    lead = cfg.pod_for_area(area).lead if area in cfg.policy_areas else None
+    return {*cfg.workspace.admins, *([lead] if lead else [])}
+
+
+def check_qa(
+    cfg: AppConfig,
+    area: str,
+    user: str,
+    verb: QaVerb,
+    *,
+    item_id: int | None = None,
+    grader: str | None = None,
+    calibration: bool = False,
+) -> None:
+    """Raise :class:`QaRefused` unless ``user`` may ``verb`` a QA item of ``area``.
+
+    A sampled item: its grader, the pod's lead and the admins grade and correct it. A
+    calibration item: only its grader grades it (blind); the lead's or an admin's
+    correction is a separate grade that never counts toward kappa. Clarifications:
+    the pod (members, lead) and the admins.
+    """
+    pod = cfg.pod_for_area(area) if area in cfg.policy_areas else None
+    title = pod.title if pod else "owning"
+    overseer = user in qa_overseers(cfg, area)
+    if verb is QaVerb.CLARIFY:
+        if overseer or (pod is not None and pod.member(user) is not None):
+            return
+        raise QaRefused(
+            f"Only members of the {title} pod (and escbot admins) can write clarifications "
+            "about its QA items; nothing was sent.",
+            verb,
+            item_id,
+        )
+    if grader is not None and user == grader:
+        return
+    who = f"<@{grader}>" if grader else "the specialist it is assigned to"
+    if calibration and verb is QaVerb.GRADE:
+        raise QaRefused(
+            f"Only {who} can grade this calibration item: it is graded blind, by its grader "
+            "alone. Once it is graded, the pod lead can add a correction (which does not "
+            "count toward the pod's agreement); nothing was changed.",
+            verb,
+            item_id,
+        )
+    if overseer:
+        return
+    raise QaRefused(
+        f"Only {who} (or the {title} lead) can {verb.value} this QA item; nothing was changed.",
+        verb,
+        item_id,
+    )
+
+
+def qa_areas(cfg: AppConfig, user: str) -> frozenset[str] | None:
+    """The policy areas whose QA scores and clarifications ``user`` sees in App Home:
+    None for every area (admins), the areas of the pods they lead, or none."""
+    if cfg.is_admin(user):
+        return None
+    return frozenset(k for k, a in cfg.policy_areas.items() if cfg.pods[a.pod].lead == user)
+
+
+@contextmanager
+def qa_audited(sessions: sessionmaker[Session], actor: str, now: datetime) -> Iterator[None]:
+    """Audit a :class:`QaRefused` on an item escaping the block (after its own transaction
+    rolled back), at most once per person, item and verb in :data:`AUDIT_WINDOW`."""
+    try:
+        yield
+    except QaRefused as err:
+        if err.item_id is not None:
+            with transaction(sessions) as session:
+                _audit_qa(session, err, err.item_id, actor, now)
+        raise
+
+
+def _audit_qa(session: Session, err: QaRefused, item_id: int, actor: str, now: datetime) -> None:
+    note = f"{err.verb.value}: {err}"
+    recent = session.scalar(
+        select(QaGrade.id).where(
+            QaGrade.item_id == item_id,
+            QaGrade.actor_id == actor,
+            QaGrade.verdict == REFUSED,
+            QaGrade.note == note,
+            QaGrade.at > now - AUDIT_WINDOW,
+        )
+    )
+    if recent is None:
+        session.add(QaGrade(item_id=item_id, actor_id=actor, verdict=REFUSED, note=note, at=now))

@@ -11,6 +11,13 @@ double submissions; useless once Slack's five minutes are long past) go after
 ``retention.requests_after``; delivered outbox messages (sent, or superseded
 by a newer card) after ``retention.outbox_after``. Dead messages stay for
 ``escbot outbox --retry-dead``.
+
+The QA programme's data has periods of its own (:func:`prune_qa`): a vendor's
+decisions are deleted ``retention.qa_decisions_after`` their ``decided_at`` unless
+drawn for grading, and the drawn ones lose their content reference and agent (the
+grades and weights, hence past scores, stay); grade notes are redacted after
+``qa_grades_after``; a clarification's text and examples ``qa_clarifications_after``
+its acknowledgement (or its proposal, if it never went out).
 """
 
 from __future__ import annotations
@@ -19,13 +26,22 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.tickets.lifecycle import Status, record
 from storage.db import transaction
-from storage.models import ContentItem, OutboxMessage, ProcessedRequest, Ticket
+from storage.models import (
+    ContentItem,
+    OutboxMessage,
+    ProcessedRequest,
+    QaClarification,
+    QaDecision,
+    QaGrade,
+    QaItem,
+    Ticket,
+)
 from storage.queries import MILESTONE
 
 REDACTED = "[redacted under the retention policy]"
@@ -113,7 +129,53 @@ def _delete_in_batches(
             return total
 
 
+def prune_qa(sessions: sessionmaker[Session], cfg: AppConfig, now: datetime) -> int:
+    """Delete or redact the QA programme's data past its periods; returns rows touched."""
+    keep, total = cfg.retention, 0
+    if keep.qa_decisions_after is not None:
+        cutoff = now - keep.qa_decisions_after
+        drawn = exists().where(QaItem.decision_id == QaDecision.id)
+        total += _delete_in_batches(
+            sessions,
+            QaDecision.id,
+            select(QaDecision.id).where(QaDecision.decided_at < cutoff, ~drawn),
+        )
+        with transaction(sessions) as session:
+            total += _updated(
+                session,
+                update(QaDecision)
+                .where(QaDecision.decided_at < cutoff, QaDecision.content_ref != REDACTED)
+                .values(content_ref=REDACTED, agent_id=None),
+            )
+    if keep.qa_grades_after is not None:
+        with transaction(sessions) as session:
+            total += _updated(
+                session,
+                update(QaGrade)
+                .where(QaGrade.at < now - keep.qa_grades_after)
+                .where(QaGrade.note != "", QaGrade.note != REDACTED)
+                .values(note=REDACTED),
+            )
+    if keep.qa_clarifications_after is not None:
+        since = func.coalesce(QaClarification.acknowledged_at, QaClarification.proposed_at)
+        with transaction(sessions) as session:
+            total += _updated(
+                session,
+                update(QaClarification)
+                .where(since < now - keep.qa_clarifications_after)
+                .where(QaClarification.status != "open")  # still waiting for the vendor
+                .where(QaClarification.instead.is_distinct_from(REDACTED))
+                .values(policy_point=REDACTED, instead=REDACTED, examples=[]),
+            )
+    return total
+
+
+def _updated(session: Session, stmt: Any) -> int:
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
 def run_daily(sessions: sessionmaker[Session], cfg: AppConfig, now: datetime) -> None:
-    """The nightly job: redaction, then bookkeeping."""
+    """The nightly job: redaction, then bookkeeping, then the QA programme's data."""
     redact_all_due(sessions, cfg, now)
     prune_bookkeeping(sessions, cfg, now)
+    prune_qa(sessions, cfg, now)
