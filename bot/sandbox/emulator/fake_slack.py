@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable
+from typing import Any
 
 from bot.core.clock import Clock
 from bot.sandbox.emulator import api
 from bot.sandbox.emulator.dispatch import Dispatcher
-from bot.sandbox.emulator.errors import SlackError
+from bot.sandbox.emulator.errors import GestureRefused, SlackError
 from bot.sandbox.emulator.faults import Faults
 from bot.sandbox.emulator.gestures import Gestures
 from bot.sandbox.emulator.http_server import HttpServer
@@ -45,6 +46,7 @@ __all__ = [
     "Call",
     "FakeFile",
     "FakeSlack",
+    "GestureRefused",
     "Message",
     "SlackError",
     "block_errors",
@@ -71,9 +73,12 @@ class FakeSlack:
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
         seed: int = 0,
+        manifest: dict[str, Any] | None = None,
     ) -> None:
-        """``scopes``: the bot token's (default: the manifest's); ``events``: the app's
-        event subscriptions (default: the manifest's); ``seed``: what file ids derive from."""
+        """``manifest``: the app as installed (default: what ``escbot manifest`` prints):
+        its scopes, event subscriptions and Messages tab; ``scopes``: the bot token's
+        (default: the manifest's); ``events``: the app's event subscriptions (default: the
+        manifest's); ``seed``: what file ids derive from."""
         self.host, self.port = host, port
         self._ws = ws = Workspace(
             clock=clock,
@@ -82,6 +87,7 @@ class FakeSlack:
             scopes=scopes,
             events=events,
             seed=seed,
+            manifest=manifest,
         )
         self._faults = faults = Faults()
         self._dispatch = Dispatcher(ws, api.endpoints(), faults)
@@ -107,6 +113,7 @@ class FakeSlack:
         self.add_ephemeral = gestures.add_ephemeral
         self.accept_view_response = gestures.accept_view_response
         self.message_event = gestures.message_event
+        self.check_dm = gestures.check_dm
         self.channel_type = gestures.channel_type
         self.channel_name = gestures.channel_name
         self.dm_channel = ws.dm_channel

@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from bot.sandbox.emulator.api import response_url, views
+from bot.sandbox.emulator.errors import GestureRefused
 from bot.sandbox.emulator.model import Message
 from bot.sandbox.emulator.rules import access
 from bot.sandbox.emulator.workspace import Workspace
@@ -80,6 +81,18 @@ class Gestures:
         """
         with self.ws.lock:
             return access.message_event(self.ws, channel_id)
+
+    def check_dm(self) -> None:
+        """Refuse a person writing to the app while its Messages tab is read-only or off:
+        Slack's client shows no message box then (the manifest's
+        ``features.app_home.messages_tab_read_only_enabled``,
+        https://docs.slack.dev/reference/app-manifest)."""
+        with self.ws.lock:
+            if not self.ws.messages_writable:
+                raise GestureRefused(
+                    "the app's Messages tab is read-only (or off) in its manifest: "
+                    "Slack does not let people write to it"
+                )
 
     def channel_type(self, channel_id: str) -> str:
         """The event's ``channel_type``: channel, group, im or mpim."""

@@ -231,5 +231,11 @@ class SlackUser:
         return self.message(channel, text, thread_ts=thread_ts, **opts)
 
     def dm(self, text: str, **opts: Unpack[SendOptions]) -> HttpResponse | None:
-        """Write to the bot in the DM with it (a ``message.im`` event)."""
+        """Write to the bot in the DM with it (a ``message.im`` event).
+
+        Raises ``GestureRefused`` when the installed manifest's Messages tab is read-only
+        or off, as Slack's client offers no message box then.
+        """
+        if self.fake is not None:
+            self.fake.check_dm()
         return self.message(self._member.dm_channel(), text, **opts)

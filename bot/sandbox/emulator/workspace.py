@@ -35,7 +35,7 @@ from bot.sandbox.emulator.request_parsing import flag
 from bot.sandbox.emulator.rules.blockkit import with_ids
 from bot.sandbox.emulator.rules.rate import RateLimits
 from bot.sandbox.emulator.socket_mode import SocketModeServer
-from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES
+from bot.slack.manifest import manifest as escbot_manifest
 from bot.slack.scopes import Kind
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,7 +58,11 @@ class Workspace:
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
         seed: int = 0,
+        manifest: dict[str, Any] | None = None,
     ) -> None:
+        """``manifest``: the app as installed (default: what ``escbot manifest`` prints);
+        ``scopes``/``events`` override its scopes and subscriptions."""
+        installed = manifest if manifest is not None else escbot_manifest(None, socket_mode=True)
         self.clock = clock
         self.seed = seed  # what file ids derive from
         self.team_id = team_id
@@ -73,8 +77,18 @@ class Workspace:
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         #: The bot token's scopes (default: the manifest's) and the app's subscriptions.
-        self.scopes: frozenset[str] = frozenset(BOT_SCOPES if scopes is None else scopes)
-        self.events: frozenset[str] = frozenset(BOT_EVENTS if events is None else events)
+        self.scopes: frozenset[str] = frozenset(
+            installed["oauth_config"]["scopes"]["bot"] if scopes is None else scopes
+        )
+        self.events: frozenset[str] = frozenset(
+            installed["settings"]["event_subscriptions"]["bot_events"] if events is None else events
+        )
+        #: Whether people can write to the app in its Messages tab (Slack's manifest:
+        #: ``features.app_home``, https://docs.slack.dev/reference/app-manifest).
+        home = installed.get("features", {}).get("app_home", {})
+        self.messages_writable = bool(
+            home.get("messages_tab_enabled") and not home.get("messages_tab_read_only_enabled")
+        )
         self.used_scopes: set[str] = set()
         #: App-level tokens (``xapp-…``) with their scopes, and the Socket Mode endpoint.
         self.app_tokens: dict[str, tuple[str, ...]] = {}
