@@ -121,11 +121,9 @@ def _register_intake(app: App, services: Services) -> None:
             ack(response_action="update", view=answer.choice)
         else:
             ack()
+            kept = services.response_urls.take(str(view.get("id")), user)
             if (finish := answer.finish) is not None:  # route it, then tell the reporter
-                services.router.submit(
-                    answer.rank,
-                    lambda: answers.confirm(client, finish(), answer.channel, user),
-                )
+                services.router.submit(answer.rank, lambda: answers.confirm(finish(), kept))
 
     @app.action(CHOICE_ACTIONS)
     @guarded
@@ -137,4 +135,4 @@ def _register_intake(app: App, services: Services) -> None:
         answer = intake_form.choose(desk, view, action, user)
         client.views_update(view_id=view["id"], view=answer.view)
         if answer.confirmation is not None:
-            answers.confirm(client, answer.confirmation, answer.channel, user)
+            answers.confirm(answer.confirmation, services.response_urls.take(view["id"], user))

@@ -12,7 +12,15 @@ from sqlalchemy import select
 
 from bot.intake.service import REPORTED_AGAIN
 from storage.models import ContentItem, PendingDraft, Ticket, TicketEvent, Watcher
-from tests.intake_support import INTAKE, OTHER_PARTNER, PARTNER, PARTNERS, card, escalate
+from tests.intake_support import (
+    INTAKE,
+    OTHER_PARTNER,
+    PARTNER,
+    PARTNERS,
+    card,
+    confirmation,
+    escalate,
+)
 from tests.outbox_support import drain
 
 #: An escbot admin: may see every ticket, and is never routed one (so becomes a watcher).
@@ -112,8 +120,7 @@ def test_open_a_new_ticket_anyway_opens_one(escbot, fake_slack, user_factory) ->
     fake_slack.wait_for("views.update", since=mark)
     done = fake_slack.last_view(SEER)
     assert done is not None and "*ESC-2* opened" in json.dumps(done["blocks"])
-    ephemeral = fake_slack.wait_for("chat.postEphemeral", since=mark)
-    assert ephemeral.args["user"] == SEER and ephemeral.args["channel"] == PARTNERS
+    assert confirmation(fake_slack, SEER, since=mark).channel == PARTNERS
     assert drain(escbot.services.outbox)
     assert keys(escbot) == ["ESC-1", "ESC-2"]
     posted = card(fake_slack, "ESC-2")
@@ -258,8 +265,9 @@ def test_a_declined_request_adds_nobody(escbot, fake_slack, user_factory) -> Non
     with escbot.services.sessions() as s:
         owner = s.scalars(select(Ticket.assignee_id)).one()
     [request] = [m for m in fake_slack.dms(owner) if "asks to follow" in m.text]
+    mark = fake_slack.mark()
     assert user_factory(owner).click(request, "Decline").status_code == 200
-    fake_slack.wait_for("response_url")
+    fake_slack.wait_for("response_url", since=mark)
     assert drain(escbot.services.outbox)
     with escbot.services.sessions() as s:
         assert s.scalars(select(Watcher)).all() == []

@@ -8,6 +8,7 @@ from bot.sandbox.emulator.fake_slack import (
     Message,
     SlackError,
 )
+from bot.sandbox.emulator.lenient import Lenient
 from bot.sandbox.emulator.slack_user import HttpResponse, SendOptions, SlackUser, view_state
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "FakeSlack",
     "GestureRefused",
     "HttpResponse",
+    "Lenient",
     "Message",
     "SendOptions",
     "SlackError",

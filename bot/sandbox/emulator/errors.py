@@ -31,6 +31,6 @@ class SlackError(Exception):
         return {"ok": False, "error": self.error, **self.extra}
 
 
-class GestureRefused(Exception):
+class GestureRefused(ValueError):
     """Slack's client does not let the person do this (e.g. type in a read-only Messages
     tab): nothing reaches the app, and the test that tried learns why."""

@@ -29,11 +29,6 @@ class Gestures:
         with self.ws.lock:
             views.register_trigger(self.ws, trigger_id, user_id)
 
-    def enforce_trigger_expiry(self, ttl: float | None = 3.0) -> None:
-        """Make known trigger_ids single-use and expire after ``ttl`` s, as Slack does."""
-        with self.ws.lock:
-            self.ws.trigger_ttl = ttl
-
     def new_response_url(
         self,
         user_id: str | None,

@@ -140,16 +140,24 @@ class SlackUser:
         values_by_label: dict[str, Any] | None = None,
         *,
         enforce_required: bool = True,
+        enforce_lengths: bool = True,
         **opts: Unpack[SendOptions],
     ) -> HttpResponse:
         """Fill the modal's inputs by label text and submit it (a ``view_submission``).
 
         Required inputs left empty raise, as Slack's client would not submit them; pass
-        ``enforce_required=False`` to send anyway. A ``response_action`` of update/push in the
+        ``enforce_required=False`` to send anyway. A text past an input's ``max_length`` (or
+        short of its ``min_length``) raises ``GestureRefused``; ``enforce_lengths=False``
+        sends it anyway, as a forged request could. A ``response_action`` of update/push in the
         ack is applied to the fake, so ``fake.last_view(user)`` shows the next step.
         """
         return view_submission.submit_view(
-            self._member, view, values_by_label, enforce_required=enforce_required, **opts
+            self._member,
+            view,
+            values_by_label,
+            enforce_required=enforce_required,
+            enforce_lengths=enforce_lengths,
+            **opts,
         )
 
     # ------------------------------------------------------------------ block actions

@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.core.clock import Clock
 from bot.sandbox.emulator.errors import SlackError
+from bot.sandbox.emulator.lenient import Lenient
 from bot.sandbox.emulator.model import (
     Call,
     Channel,
@@ -59,9 +60,12 @@ class Workspace:
         events: Iterable[str] | None = None,
         seed: int = 0,
         manifest: dict[str, Any] | None = None,
+        lenient: Lenient | None = None,
     ) -> None:
         """``manifest``: the app as installed (default: what ``escbot manifest`` prints);
-        ``scopes``/``events`` override its scopes and subscriptions."""
+        ``scopes``/``events`` override its scopes and subscriptions; ``lenient``: the
+        kindnesses a test names (default: none, Slack's limits)."""
+        self.lenient = lenient or Lenient()
         installed = manifest if manifest is not None else escbot_manifest(None, socket_mode=True)
         self.clock = clock
         self.seed = seed  # what file ids derive from
@@ -93,7 +97,7 @@ class Workspace:
         #: App-level tokens (``xapp-…``) with their scopes, and the Socket Mode endpoint.
         self.app_tokens: dict[str, tuple[str, ...]] = {}
         self.socket: SocketModeServer | None = None
-        self.limits = RateLimits()
+        self.limits = RateLimits(off=self.lenient.no_rate_tiers)
         self.add_user(bot_user_id, "escbot", is_bot=True)
         self.reset()
 
@@ -111,7 +115,9 @@ class Workspace:
         self.uploads: dict[str, int] = {}  # files uploaded so far, by name
         self.triggers: dict[str, Trigger] = {}
         #: Seconds a trigger_id lives, single-use; None: any known one works, again.
-        self.trigger_ttl: float | None = None
+        #: Slack: a trigger_id expires 3 s after it was sent to the app, and is single-use
+        #: (https://docs.slack.dev/interactivity/handling-user-interaction#modal_responses).
+        self.trigger_ttl: float | None = None if self.lenient.no_trigger_expiry else 3.0
         self.response_urls: dict[str, ResponseUrl] = {}
         self.limits.clear()
 
@@ -235,7 +241,15 @@ class Workspace:
             user=user,
         )
         self.add_message(msg)
+        self.person_in(channel, user)
         return msg
+
+    def person_in(self, channel: str | None, user: str | None) -> None:
+        """``user`` is in ``channel``: Slack lets a person type, run a command or click
+        only in a conversation they are in (DMs need nothing)."""
+        info = self.channels.get(channel or "")
+        if info is not None and user:
+            info.people.add(user)
 
     def bot_posts(self, channel: str, args: dict[str, Any], **extra: Any) -> Message:
         """A message the bot posted with these arguments (an ephemeral with ``ephemeral_to``)."""
