@@ -276,3 +276,21 @@ def test_a_declined_request_adds_nobody(escbot, fake_slack, user_factory) -> Non
     mark = fake_slack.mark()
     other.command("/escalate", text="status ESC-1")
     assert "Only the reporter" in json.dumps(fake_slack.wait_for("response_url", since=mark).args)
+
+
+def test_a_stale_click_does_not_overwrite_the_newer_view(escbot, fake_slack, user_factory) -> None:  # type: ignore[no-untyped-def]
+    """views.update carries the hash the click saw; on hash_conflict (the modal changed
+    since: another click) escbot shows what is true now instead of what it saw."""
+    first_ticket(escbot, fake_slack, user_factory)
+    other, view = offered(escbot, fake_slack, user_factory)
+    mark = fake_slack.mark()
+    assert other.click(view, "Open a new ticket anyway").status_code == 200
+    fake_slack.wait_for("views.update", since=mark)
+    assert other.click(view, "Add to ESC-1").status_code == 200  # the stale modal's button
+    fake_slack.wait_for("views.update", since=mark, count=2)
+    updates = [c for c in fake_slack.calls[mark:] if c.method == "views.update"]
+    assert [c.response.get("error") for c in updates] == [None, "hash_conflict", None]
+    assert updates[0].args["hash"] == updates[1].args["hash"] == view["hash"]
+    done = fake_slack.last_view(SEER)  # the truth: ESC-2 was opened by the first click
+    assert done is not None and "already: *ESC-2*" in json.dumps(done["blocks"])
+    assert keys(escbot) == ["ESC-1", "ESC-2"]

@@ -20,7 +20,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -65,6 +65,8 @@ class Sender:
     clock: Clock
     metrics: Metrics | None = None
     on_dead: Callable[[OutboxMessage], None] | None = None
+    #: DM channel ids by user, as conversations.open answered them
+    _dm_channels: dict[str, str] = field(default_factory=dict, init=False)
 
     def send(self, row_id: int, plan: Plan) -> int:
         """Deliver ``plan`` for the row ``row_id``; 1 if it went out, else 0 (recorded as a
@@ -121,8 +123,9 @@ class Sender:
             args = {k: v for k, v in args.items() if k not in UNFURL_FLAGS}
             resp = self.client.chat_update(**args)
             return {"channel": resp["channel"], "ts": resp["ts"]}
-        if plan.method == "dm":
-            args["channel"] = self._open_dm(args["channel"])
+        user = args["channel"] if plan.method == "dm" else None
+        if user is not None:
+            args["channel"] = self._open_dm(user)
         if plan.card_link:
             channel, ts = plan.card_link
             link = self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
@@ -134,14 +137,25 @@ class Sender:
             for flag in UNFURL_FLAGS:  # what a payload doesn't allow is never previewed
                 args.setdefault(flag, False)
             metadata = {"event_type": METADATA_EVENT, "event_payload": {"dedup": plan.dedup}}
-            resp = self.client.chat_postMessage(**args, metadata=metadata)
+            try:
+                resp = self.client.chat_postMessage(**args, metadata=metadata)
+            except SlackApiError as err:  # a cached DM channel Slack no longer knows
+                if user is None or err.response.get("error") != "channel_not_found":
+                    raise
+                self._dm_channels.pop(user, None)
+                args["channel"] = self._open_dm(user)
+                resp = self.client.chat_postMessage(**args, metadata=metadata)
             return {"channel": resp["channel"], "ts": resp["ts"]}
 
         return self._as_member(args["channel"], post)
 
     def _open_dm(self, user: str) -> str:
-        """The DM channel with ``user``."""
-        return str(self.client.conversations_open(users=user)["channel"]["id"])
+        """The DM channel with ``user``: opened once per person and process (Tier 3,
+        50 a minute), and again only when Slack answers ``channel_not_found``."""
+        if (channel := self._dm_channels.get(user)) is None:
+            channel = str(self.client.conversations_open(users=user)["channel"]["id"])
+            self._dm_channels[user] = channel
+        return channel
 
     def _as_member(self, channel: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``send``; on ``not_in_channel``, join the channel once and send again.

@@ -145,4 +145,7 @@ class OutboxWorker:
             if plan is None:
                 self.sender.superseded(row)
                 return 1
-        return self.sender.send(row_id, plan)
+        sent = self.sender.send(row_id, plan)
+        if sent:
+            self.planner.published(plan)
+        return sent
