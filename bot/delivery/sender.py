@@ -34,6 +34,7 @@ from bot.core.metrics import Metrics
 from bot.delivery.due import RATELIMITED, UNCERTAIN, DueRows
 from bot.delivery.outbox import CARD_LINK
 from bot.delivery.planner import Plan
+from bot.delivery.recovery import UNAVAILABLE, Recovery
 from storage.models import OutboxMessage, Ticket
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Sender:
     clock: Clock
     metrics: Metrics | None = None
     on_dead: Callable[[OutboxMessage], None] | None = None
+    recovery: Recovery | None = None  # told when Slack answers 5xx or not at all
     #: DM channel ids by user, as conversations.open answered them
     _dm_channels: dict[str, str] = field(default_factory=dict, init=False)
 
@@ -84,7 +86,7 @@ class Sender:
         except Exception as err:  # network errors, timeouts: Slack may have posted it
             with self._failing(row_id, plan) as row:
                 row.result = {UNCERTAIN: True}
-                self._retry(row, f"{type(err).__name__}: {err}", None)
+                self._retry(row, self._unavailable(err, f"{type(err).__name__}: {err}"), None)
             return 0
         with self.sessions() as s, s.begin():
             if plan.card_of is not None and plan.method == "post":
@@ -231,7 +233,16 @@ class Sender:
         elif (fix := fix_for(error, err.response.data, row.channel)) is not None:
             self._dead(row, error, fix)
         else:
-            self._retry(row, error, None)
+            self._retry(row, self._unavailable(err, error), None)
+
+    def _unavailable(self, err: Exception, error: str) -> str:
+        """``error`` as recorded; Slack answering 5xx or not at all parks the row until
+        the recovery probe sees Slack back (bot.delivery.recovery)."""
+        status = err.response.status_code if isinstance(err, SlackApiError) else None
+        if self.recovery is None or not (isinstance(err, OSError) or (status or 0) >= 500):
+            return error
+        self.recovery.unavailable()
+        return f"{UNAVAILABLE}: {error}"
 
     def _dead(self, row: OutboxMessage, error: str, fix: str) -> None:
         """Give up on ``row`` at once: one log line and one metric, both naming the fix."""
