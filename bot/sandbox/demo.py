@@ -336,7 +336,6 @@ class Desk:
             database_url=database_url,
             host="127.0.0.1",
             port=0,
-            channel_rate=1e6,  # the emulator has no per-channel limit; a morning in seconds
             qa_token=QA_TOKEN,
             # settle() delivers: one message at a time, a person's notices of one step in one
             # DM (it runs once the step's work is done: no window to wait out)
