@@ -20,6 +20,9 @@ from bot.sandbox.emulator.errors import SlackError
 
 #: Requests per minute of each tier (Slack documents them as "1+", "20+", "50+", "100+").
 TIER_BUDGETS = {1: 1, 2: 20, 3: 50, 4: 100}
+#: Tier 1 "tolerates a small amount of burst behavior": calls at once before the minute's
+#: pace applies (the other tiers' bursts are their budgets).
+TIER1_BURST = 3
 
 #: Each method's tier, as its page at https://docs.slack.dev/reference/methods/<name> says.
 #: chat.postMessage is Special (per channel, below); auth.test, api.test and
@@ -83,7 +86,7 @@ class RateLimits:
         if tier is None or self._off:
             return
         budget = TIER_BUDGETS[tier]
-        self._take(method, budget / 60, budget)
+        self._take(method, budget / 60, TIER1_BURST if tier == 1 else budget)
 
     def take_channel(self, channel: str) -> None:
         """Spend one post in ``channel``, or answer 429 ``ratelimited`` with Retry-After."""
