@@ -25,7 +25,8 @@ Rate limits and ``latency`` use wall time (clients really sleep); ``ts`` values 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.core.clock import Clock
@@ -76,12 +77,14 @@ class FakeSlack:
         seed: int = 0,
         manifest: dict[str, Any] | None = None,
         lenient: Lenient | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``manifest``: the app as installed (default: what ``escbot manifest`` prints):
         its scopes, event subscriptions and Messages tab; ``scopes``: the bot token's
         (default: the manifest's); ``events``: the app's event subscriptions (default: the
         manifest's); ``seed``: what file ids derive from; ``lenient``: the kindnesses a test
-        names (default none: Slack's limits, lenient.py)."""
+        names (default none: Slack's limits, lenient.py); ``rate_clock``: the seconds rate
+        buckets refill by (wall time, as clients really sleep; the demo's are virtual)."""
         self.host, self.port = host, port
         self._ws = ws = Workspace(
             clock=clock,
@@ -92,6 +95,7 @@ class FakeSlack:
             seed=seed,
             manifest=manifest,
             lenient=lenient,
+            rate_clock=rate_clock,
         )
         self._faults = faults = Faults()
         self._dispatch = Dispatcher(ws, api.endpoints(), faults)

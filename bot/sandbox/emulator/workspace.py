@@ -16,7 +16,8 @@ import copy
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,10 +62,12 @@ class Workspace:
         seed: int = 0,
         manifest: dict[str, Any] | None = None,
         lenient: Lenient | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``manifest``: the app as installed (default: what ``escbot manifest`` prints);
         ``scopes``/``events`` override its scopes and subscriptions; ``lenient``: the
-        kindnesses a test names (default: none, Slack's limits)."""
+        kindnesses a test names (default: none, Slack's limits); ``rate_clock``: what the
+        rate buckets refill by (wall time; the demo's is virtual)."""
         self.lenient = lenient or Lenient()
         installed = manifest if manifest is not None else escbot_manifest(None, socket_mode=True)
         self.clock = clock
@@ -97,7 +100,7 @@ class Workspace:
         #: App-level tokens (``xapp-…``) with their scopes, and the Socket Mode endpoint.
         self.app_tokens: dict[str, tuple[str, ...]] = {}
         self.socket: SocketModeServer | None = None
-        self.limits = RateLimits(off=self.lenient.no_rate_tiers)
+        self.limits = RateLimits(rate_clock, off=self.lenient.no_rate_tiers)
         self.add_user(bot_user_id, "escbot", is_bot=True)
         self.reset()
 
