@@ -16,6 +16,7 @@ BENCHMARKS = {
     "digest": "digest cost over a growing ticket history",
     "qa_import": "escbot qa import of 100 000 vendor decisions (50 bad), twice",
     "slowclient": "1,010 dribbling sockets from one client, then signed /escalate, vs a bare app",
+    "demo_calls": "Slack calls per method in one demo morning, at Slack's rates",
 }
 
 

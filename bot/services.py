@@ -23,6 +23,7 @@ from bot.delivery.scheduler import Scheduler
 from bot.delivery.timers import TimerRunner
 from bot.delivery.worker import OutboxWorker
 from bot.settings import Settings
+from bot.slack.answers import ResponseUrls
 from bot.slack.identity import BotIdentity
 from bot.slack.router import Router
 
@@ -45,6 +46,11 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     #: new tickets' route steps and confirmations, after their acks (in every process)
     router: Router = field(default_factory=Router)
+
+    @cached_property
+    def response_urls(self) -> ResponseUrls:
+        """Intake requests' response_urls, kept with the modals they opened (this process)."""
+        return ResponseUrls(self.clock)
 
     @cached_property
     def desk(self) -> Desk:

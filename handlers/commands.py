@@ -149,7 +149,11 @@ def register(app: App, services: Services) -> None:
             sub, args = found
             sub.run(Invocation(services, command, args, respond, client))
             return
-        started = time.perf_counter()
-        view = intake_form.command_modal(desk, text, command.get("channel_id"))
-        client.views_open(trigger_id=command["trigger_id"], view=view)
+        started, received = time.perf_counter(), services.clock.now()
+        channel = command.get("channel_id")
+        view = intake_form.command_modal(desk, text, channel)
+        opened = client.views_open(trigger_id=command["trigger_id"], view=view)
+        # the confirmation after the submission answers here, member or not (bot.slack.answers)
+        user, url = command["user_id"], command.get("response_url")
+        services.response_urls.keep(opened["view"]["id"], url, user, channel, received)
         log.debug("intake modal opened in %.1f ms", (time.perf_counter() - started) * 1000)

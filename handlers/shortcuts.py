@@ -27,10 +27,19 @@ def register(app: App, services: Services) -> None:
     @guarded
     def escalate_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
         ack()
+        received = services.clock.now()
         channel, message = shortcut["channel"]["id"], shortcut.get("message") or {}
         permalink = permalink_of(client, channel, shortcut.get("message_ts") or message.get("ts"))
         view = intake_form.message_modal(desk, channel, message.get("text") or "", permalink)
-        client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+        opened = client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+        # the confirmation after the submission answers here, member or not (bot.slack.answers)
+        services.response_urls.keep(
+            opened["view"]["id"],
+            shortcut.get("response_url"),
+            shortcut["user"]["id"],
+            channel,
+            received,
+        )
 
 
 def permalink_of(client: WebClient, channel: str, ts: str | None) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.core import forms
 from bot.core.desk import Desk
@@ -132,11 +133,9 @@ def _register_intake(app: App, services: Services) -> None:
             ack(response_action="update", view=answer.choice)
         else:
             ack()
+            kept = services.response_urls.take(str(view.get("id")), user)
             if (finish := answer.finish) is not None:  # route it, then tell the reporter
-                services.router.submit(
-                    answer.rank,
-                    lambda: answers.confirm(client, finish(), answer.channel, user),
-                )
+                services.router.submit(answer.rank, lambda: answers.confirm(finish(), kept))
 
     @app.action(CHOICE_ACTIONS)
     @guarded
@@ -146,6 +145,13 @@ def _register_intake(app: App, services: Services) -> None:
         ack()
         user, view = body["user"]["id"], body["view"]
         answer = intake_form.choose(desk, view, action, user)
-        client.views_update(view_id=view["id"], view=answer.view)
+        try:  # with the hash it was clicked on: a racing update must not be overwritten
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=answer.view)
+        except SlackApiError as err:
+            if err.response.get("error") != "hash_conflict":
+                raise
+            # changed meanwhile (another click): show what is true now, not what this one saw
+            current = intake_form.choose(desk, view, action, user)
+            client.views_update(view_id=view["id"], view=current.view)
         if answer.confirmation is not None:
-            answers.confirm(client, answer.confirmation, answer.channel, user)
+            answers.confirm(answer.confirmation, services.response_urls.take(view["id"], user))

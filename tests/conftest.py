@@ -56,15 +56,19 @@ CHANNELS = {
 
 
 @pytest.fixture
-def fake_slack(config):  # type: ignore[no-untyped-def]
-    """The emulator under Slack's rules, scopes exactly the manifest's.
+def fake_slack(config, request):  # type: ignore[no-untyped-def]
+    """The emulator under Slack's rules and limits, scopes exactly the manifest's.
 
+    A test that needs one of Slack's limits lifted names it:
+    ``@pytest.mark.lenient(no_rate_tiers=True)`` (bot/sandbox/emulator/lenient.py).
     Every test ends with no unfurl flag sent where Slack ignores it (the promise that
     reported content never unfurls must not rest on one).
     """
-    from bot.sandbox.emulator import FakeSlack
+    from bot.sandbox.emulator import FakeSlack, Lenient
 
-    with FakeSlack(team_id=config.workspace.team_id or "T0ESCBOT") as fake:
+    marker = request.node.get_closest_marker("lenient")
+    lenient = Lenient(**marker.kwargs) if marker else None
+    with FakeSlack(team_id=config.workspace.team_id or "T0ESCBOT", lenient=lenient) as fake:
         for channel_id, name in CHANNELS.items():
             fake.add_channel(channel_id, name)
         yield fake

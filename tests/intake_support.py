@@ -24,6 +24,13 @@ FORBIDDEN = ("<!", "<@U123>", "<https://evil", "@here", "\u202e")
 BASIC = {"Your team": "Legal"}
 
 
+def confirmation(fake: FakeSlack, user: str, since: int = 0) -> Message:
+    """The instant confirmation ``user`` saw after submitting: posted through the request's
+    response_url (bot.slack.answers), shown as an ephemeral where they typed."""
+    fake.wait_for("response_url", since=since)
+    return fake.ephemerals(user)[-1]
+
+
 def open_modal(
     user: SlackUser, fake: FakeSlack, text: str = "", channel: str = PARTNERS
 ) -> dict[str, Any]:
@@ -45,9 +52,15 @@ def escalate(
     channel: str = PARTNERS,
     **opts: Any,
 ) -> HttpResponse:
-    """/escalate <text>, fill the modal (BASIC + ``values``) and submit it."""
+    """/escalate <text>, fill the modal (BASIC + ``values``) and submit it. When the modal
+    closes, the confirmation through the response_url is awaited (delivered or refused), so
+    the next response_url a test waits for is its own."""
     view = open_modal(user, fake, text, channel)
-    return user.submit_view(view, {**BASIC, **(values or {})}, **opts)
+    mark = fake.mark()
+    resp = user.submit_view(view, {**BASIC, **(values or {})}, **opts)
+    if resp.status_code == 200 and not resp.content:
+        fake.wait_for(lambda c: c.method == "response_url", since=mark, timeout=10)
+    return resp
 
 
 def card(fake: FakeSlack, key: str) -> Message:

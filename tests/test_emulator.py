@@ -106,6 +106,7 @@ def test_dm_users_and_conversations(fake: FakeSlack, client: WebClient) -> None:
     with pytest.raises(SlackApiError, match="user_not_found"):
         client.users_info(user="U0NOBODY")
 
+    fake.join(INTAKE, ALICE)  # an ephemeral needs its person in the channel
     client.chat_postEphemeral(channel=INTAKE, user=ALICE, text="only you")
     assert [m.text for m in fake.ephemerals(ALICE)] == ["only you"]
     history = client.conversations_history(channel=dm)["messages"]
@@ -130,7 +131,6 @@ def test_views_open_push_update_publish(fake: FakeSlack, client: WebClient) -> N
     client.views_publish(user_id=ALICE, view=home)
     assert fake.home_view(ALICE)["blocks"][0]["text"]["text"] == "My queue"
 
-    fake.enforce_trigger_expiry(3.0)
     fake.register_trigger("t-2", ALICE)
     client.views_push(trigger_id="t-2", view=modal)
     with pytest.raises(SlackApiError, match="exchanged_trigger_id"):

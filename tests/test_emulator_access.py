@@ -98,8 +98,9 @@ def test_posting_without_joining_needs_chat_write_public(ws: Workspace) -> None:
     ws.scopes |= {"chat:write.public"}
     assert post() == PUBLIC
     assert "chat:write.public" in ws.used_scopes
-    # ephemerals don't ask: the public channel is visible, membership is not checked
-    assert access.postable(ws, PUBLIC, public_without_joining=False) == PUBLIC
+    # ephemerals can't go without joining: the bot must be in the channel
+    ephemeral = lambda: access.postable(ws, PUBLIC, public_without_joining=False)  # noqa: E731
+    assert error(ephemeral) == "not_in_channel"
 
 
 def test_posting_to_archived_or_invisible_channels(ws: Workspace) -> None:

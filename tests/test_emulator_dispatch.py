@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox.emulator import api
+from bot.sandbox.emulator.api import response_url
 from bot.sandbox.emulator.dispatch import Dispatcher
 from bot.sandbox.emulator.endpoints import Endpoints, Route
 from bot.sandbox.emulator.errors import SlackError
@@ -134,12 +135,14 @@ def test_routes_and_pages_outside_the_api() -> None:
     assert dispatch(f"/files/{path.split('/')[-1]}/a.txt", {}, b"")[1] == b"abc"
     assert dispatch("/files/F0NOSUCH/a.txt", {}, b"")[0] == 404
     assert dispatch("/nowhere", {}, b"")[0] == 404
-    # a response_url answers a plain "ok", as Slack's do
-    assert dispatch("/response/unknown", BOT, b'{"text": "hi"}') == (
+    # a response_url answers a plain "ok", as Slack's do; one it never issued, 404
+    url = response_url.new_response_url(ws, "U0ALICE", None, None)
+    assert dispatch(url.removeprefix(ws.base), BOT, b'{"text": "hi"}') == (
         200,
         b"ok",
         {"Content-Type": "text/plain"},
     )
+    assert dispatch("/response/unknown", BOT, b'{"text": "hi"}')[0] == 404
 
 
 def test_adding_an_area_is_registering_its_handlers() -> None:

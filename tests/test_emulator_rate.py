@@ -1,4 +1,5 @@
-"""The per-channel posting bucket (rules/rate.py), on an injected monotonic clock."""
+"""Rate limits (rules/rate.py): Slack's tiers per method and chat.postMessage's bucket per
+channel, on an injected monotonic clock."""
 
 from __future__ import annotations
 
@@ -16,10 +17,35 @@ class Ticks:
         return self.now
 
 
-def test_off_until_switched_on() -> None:
+def test_slack_budgets_by_default_none_when_named_off() -> None:
     limits = RateLimits(Ticks())
-    for _ in range(100):
+    for _ in range(3):  # chat.postMessage: 1/s per channel, a burst of 3
         limits.take_channel("C1")
+    with pytest.raises(SlackError):
+        limits.take_channel("C1")
+    kind = RateLimits(Ticks(), off=True)
+    for _ in range(100):
+        kind.take_channel("C1")
+        kind.take_method("conversations.open")
+
+
+@pytest.mark.parametrize(
+    ("method", "budget"),
+    [("apps.connections.open", 1), ("conversations.open", 50), ("views.publish", 100)],
+)
+def test_each_tier_allows_its_budget_a_minute_then_429(method: str, budget: int) -> None:
+    ticks = Ticks()
+    limits = RateLimits(ticks)
+    for _ in range(max(budget, 3)):  # Tier 1 tolerates a burst of 3
+        limits.take_method(method)
+    with pytest.raises(SlackError) as e:
+        limits.take_method(method)
+    assert (e.value.error, e.value.status) == ("ratelimited", 429)
+    retry_after = int(e.value.headers["Retry-After"])
+    assert retry_after == max(1, -(-60 // budget))
+    limits.take_method("users.info")  # another method has its own budget
+    ticks.now += retry_after  # a client waiting out Retry-After gets its call
+    limits.take_method(method)
 
 
 def test_burst_then_429_with_retry_after_then_refill() -> None:

@@ -203,6 +203,7 @@ def test_message_events_only_from_member_channels_and_dms(fake: FakeSlack, bare:
 
 def test_unfurl_flags_where_slack_ignores_them_are_recorded(fake: FakeSlack, client: WebClient):
     fake.invite(PUBLIC)
+    fake.join(PUBLIC, ALICE)
     posted = client.chat_postMessage(channel=PUBLIC, text="x", unfurl_links=False)
     assert fake.misplaced_unfurls() == []
     client.chat_update(channel=PUBLIC, ts=posted["ts"], text="y", unfurl_links=False)

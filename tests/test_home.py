@@ -156,3 +156,24 @@ def test_a_reassignment_refreshes_the_old_owner_too(sessions, config) -> None:  
             )
         ).all()
     assert sorted(homes) == sorted({f"home:{REPORTER}", f"home:{old}", f"home:{new}"})
+
+
+def test_the_home_is_published_only_when_it_changed(escbot, fake_slack, user_factory) -> None:  # type: ignore[no-untyped-def]
+    """views.publish is Tier 4 and every change queues the Homes it shows on: one whose
+    rendered view is what was last published for that person is not sent again."""
+    from tests.intake_support import PARTNER, escalate
+    from tests.outbox_support import drain
+
+    partner = user_factory(PARTNER)
+    for _ in range(3):
+        assert partner.app_home_opened().status_code == 200
+        assert drain(escbot.services.outbox)
+    assert len(fake_slack.calls_to("views.publish")) == 1
+    assert escalate(partner, fake_slack, text="Slurs in the comments").status_code == 200
+    assert drain(escbot.services.outbox)
+    assert "Slurs in the comments" in str(fake_slack.home_view(PARTNER))
+    published = len(fake_slack.calls_to("views.publish"))
+    assert published == 2
+    assert partner.app_home_opened().status_code == 200
+    assert drain(escbot.services.outbox)
+    assert len(fake_slack.calls_to("views.publish")) == published

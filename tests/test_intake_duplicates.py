@@ -12,7 +12,15 @@ from sqlalchemy import select
 
 from bot.intake.service import REPORTED_AGAIN
 from storage.models import ContentItem, PendingDraft, Ticket, TicketEvent, Watcher
-from tests.intake_support import INTAKE, OTHER_PARTNER, PARTNER, PARTNERS, card, escalate
+from tests.intake_support import (
+    INTAKE,
+    OTHER_PARTNER,
+    PARTNER,
+    PARTNERS,
+    card,
+    confirmation,
+    escalate,
+)
 from tests.outbox_support import drain
 
 #: An escbot admin: may see every ticket, and is never routed one (so becomes a watcher).
@@ -112,8 +120,7 @@ def test_open_a_new_ticket_anyway_opens_one(escbot, fake_slack, user_factory) ->
     fake_slack.wait_for("views.update", since=mark)
     done = fake_slack.last_view(SEER)
     assert done is not None and "*ESC-2* opened" in json.dumps(done["blocks"])
-    ephemeral = fake_slack.wait_for("chat.postEphemeral", since=mark)
-    assert ephemeral.args["user"] == SEER and ephemeral.args["channel"] == PARTNERS
+    assert confirmation(fake_slack, SEER, since=mark).channel == PARTNERS
     assert drain(escbot.services.outbox)
     assert keys(escbot) == ["ESC-1", "ESC-2"]
     posted = card(fake_slack, "ESC-2")
@@ -258,8 +265,9 @@ def test_a_declined_request_adds_nobody(escbot, fake_slack, user_factory) -> Non
     with escbot.services.sessions() as s:
         owner = s.scalars(select(Ticket.assignee_id)).one()
     [request] = [m for m in fake_slack.dms(owner) if "asks to follow" in m.text]
+    mark = fake_slack.mark()
     assert user_factory(owner).click(request, "Decline").status_code == 200
-    fake_slack.wait_for("response_url")
+    fake_slack.wait_for("response_url", since=mark)
     assert drain(escbot.services.outbox)
     with escbot.services.sessions() as s:
         assert s.scalars(select(Watcher)).all() == []
@@ -268,3 +276,21 @@ def test_a_declined_request_adds_nobody(escbot, fake_slack, user_factory) -> Non
     mark = fake_slack.mark()
     other.command("/escalate", text="status ESC-1")
     assert "Only the reporter" in json.dumps(fake_slack.wait_for("response_url", since=mark).args)
+
+
+def test_a_stale_click_does_not_overwrite_the_newer_view(escbot, fake_slack, user_factory) -> None:  # type: ignore[no-untyped-def]
+    """views.update carries the hash the click saw; on hash_conflict (the modal changed
+    since: another click) escbot shows what is true now instead of what it saw."""
+    first_ticket(escbot, fake_slack, user_factory)
+    other, view = offered(escbot, fake_slack, user_factory)
+    mark = fake_slack.mark()
+    assert other.click(view, "Open a new ticket anyway").status_code == 200
+    fake_slack.wait_for("views.update", since=mark)
+    assert other.click(view, "Add to ESC-1").status_code == 200  # the stale modal's button
+    fake_slack.wait_for("views.update", since=mark, count=2)
+    updates = [c for c in fake_slack.calls[mark:] if c.method == "views.update"]
+    assert [c.response.get("error") for c in updates] == [None, "hash_conflict", None]
+    assert updates[0].args["hash"] == updates[1].args["hash"] == view["hash"]
+    done = fake_slack.last_view(SEER)  # the truth: ESC-2 was opened by the first click
+    assert done is not None and "already: *ESC-2*" in json.dumps(done["blocks"])
+    assert keys(escbot) == ["ESC-1", "ESC-2"]

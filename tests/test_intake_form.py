@@ -161,7 +161,7 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
     assert rows(sessions) == before  # neither a ticket, nor a draft, nor the view's id
     values = {"Your team": "comms", "Content links or ids": "post:1"}
     first = intake_form.submit_view(desk, submitted(view, values), "U1")
-    assert (first.errors, first.choice, first.channel) == ({}, None, "C07PARTNERS")
+    assert (first.errors, first.choice) == ({}, None)
     assert first.finish is not None and "ESC-1" in first.finish()["text"]
     shortcut = intake_form.message_modal(desk, "C9", "look", "https://fake.slack.com/p1")
     second = {**shortcut, "id": "V0SECOND"}
@@ -172,7 +172,7 @@ def test_entry_points_answer_a_modal_without_slack(config, sessions) -> None:  #
         desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"
     )
     assert new.view["callback_id"] == intake_choice.DONE_VIEW
-    assert new.channel == "C9" and new.confirmation is not None
+    assert new.confirmation is not None
     assert "ESC-2" in new.confirmation["text"]
     again = intake_form.choose(
         desk, {**choice.choice, "id": "V0SECOND"}, {"action_id": "intake_new", "value": "new"}, "U2"

@@ -21,6 +21,11 @@ from storage.models import OutboxMessage, Ticket
 from tests.outbox_support import drain
 from tests.test_keys import create
 
+#: These tests move the worker's injected clock to pass backoffs; Slack's rate buckets
+#: refill with wall time, so a 429's Retry-After would never pass on that clock. Rate
+#: limits are test_emulator_rate's, test_outbox_sender's and bench.delivery's subject.
+pytestmark = pytest.mark.lenient(no_rate_tiers=True)
+
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
@@ -141,6 +146,24 @@ def test_dm_opens_a_conversation_first(sessions, worker, fake_slack) -> None:  #
         outbox.enqueue_dm(s, "U0ANA", {"text": "you have a ticket"}, "dm:1", NOW)
     assert drain(worker)
     assert [m.text for m in fake_slack.dms("U0ANA")] == ["you have a ticket"]
+
+
+def test_a_dm_channel_is_opened_once_per_person_and_again_when_slack_forgot_it(  # type: ignore[no-untyped-def]
+    sessions, worker, fake_slack
+) -> None:
+    for n in range(3):
+        with transaction(sessions) as s:
+            outbox.enqueue_dm(s, "U0ANA", {"text": f"ana {n}"}, f"dm:a{n}", NOW)
+            outbox.enqueue_dm(s, "U0BEN", {"text": f"ben {n}"}, f"dm:b{n}", NOW)
+        assert drain(worker)
+    opened = [c.args["users"] for c in fake_slack.calls_to("conversations.open")]
+    assert sorted(opened) == ["U0ANA", "U0BEN"]
+    fake_slack.fail("chat.postMessage", "channel_not_found")  # e.g. the DM was closed
+    with transaction(sessions) as s:
+        outbox.enqueue_dm(s, "U0ANA", {"text": "ana again"}, "dm:a9", NOW)
+    assert drain(worker)
+    assert len(fake_slack.calls_to("conversations.open")) == 3
+    assert fake_slack.dms("U0ANA")[-1].text == "ana again"
 
 
 def test_a_ten_minute_outage_loses_nothing_and_keeps_channel_order(sessions, fake_slack) -> None:  # type: ignore[no-untyped-def]

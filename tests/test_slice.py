@@ -9,6 +9,7 @@ import urllib.request
 from sqlalchemy import select
 
 from storage.models import Ticket, TicketEvent
+from tests.intake_support import confirmation
 from tests.outbox_support import drain
 
 INTAKE = "C06H2KX8ESC"
@@ -41,8 +42,8 @@ def test_escalate_text_opens_ticket_posts_card_and_answers_reporter(
     resp = escalate(partner, fake_slack, "Coordinated hate campaign targeting a creator")
     assert resp.status_code == 200 and not resp.content  # the modal closes: no errors
 
-    reply = fake_slack.wait_for("chat.postEphemeral")
-    assert "ESC-1" in json.dumps(reply.args) and reply.args["user"] == PARTNER
+    reply = confirmation(fake_slack, PARTNER)
+    assert "ESC-1" in json.dumps(reply.blocks)
 
     assert drain(escbot.services.outbox)
     [card] = fake_slack.messages(INTAKE)

@@ -21,7 +21,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.emulator import FakeSlack, SlackUser
+from bot.sandbox.emulator import FakeSlack, Lenient, SlackUser
 
 APP_TOKEN = "xapp-1-A0ESCBOT-1-test"
 CHANNEL = "C0GENERAL"
@@ -29,8 +29,9 @@ ALICE = "U0ALICE"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
+def fake(request) -> Iterator[FakeSlack]:  # type: ignore[no-untyped-def]
+    marker = request.node.get_closest_marker("lenient")
+    with FakeSlack(lenient=Lenient(**marker.kwargs) if marker else None) as fake:
         fake.enable_socket_mode(APP_TOKEN)
         fake.add_channel(CHANNEL, "general")
         fake.invite(CHANNEL)  # message events come only from channels the bot is in
@@ -148,6 +149,9 @@ def test_bare_bolt_app_answers_every_envelope_type(fake, bare) -> None:
     assert len(opened) == 1
 
 
+#: four connections in seconds: apps.connections.open is Tier 1 (a minute's pace after a
+#: small burst), which would throttle the reconnections this test is about
+@pytest.mark.lenient(no_rate_tiers=True)
 def test_refresh_drop_and_network_cut_reconnect_and_redeliver_events(fake, bare) -> None:
     user = SlackUser("", "", user_id=ALICE, fake=fake, transport="socket")
 

@@ -941,6 +941,19 @@ def _section(text: str) -> dict[str, Any]:
                     {
                         "type": "input",
                         "label": {"type": "plain_text", "text": "l"},
+                        "element": {"type": "plain_text_input", "action_id": "a"},
+                    }
+                ]
+            },
+            "message",
+            "plain_text_input without max_length",
+        ),
+        (
+            {
+                "blocks": [
+                    {
+                        "type": "input",
+                        "label": {"type": "plain_text", "text": "l"},
                         "element": {
                             "type": "static_select",
                             "action_id": "a",

@@ -195,6 +195,8 @@ def _element_problems(element: dict[str, Any], action_ids: set[str]) -> list[str
     if placeholder and len(placeholder.get("text", "")) > PLACEHOLDER_TEXT:
         out.append(f"placeholder longer than {PLACEHOLDER_TEXT}")
     if element.get("type") == "plain_text_input":
+        if "max_length" not in element:  # then Slack stops the typing, not escbot the submit
+            out.append("plain_text_input without max_length")
         max_length = element.get("max_length", INPUT_VALUE)
         if max_length > INPUT_VALUE:
             out.append(f"max_length above {INPUT_VALUE}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,17 +38,24 @@ WAITS_FOR_CARD = "waits_for_card"
 
 
 class Pacer:
-    """Token bucket per channel: ``rate`` messages a second with a small burst."""
+    """Token bucket per channel: ``rate`` messages a second with a small burst, on the
+    ``monotonic`` clock (wall time; the demo gives it a virtual one)."""
 
-    def __init__(self, rate: float = 1.0, burst: int = 2) -> None:
+    def __init__(
+        self,
+        rate: float = 1.0,
+        burst: int = 2,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate, self.burst = rate, burst
+        self._monotonic = monotonic
         self._tokens: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def wait_time(self, channel: str) -> float:
         """Seconds until ``channel`` may take a message (0 → now; the token is taken)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._monotonic()
             tokens, last = self._tokens.get(channel, (float(self.burst), now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1:
@@ -59,7 +67,7 @@ class Pacer:
     def penalise(self, channel: str, seconds: float) -> None:
         """After a 429, the channel gets no tokens for ``seconds``."""
         with self._lock:
-            self._tokens[channel] = (-seconds * self.rate, time.monotonic())
+            self._tokens[channel] = (-seconds * self.rate, self._monotonic())
 
 
 @dataclass

@@ -16,9 +16,10 @@ A :class:`Plan` is a value; no Slack client here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,6 +65,7 @@ class Plan:
     #: this time (the row's queueing) before posting. None: a first attempt.
     look_since: datetime | None = None
     batch: tuple[int, ...] = ()  # other notices this DM delivers
+    home_digest: str = ""  # a published Home's content hash, kept once it is published
 
 
 class NotReady(Exception):
@@ -85,6 +87,13 @@ class Planner:
     render_card: CardRenderer
     notices: NoticeBatcher
     render_home: HomeRenderer | None = None
+    #: by user, the hash of the Home this process last published: an unchanged one is moot
+    homes: dict[str, str] = field(default_factory=dict)
+
+    def published(self, plan: Plan) -> None:
+        """``plan`` went out: remember the Home it published."""
+        if plan.home_digest:
+            self.homes[plan.args["user_id"]] = plan.home_digest
 
     def plan(self, s: Session, row: OutboxMessage) -> Plan | None:
         """What to call for ``row``; None when it is moot (superseded, its ticket or parent
@@ -176,11 +185,17 @@ class Planner:
         return Plan("upload", {**args, "channel": row.channel, "thread_ts": parent.result["ts"]})
 
     def _home(self, s: Session, row: OutboxMessage) -> Plan | None:
-        """The user's App Home as it is now; moot when a later one is queued."""
+        """The user's App Home as it is now; moot when a later one is queued, or when it is
+        what this process last published for them (views.publish is Tier 4, and every
+        change to a ticket queues the Homes it shows on)."""
         if self.render_home is None or _newer_pending(s, row, OutboxMessage.channel == row.channel):
             return None
         user = row.payload["user"]
-        return Plan("publish", {"user_id": user, "view": self.render_home(s, user)})
+        view = self.render_home(s, user)
+        digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
+        if self.homes.get(user) == digest:
+            return None
+        return Plan("publish", {"user_id": user, "view": view}, home_digest=digest)
 
 
 def _newer_pending(s: Session, row: OutboxMessage, same: ColumnElement[bool]) -> bool:

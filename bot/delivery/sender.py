@@ -20,7 +20,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ from bot.core.metrics import Metrics
 from bot.delivery.due import RATELIMITED, UNCERTAIN, DueRows
 from bot.delivery.outbox import CARD_LINK
 from bot.delivery.planner import Plan
+from bot.delivery.recovery import UNAVAILABLE, Recovery
 from storage.models import OutboxMessage, Ticket
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class Sender:
     clock: Clock
     metrics: Metrics | None = None
     on_dead: Callable[[OutboxMessage], None] | None = None
+    recovery: Recovery | None = None  # told when Slack answers 5xx or not at all
+    #: DM channel ids by user, as conversations.open answered them
+    _dm_channels: dict[str, str] = field(default_factory=dict, init=False)
 
     def send(self, row_id: int, plan: Plan) -> int:
         """Deliver ``plan`` for the row ``row_id``; 1 if it went out, else 0 (recorded as a
@@ -85,7 +89,7 @@ class Sender:
         except Exception as err:  # network errors, timeouts: Slack may have posted it
             with self._failing(row_id, plan) as row:
                 row.result = {UNCERTAIN: True}
-                self._retry(row, f"{type(err).__name__}: {err}", None)
+                self._retry(row, self._unavailable(err, f"{type(err).__name__}: {err}"), None)
             return 0
         with self.sessions() as s, s.begin():
             if plan.card_of is not None and plan.method == "post":
@@ -124,8 +128,9 @@ class Sender:
             args = {k: v for k, v in args.items() if k not in UNFURL_FLAGS}
             resp = self.client.chat_update(**args)
             return {"channel": resp["channel"], "ts": resp["ts"]}
-        if plan.method == "dm":
-            args["channel"] = self._open_dm(args["channel"])
+        user = args["channel"] if plan.method == "dm" else None
+        if user is not None:
+            args["channel"] = self._open_dm(user)
         if plan.card_link:
             channel, ts = plan.card_link
             link = self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
@@ -137,14 +142,25 @@ class Sender:
             for flag in UNFURL_FLAGS:  # what a payload doesn't allow is never previewed
                 args.setdefault(flag, False)
             metadata = {"event_type": METADATA_EVENT, "event_payload": {"dedup": plan.dedup}}
-            resp = self.client.chat_postMessage(**args, metadata=metadata)
+            try:
+                resp = self.client.chat_postMessage(**args, metadata=metadata)
+            except SlackApiError as err:  # a cached DM channel Slack no longer knows
+                if user is None or err.response.get("error") != "channel_not_found":
+                    raise
+                self._dm_channels.pop(user, None)
+                args["channel"] = self._open_dm(user)
+                resp = self.client.chat_postMessage(**args, metadata=metadata)
             return {"channel": resp["channel"], "ts": resp["ts"]}
 
         return self._as_member(args["channel"], post)
 
     def _open_dm(self, user: str) -> str:
-        """The DM channel with ``user``."""
-        return str(self.client.conversations_open(users=user)["channel"]["id"])
+        """The DM channel with ``user``: opened once per person and process (Tier 3,
+        50 a minute), and again only when Slack answers ``channel_not_found``."""
+        if (channel := self._dm_channels.get(user)) is None:
+            channel = str(self.client.conversations_open(users=user)["channel"]["id"])
+            self._dm_channels[user] = channel
+        return channel
 
     def _as_member(self, channel: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``send``; on ``not_in_channel``, join the channel once and send again.
@@ -234,7 +250,16 @@ class Sender:
         elif (fix := fix_for(error, err.response.data, row.channel)) is not None:
             self._dead(row, error, fix)
         else:
-            self._retry(row, error, None)
+            self._retry(row, self._unavailable(err, error), None)
+
+    def _unavailable(self, err: Exception, error: str) -> str:
+        """``error`` as recorded; Slack answering 5xx or not at all parks the row until
+        the recovery probe sees Slack back (bot.delivery.recovery)."""
+        status = err.response.status_code if isinstance(err, SlackApiError) else None
+        if self.recovery is None or not (isinstance(err, OSError) or (status or 0) >= 500):
+            return error
+        self.recovery.unavailable()
+        return f"{UNAVAILABLE}: {error}"
 
     def _dead(self, row: OutboxMessage, error: str, fix: str) -> None:
         """Give up on ``row`` at once: one log line and one metric, both naming the fix."""

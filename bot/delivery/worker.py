@@ -6,7 +6,9 @@ It runs the round; the pieces decide:
   pacing), leased to this worker;
 - :mod:`bot.delivery.planner` — what to call for a row, from the current state
   (with :mod:`bot.delivery.notices` gathering a person's notices into one DM);
-- :mod:`bot.delivery.sender` — the Slack call, and what its answer means for the row.
+- :mod:`bot.delivery.sender` — the Slack call, and what its answer means for the row;
+- :mod:`bot.delivery.recovery` — after Slack answered 5xx or not at all, nothing is sent
+  until a probe (``auth.test``, every 2 s at most) gets an answer; then the backlog goes.
 
 Each row: claimed under a lease, planned in one short transaction, sent outside any
 transaction, recorded in another.
@@ -29,6 +31,7 @@ from bot.core.metrics import Metrics
 from bot.delivery.due import DueRows, Pacer
 from bot.delivery.notices import NOTICE_WINDOW, NoticeBatcher
 from bot.delivery.planner import CARD_WAIT, CardRenderer, HomeRenderer, NotReady, Planner
+from bot.delivery.recovery import PROBE_EVERY, Recovery
 from bot.delivery.sender import METADATA_EVENT, Sender
 from storage.models import OutboxMessage
 
@@ -62,7 +65,10 @@ class OutboxWorker:
         owner = owner or f"w-{uuid.uuid4().hex[:10]}"
         self.due = DueRows(sessions, self.clock, pacer or Pacer(), lease, owner)
         self.planner = Planner(render_card, NoticeBatcher(self.due, notice_window), render_home)
-        self.sender = Sender(sessions, client, self.due, self.clock, metrics, on_dead)
+        self.recovery = Recovery()
+        self.sender = Sender(
+            sessions, client, self.due, self.clock, metrics, on_dead, self.recovery
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,7 +114,7 @@ class OutboxWorker:
                 delivered = 0
             if not delivered:
                 # a channel held back by the pacer goes when its turn comes, not at the next poll
-                paced = self.due.paced
+                paced = self.due.paced if self.recovery.up else PROBE_EVERY
                 self._wake.wait(min(self.poll_interval, paced or self.poll_interval))
                 self._wake.clear()
 
@@ -120,6 +126,8 @@ class OutboxWorker:
         at a time: one by one, a round over 50 channels took 50 Slack round
         trips and the API's latency, not its limits, set the pace.
         """
+        if not self.recovery.probe(self.client.auth_test, self.sessions, self.clock.now()):
+            return 0  # Slack seems down: nothing is sent until a probe gets an answer
         return sum(self._senders.map(self._send_head, self.due.heads()))
 
     def pending(self) -> int:
@@ -145,4 +153,7 @@ class OutboxWorker:
             if plan is None:
                 self.sender.superseded(row)
                 return 1
-        return self.sender.send(row_id, plan)
+        sent = self.sender.send(row_id, plan)
+        if sent:
+            self.planner.published(plan)
+        return sent

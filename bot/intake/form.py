@@ -45,24 +45,21 @@ class Submitted:
     ``choice`` replaces it; else it closes. ``finish`` — only when a ticket was opened —
     is the ticket's route step (:mod:`bot.intake.opening`), for the listener to run once
     it has acknowledged, the most urgent ``rank`` first (its severity's place in app.yaml);
-    it returns the instant ephemeral (naming the owner) to show in ``channel``, where the
-    modal was opened."""
+    it returns the instant ephemeral (naming the owner) to show where the modal was opened."""
 
     errors: dict[str, str] = field(default_factory=dict)
     choice: dict[str, Any] | None = None
     finish: Callable[[], dict[str, Any]] | None = None
-    channel: str | None = None
     rank: int = 0
 
 
 @dataclass(frozen=True)
 class Chosen:
     """How the listener answers a button of the duplicate choice: the modal's last
-    view, and the confirmation to show in ``channel`` when a ticket was opened."""
+    view, and the confirmation to show where it was opened when a ticket was opened."""
 
     view: dict[str, Any]
     confirmation: dict[str, Any] | None = None
-    channel: str | None = None
 
 
 def command_modal(desk: Desk, text: str, channel: str | None) -> dict[str, Any]:
@@ -100,10 +97,9 @@ def submit_view(desk: Desk, view: dict[str, Any], reporter: str) -> Submitted:
     if choice is not None:  # already escalated: offer "add to ESC-n"
         return Submitted(choice=choice)
     if outcome.result is not Result.CREATED or outcome.ticket is None:
-        return Submitted(channel=form.origin.channel)
+        return Submitted()
     return Submitted(
         finish=partial(_finish, desk, outcome.ticket.id),
-        channel=form.origin.channel,
         rank=list(desk.config.severities).index(outcome.ticket.severity),
     )
 
@@ -159,7 +155,7 @@ def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: s
     """A button of the duplicate choice: what the modal shows next, and the
     confirmation when "open a new one" opened a ticket."""
     with permissions.attempt(desk, reporter) as (session, now):
-        outcome, origin = decide(
+        outcome, _origin = decide(
             session,
             desk.config,
             desk.renderer,
@@ -177,7 +173,6 @@ def choose(desk: Desk, view: dict[str, Any], action: dict[str, Any], reporter: s
     return Chosen(
         view=done_view(desk.renderer, desk.config, outcome),
         confirmation=confirmation,
-        channel=origin.channel,
     )
 
 

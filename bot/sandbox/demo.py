@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.config import AppConfig, load_config
 from bot.core.clock import FakeClock
+from bot.delivery.due import Pacer
 from bot.runtime import Runtime
 from bot.sandbox.demo_html import PAGE, View, emojize, fragment_page, message_html
 from bot.sandbox.emulator import Call, FakeSlack, Message, SlackUser
@@ -299,6 +300,18 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 140 else line[:139] + "…"
 
 
+class RateSeconds:
+    """The seconds Slack's rate limits and escbot's pacing count in the demo: they pass only
+    when the demo waits out the pacing (``Desk.quiet``), so the same seed gives the same
+    order of messages however fast the machine is, at Slack's real rates."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Desk:
     """The emulator, escbot and the cast, wired together."""
 
@@ -307,7 +320,10 @@ class Desk:
         self.rng = random.Random(seed)
         self.clock = FakeClock(START)
         team = cfg.workspace.team_id or "T0ESCBOT"
-        self.fake = FakeSlack(clock=self.clock, team_id=team, seed=seed).start()
+        self.seconds = RateSeconds()
+        self.fake = FakeSlack(
+            clock=self.clock, team_id=team, seed=seed, rate_clock=self.seconds
+        ).start()
         names = dict(PARTNERS)
         for pod in cfg.pods.values():
             names[pod.lead] = f"{pod.title} lead"
@@ -337,7 +353,6 @@ class Desk:
             database_url=database_url,
             host="127.0.0.1",
             port=0,
-            channel_rate=1e6,  # the emulator has no per-channel limit; a morning in seconds
             qa_token=QA_TOKEN,
             # settle() delivers: one message at a time, a person's notices of one step in one
             # DM (it runs once the step's work is done: no window to wait out)
@@ -345,6 +360,7 @@ class Desk:
             notice_window=timedelta(0),
         )
         self.runtime = Runtime.build(settings, cfg, clock=self.clock).start(workers=False)
+        self.runtime.services.outbox.pacer = Pacer(settings.channel_rate, monotonic=self.seconds)
         self.narrator = Narrator(
             self.fake, names, clock=lambda: self.clock.now().astimezone(cfg.team_tz)
         )
@@ -384,6 +400,9 @@ class Desk:
         outbox, deadline = services.outbox, time.monotonic() + STEP_TIMEOUT
         while outbox.pending():
             if outbox.run_once():
+                continue
+            if paced := outbox.due.paced:  # a channel at Slack's pace: its next second
+                self.seconds.now += paced
                 continue
             if time.monotonic() > deadline:
                 raise RuntimeError("escbot did not settle: its outbox still has messages")

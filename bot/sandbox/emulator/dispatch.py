@@ -63,6 +63,7 @@ class Dispatcher:
         def call(args: dict[str, Any]) -> dict[str, Any]:
             access.check_token(self.ws, kind, token)
             handler = self.endpoints.handler(name)
+            self.ws.limits.take_method(name)  # the method's tier (rules/rate.py)
             access.check_scope(self.ws, name, args)
             return handler(self.ws, args)
 

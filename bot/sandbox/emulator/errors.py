@@ -29,3 +29,8 @@ class SlackError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"ok": False, "error": self.error, **self.extra}
+
+
+class GestureRefused(ValueError):
+    """Slack's client does not let the person do this (e.g. type in a read-only Messages
+    tab): nothing reaches the app, and the test that tried learns why."""

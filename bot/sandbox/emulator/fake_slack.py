@@ -7,7 +7,7 @@ handlers, files_upload_v2's three steps — instead of a mock that agrees with o
 ``FakeSlack`` only wires the parts together and keeps the one API tests know:
 
 - ``workspace.Workspace``: the state (users, channels, messages, views, files) and its lock;
-- ``rules/``: Slack's rules, always on (docs/architecture.md, "The emulator's rules");
+- ``rules/``: Slack's rules and limits, on unless a test names a kindness (``lenient``);
 - ``api/``: one module per Web API area, registered in one table (``endpoints``);
 - ``dispatch`` and ``http_server``: requests in; answers and recorded calls out;
 - ``faults``: rate limits, outages and errors switched on at runtime;
@@ -25,16 +25,19 @@ Rate limits and ``latency`` use wall time (clients really sleep); ``ts`` values 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from bot.core.clock import Clock
 from bot.sandbox.emulator import api
 from bot.sandbox.emulator.dispatch import Dispatcher
-from bot.sandbox.emulator.errors import SlackError
+from bot.sandbox.emulator.errors import GestureRefused, SlackError
 from bot.sandbox.emulator.faults import Faults
 from bot.sandbox.emulator.gestures import Gestures
 from bot.sandbox.emulator.http_server import HttpServer
 from bot.sandbox.emulator.inspection import Inspector
+from bot.sandbox.emulator.lenient import Lenient
 from bot.sandbox.emulator.model import Call, FakeFile, Message
 from bot.sandbox.emulator.rules.blockkit import block_errors, view_errors
 from bot.sandbox.emulator.socket_mode import ACK_TIMEOUT, SocketModeServer
@@ -45,6 +48,7 @@ __all__ = [
     "Call",
     "FakeFile",
     "FakeSlack",
+    "GestureRefused",
     "Message",
     "SlackError",
     "block_errors",
@@ -71,9 +75,16 @@ class FakeSlack:
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
         seed: int = 0,
+        manifest: dict[str, Any] | None = None,
+        lenient: Lenient | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``scopes``: the bot token's (default: the manifest's); ``events``: the app's
-        event subscriptions (default: the manifest's); ``seed``: what file ids derive from."""
+        """``manifest``: the app as installed (default: what ``escbot manifest`` prints):
+        its scopes, event subscriptions and Messages tab; ``scopes``: the bot token's
+        (default: the manifest's); ``events``: the app's event subscriptions (default: the
+        manifest's); ``seed``: what file ids derive from; ``lenient``: the kindnesses a test
+        names (default none: Slack's limits, lenient.py); ``rate_clock``: the seconds rate
+        buckets refill by (wall time, as clients really sleep; the demo's are virtual)."""
         self.host, self.port = host, port
         self._ws = ws = Workspace(
             clock=clock,
@@ -82,6 +93,9 @@ class FakeSlack:
             scopes=scopes,
             events=events,
             seed=seed,
+            manifest=manifest,
+            lenient=lenient,
+            rate_clock=rate_clock,
         )
         self._faults = faults = Faults()
         self._dispatch = Dispatcher(ws, api.endpoints(), faults)
@@ -92,6 +106,7 @@ class FakeSlack:
         self.add_user = admin.add_user
         self.add_channel = admin.add_channel
         self.invite = admin.invite
+        self.join = admin.join
         self.kick = admin.kick
         self.archive = admin.archive
         self.is_member = admin.is_member
@@ -102,13 +117,13 @@ class FakeSlack:
         self.deactivate = admin.deactivate
         # Slack's side of a person's gesture, for SlackUser (gestures.py).
         self.register_trigger = gestures.register_trigger
-        self.enforce_trigger_expiry = gestures.enforce_trigger_expiry
         self.new_response_url = gestures.new_response_url
         self.response_user = gestures.response_user
         self.add_ephemeral = gestures.add_ephemeral
         self.accept_view_response = gestures.accept_view_response
         self.message_event = gestures.message_event
         self.delivers = gestures.delivers
+        self.check_dm = gestures.check_dm
         self.channel_type = gestures.channel_type
         self.channel_name = gestures.channel_name
         self.dm_channel = ws.dm_channel
@@ -247,16 +262,15 @@ class FakeSlack:
         self._faults.latency = seconds
 
     def clear_faults(self) -> None:
-        """Remove injected faults, the outage, the random failure ratio and channel limits."""
+        """Remove injected faults, the outage and the random failure ratio; rate limits back
+        to Slack's, their buckets full."""
         self._faults.clear()
         with self._ws.lock:
             self._ws.limits.clear()
 
     def enforce_channel_rate(self, per_second: float | None = 1.0, burst: int = 3) -> None:
-        """Token-bucket chat.postMessage per channel (Slack allows ~1/s with short bursts).
-
-        ``per_second=None`` turns it off.
-        """
+        """Change chat.postMessage's bucket per channel (Slack's, the default: ~1/s with short
+        bursts) for a benchmark's what-if; ``per_second=None`` turns it off."""
         with self._ws.lock:
             self._ws.limits.limit_channels(per_second, burst)
 

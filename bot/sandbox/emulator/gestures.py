@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from bot.sandbox.emulator.api import response_url, views
+from bot.sandbox.emulator.errors import GestureRefused
 from bot.sandbox.emulator.model import Message
 from bot.sandbox.emulator.rules import access
 from bot.sandbox.emulator.workspace import Workspace
@@ -27,11 +28,6 @@ class Gestures:
         """Tell the fake which user a trigger_id belongs to (SlackUser does this)."""
         with self.ws.lock:
             views.register_trigger(self.ws, trigger_id, user_id)
-
-    def enforce_trigger_expiry(self, ttl: float | None = 3.0) -> None:
-        """Make known trigger_ids single-use and expire after ``ttl`` s, as Slack does."""
-        with self.ws.lock:
-            self.ws.trigger_ttl = ttl
 
     def new_response_url(
         self,
@@ -85,6 +81,18 @@ class Gestures:
         """Whether Slack would send the app ``event`` (subscribed, with its scope)."""
         with self.ws.lock:
             return access.delivers(self.ws, event)
+
+    def check_dm(self) -> None:
+        """Refuse a person writing to the app while its Messages tab is read-only or off:
+        Slack's client shows no message box then (the manifest's
+        ``features.app_home.messages_tab_read_only_enabled``,
+        https://docs.slack.dev/reference/app-manifest)."""
+        with self.ws.lock:
+            if not self.ws.messages_writable:
+                raise GestureRefused(
+                    "the app's Messages tab is read-only (or off) in its manifest: "
+                    "Slack does not let people write to it"
+                )
 
     def channel_type(self, channel_id: str) -> str:
         """The event's ``channel_type``: channel, group, im or mpim."""

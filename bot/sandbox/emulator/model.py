@@ -109,6 +109,8 @@ class Channel:
     is_archived: bool = False
     is_member: bool = False
     is_mpim: bool = False
+    #: The people in it (the bot's membership is ``is_member``).
+    people: set[str] = field(default_factory=set)
 
     @property
     def kind(self) -> Kind:
@@ -143,3 +145,5 @@ class ResponseUrl:
     user: str | None = None
     channel: str | None = None
     message_ts: str | None = None
+    issued: datetime | None = None  # on the workspace's clock
+    uses: int = 0

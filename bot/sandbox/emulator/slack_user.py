@@ -140,16 +140,24 @@ class SlackUser:
         values_by_label: dict[str, Any] | None = None,
         *,
         enforce_required: bool = True,
+        enforce_lengths: bool = True,
         **opts: Unpack[SendOptions],
     ) -> HttpResponse:
         """Fill the modal's inputs by label text and submit it (a ``view_submission``).
 
         Required inputs left empty raise, as Slack's client would not submit them; pass
-        ``enforce_required=False`` to send anyway. A ``response_action`` of update/push in the
+        ``enforce_required=False`` to send anyway. A text past an input's ``max_length`` (or
+        short of its ``min_length``) raises ``GestureRefused``; ``enforce_lengths=False``
+        sends it anyway, as a forged request could. A ``response_action`` of update/push in the
         ack is applied to the fake, so ``fake.last_view(user)`` shows the next step.
         """
         return view_submission.submit_view(
-            self._member, view, values_by_label, enforce_required=enforce_required, **opts
+            self._member,
+            view,
+            values_by_label,
+            enforce_required=enforce_required,
+            enforce_lengths=enforce_lengths,
+            **opts,
         )
 
     # ------------------------------------------------------------------ block actions
@@ -241,5 +249,11 @@ class SlackUser:
         return self.message(channel, text, thread_ts=thread_ts, **opts)
 
     def dm(self, text: str, **opts: Unpack[SendOptions]) -> HttpResponse | None:
-        """Write to the bot in the DM with it (a ``message.im`` event)."""
+        """Write to the bot in the DM with it (a ``message.im`` event).
+
+        Raises ``GestureRefused`` when the installed manifest's Messages tab is read-only
+        or off, as Slack's client offers no message box then.
+        """
+        if self.fake is not None:
+            self.fake.check_dm()
         return self.message(self._member.dm_channel(), text, **opts)

@@ -16,12 +16,14 @@ import copy
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.clock import Clock
 from bot.sandbox.emulator.errors import SlackError
+from bot.sandbox.emulator.lenient import Lenient
 from bot.sandbox.emulator.model import (
     Call,
     Channel,
@@ -35,7 +37,7 @@ from bot.sandbox.emulator.request_parsing import flag
 from bot.sandbox.emulator.rules.blockkit import with_ids
 from bot.sandbox.emulator.rules.rate import RateLimits
 from bot.sandbox.emulator.socket_mode import SocketModeServer
-from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES
+from bot.slack.manifest import manifest as escbot_manifest
 from bot.slack.scopes import Kind
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,7 +60,16 @@ class Workspace:
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
         seed: int = 0,
+        manifest: dict[str, Any] | None = None,
+        lenient: Lenient | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``manifest``: the app as installed (default: what ``escbot manifest`` prints);
+        ``scopes``/``events`` override its scopes and subscriptions; ``lenient``: the
+        kindnesses a test names (default: none, Slack's limits); ``rate_clock``: what the
+        rate buckets refill by (wall time; the demo's is virtual)."""
+        self.lenient = lenient or Lenient()
+        installed = manifest if manifest is not None else escbot_manifest(None, socket_mode=True)
         self.clock = clock
         self.seed = seed  # what file ids derive from
         self.team_id = team_id
@@ -73,13 +84,23 @@ class Workspace:
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         #: The bot token's scopes (default: the manifest's) and the app's subscriptions.
-        self.scopes: frozenset[str] = frozenset(BOT_SCOPES if scopes is None else scopes)
-        self.events: frozenset[str] = frozenset(BOT_EVENTS if events is None else events)
+        self.scopes: frozenset[str] = frozenset(
+            installed["oauth_config"]["scopes"]["bot"] if scopes is None else scopes
+        )
+        self.events: frozenset[str] = frozenset(
+            installed["settings"]["event_subscriptions"]["bot_events"] if events is None else events
+        )
+        #: Whether people can write to the app in its Messages tab (Slack's manifest:
+        #: ``features.app_home``, https://docs.slack.dev/reference/app-manifest).
+        home = installed.get("features", {}).get("app_home", {})
+        self.messages_writable = bool(
+            home.get("messages_tab_enabled") and not home.get("messages_tab_read_only_enabled")
+        )
         self.used_scopes: set[str] = set()
         #: App-level tokens (``xapp-…``) with their scopes, and the Socket Mode endpoint.
         self.app_tokens: dict[str, tuple[str, ...]] = {}
         self.socket: SocketModeServer | None = None
-        self.limits = RateLimits()
+        self.limits = RateLimits(rate_clock, off=self.lenient.no_rate_tiers)
         self.add_user(bot_user_id, "escbot", is_bot=True)
         self.reset()
 
@@ -97,7 +118,9 @@ class Workspace:
         self.uploads: dict[str, int] = {}  # files uploaded so far, by name
         self.triggers: dict[str, Trigger] = {}
         #: Seconds a trigger_id lives, single-use; None: any known one works, again.
-        self.trigger_ttl: float | None = None
+        #: Slack: a trigger_id expires 3 s after it was sent to the app, and is single-use
+        #: (https://docs.slack.dev/interactivity/handling-user-interaction#modal_responses).
+        self.trigger_ttl: float | None = None if self.lenient.no_trigger_expiry else 3.0
         self.response_urls: dict[str, ResponseUrl] = {}
         self.limits.clear()
 
@@ -221,7 +244,15 @@ class Workspace:
             user=user,
         )
         self.add_message(msg)
+        self.person_in(channel, user)
         return msg
+
+    def person_in(self, channel: str | None, user: str | None) -> None:
+        """``user`` is in ``channel``: Slack lets a person type, run a command or click
+        only in a conversation they are in (DMs need nothing)."""
+        info = self.channels.get(channel or "")
+        if info is not None and user:
+            info.people.add(user)
 
     def bot_posts(self, channel: str, args: dict[str, Any], **extra: Any) -> Message:
         """A message the bot posted with these arguments (an ephemeral with ``ephemeral_to``)."""

@@ -52,6 +52,13 @@ class WorkspaceAdmin:
         with self.ws.lock:
             self.ws.channels[channel_id] = Channel(name, is_private=is_private)
 
+    def join(self, channel_id: str, *users: str) -> None:
+        """People join the channel (a gesture there, a command or a message, joins its
+        person too: Slack lets people act only where they are)."""
+        with self.ws.changed:
+            self.ws.known(channel_id).people.update(users)
+            self.ws.changed.notify_all()
+
     def invite(self, channel_id: str) -> None:
         """A person runs ``/invite @escbot`` in the channel (the only way into a private one)."""
         with self.ws.changed:

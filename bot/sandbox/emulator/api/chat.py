@@ -26,9 +26,19 @@ def post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    channel = access.postable(ws, args.get("channel"), public_without_joining=False)
+    """Both the bot and the person must be in the channel: ``not_in_channel``,
+    ``user_not_in_channel`` (https://docs.slack.dev/reference/methods/chat.postEphemeral);
+    ``chat:write.public`` does not reach ephemerals. A command's or action's response_url
+    is what answers in a channel the bot is not in."""
+    lenient = ws.lenient.no_ephemeral_membership
+    if lenient:
+        channel = access.visible(ws, args.get("channel"))[0]
+    else:
+        channel = access.postable(ws, args.get("channel"), public_without_joining=False)
     if not args.get("user"):
         raise SlackError("user_not_found")
+    if not lenient and not access.person_in(ws, channel, str(args["user"])):
+        raise SlackError("user_not_in_channel")
     check_content(args, need_text=True)
     msg = ws.bot_posts(channel, args, ephemeral_to=args["user"])
     return {"message_ts": msg.ts}

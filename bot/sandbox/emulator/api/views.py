@@ -24,10 +24,26 @@ def open_(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"view": store_view(ws, args.get("view"), user=user)}
 
 
+#: "After a modal is opened, the app is limited to pushing 2 additional views"
+#: (https://docs.slack.dev/reference/methods/views.push): 3 in a stack.
+STACK_LIMIT = 3
+
+
 def push(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     user = consume_trigger(ws, args)
     previous = ws.last_view.get(user) if user else None
+    if not ws.lenient.no_view_stack_limit and stack_depth(ws, previous) >= STACK_LIMIT:
+        raise SlackError("push_limit_reached")
     return {"view": store_view(ws, args.get("view"), user=user, previous=previous)}
+
+
+def stack_depth(ws: Workspace, view_id: str | None) -> int:
+    """How many views the stack topped by ``view_id`` holds (0: none)."""
+    depth = 0
+    while view_id and view_id in ws.views and depth <= STACK_LIMIT:
+        depth += 1
+        view_id = ws.views[view_id]["previous_view_id"]
+    return depth
 
 
 def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +101,8 @@ def accept_view_response(
         return
     if action == "update" and view_id in ws.views:
         store_view(ws, spec, user=user_id, existing=ws.views[view_id])
+    elif stack_depth(ws, view_id) >= STACK_LIMIT and not ws.lenient.no_view_stack_limit:
+        return  # Slack's client shows an error and keeps the modal as it was
     else:
         store_view(ws, spec, user=user_id, previous=view_id)
 

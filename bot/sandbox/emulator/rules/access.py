@@ -97,19 +97,28 @@ def readable(ws: Workspace, channel: Any) -> tuple[str, Kind]:
 
 
 def postable(ws: Workspace, channel: Any, *, public_without_joining: bool) -> str:
-    """Where the bot may post: archived → ``is_archived``; a public channel it is not in
-    only with ``chat:write.public`` (chat.postMessage), else ``not_in_channel``."""
+    """Where the bot may post: archived → ``is_archived``; a channel it is not in only with
+    ``public_without_joining`` (chat.postMessage) and ``chat:write.public``, else
+    ``not_in_channel``."""
     cid, kind = visible(ws, channel)
     if kind == "im":
         return cid
     info = ws.channels[cid]
     if info.is_archived:
         raise SlackError("is_archived")
-    if not info.is_member and public_without_joining:
-        if slack_scopes.POST_WITHOUT_JOINING not in ws.scopes:
+    if not info.is_member:
+        if not public_without_joining or slack_scopes.POST_WITHOUT_JOINING not in ws.scopes:
             raise SlackError("not_in_channel")
         ws.used_scopes.add(slack_scopes.POST_WITHOUT_JOINING)
     return cid
+
+
+def person_in(ws: Workspace, channel_id: str, user: str) -> bool:
+    """Whether ``user`` is in the conversation: a channel's people, or their DM with the bot."""
+    if channel_id[:1] == "D":
+        return channel_id == ws.dm_channel(user)
+    info = ws.channels.get(channel_id)
+    return info is not None and user in info.people
 
 
 def find_message(ws: Workspace, args: dict[str, Any], ts_key: str = "ts") -> Message:

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from datetime import time as dtime
 from typing import Any
 
+from bot.sandbox.emulator.errors import GestureRefused
+
 _TEXT_INPUTS = frozenset({"plain_text_input", "url_text_input", "email_text_input", "number_input"})
 _ONE_OPTION = frozenset({"static_select", "external_select", "radio_buttons", "overflow"})
 _MANY_OPTIONS = frozenset({"multi_static_select", "multi_external_select", "checkboxes"})
@@ -35,11 +37,17 @@ _PLAIN: dict[str, tuple[str, str]] = {
 
 
 def view_state(
-    view: dict[str, Any], values_by_label: dict[str, Any], *, enforce_required: bool = True
+    view: dict[str, Any],
+    values_by_label: dict[str, Any],
+    *,
+    enforce_required: bool = True,
+    enforce_lengths: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """``state.values`` as Slack builds it, filling inputs by label (or block_id).
 
     Unfilled inputs keep their initial value, else null; unknown labels raise naming them.
+    A text outside an input's ``min_length``/``max_length`` raises ``GestureRefused``, as
+    Slack's client stops it (``enforce_lengths=False`` sends it anyway, as a forger would).
     """
     inputs = [b for b in view.get("blocks", []) if b.get("type") == "input" and "element" in b]
     by_label = {text_of(b.get("label")): b for b in inputs}
@@ -55,10 +63,31 @@ def view_state(
         empty = all(v in (None, "", []) for k, v in entry.items() if k != "type")
         if empty and enforce_required and not block.get("optional", False):
             raise ValueError(f"required input {label!r} is empty; Slack would not submit the modal")
+        if enforce_lengths:
+            check_length(el, entry.get("value"), label)
         block_id = block.get("block_id") or f"input-{i}"
         action_id = el.get("action_id") or f"action-{i}"
         state.setdefault(block_id, {})[action_id] = entry
     return state
+
+
+def check_length(el: dict[str, Any], value: Any, label: str) -> None:
+    """Slack's client keeps a plain_text_input's text within ``max_length`` and refuses to
+    submit one shorter than ``min_length``
+    (https://docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element)."""
+    if el.get("type") != "plain_text_input" or not isinstance(value, str) or not value:
+        return
+    most, least = el.get("max_length"), el.get("min_length")
+    if most is not None and len(value) > most:
+        raise GestureRefused(
+            f"input {label!r} takes at most {most} characters ({len(value)} typed); "
+            "Slack's client stops the typing there"
+        )
+    if least is not None and len(value) < least:
+        raise GestureRefused(
+            f"input {label!r} needs at least {least} characters ({len(value)} typed); "
+            "Slack's client would not submit the modal"
+        )
 
 
 def _lookup(by_label: dict[str, dict[str, Any]], inputs: list[dict[str, Any]], key: str) -> Any:

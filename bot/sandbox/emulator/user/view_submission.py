@@ -20,11 +20,17 @@ def submit_view(
     values_by_label: dict[str, Any] | None,
     *,
     enforce_required: bool,
+    enforce_lengths: bool = True,
     **opts: Unpack[SendOptions],
 ) -> HttpResponse:
     if view is None:
         raise ValueError("no view to submit (did the app open one? fake.last_view was None)")
-    state = view_state(view, values_by_label or {}, enforce_required=enforce_required)
+    state = view_state(
+        view,
+        values_by_label or {},
+        enforce_required=enforce_required,
+        enforce_lengths=enforce_lengths,
+    )
     submitted = view_for_payload(view) | {"state": {"values": state}}
     payload = member.base("view_submission") | {"view": submitted, "response_urls": []}
     resp = member.send_payload(payload, **opts)
