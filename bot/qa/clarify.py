@@ -390,19 +390,23 @@ class Summary:
     effects: tuple[Effect, ...]
 
 
-def summary(session: Session, cfg: AppConfig, now: datetime, period: timedelta) -> Summary:
-    """Open clarifications, and the effect of those acknowledged at least ``period`` ago:
-    the category's error rate in the ``period`` before posting and after acknowledging."""
+def summary(session: Session, cfg: AppConfig, as_of: datetime, period: timedelta) -> Summary:
+    """The clarifications open at ``as_of`` (a digest's end: later ones must not change
+    it), and the effect of those acknowledged at least ``period`` before it: the
+    category's error rate in the ``period`` before posting and after acknowledging."""
     open_rows = session.scalars(
         select(QaClarification)
-        .where(QaClarification.status.in_((PROPOSED, OPEN)))
+        .where(
+            QaClarification.proposed_at < as_of,
+            QaClarification.acknowledged_at.is_(None) | (QaClarification.acknowledged_at >= as_of),
+        )
         .order_by(QaClarification.proposed_at)
     ).all()
     done = session.scalars(
         select(QaClarification)
         .where(
             QaClarification.status == ACKNOWLEDGED,
-            QaClarification.acknowledged_at <= now - period,
+            QaClarification.acknowledged_at <= as_of - period,
         )
         .order_by(QaClarification.acknowledged_at.desc())
         .limit(SHOWN)
@@ -439,10 +443,11 @@ def summary(session: Session, cfg: AppConfig, now: datetime, period: timedelta) 
                 c.vendor,
                 c.policy_area,
                 c.error_category or "unspecified",
-                c.status,
-                c.posted_at or c.proposed_at,
+                OPEN if posted else PROPOSED,
+                c.posted_at if c.posted_at and posted else c.proposed_at,
             )
             for c in open_rows
+            for posted in [c.posted_at is not None and c.posted_at < as_of]
         ),
         tuple(effects),
     )

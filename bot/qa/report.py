@@ -47,7 +47,7 @@ class QaReport:
 def build(session: Session, cfg: AppConfig, cur: Window, prev: Window, now: datetime) -> QaReport:
     return QaReport(
         vendor_scores(session, cfg, cur, prev),
-        clarify.summary(session, cfg, now, timedelta(seconds=cur.seconds)),
+        clarify.summary(session, cfg, min(now, cur.end), timedelta(seconds=cur.seconds)),
         calibration.in_window(session, cfg, cur),
         gaps(session, cfg, cur),
     )
