@@ -145,7 +145,7 @@ def test_rate_tiers_answer_429_with_retry_after(fake: FakeSlack) -> None:
         raw.conversations_open(users=ALICE)
     with pytest.raises(SlackApiError) as err:
         raw.conversations_open(users=ALICE)
-    assert (err.value.response.status_code, err.value.response.headers["Retry-After"]) == (
-        429,
-        "2",
-    )
+    # the next of 50 a minute comes within 1.2 s: Retry-After rounds up to 1 or 2, by how
+    # long the 50 calls took on this machine
+    assert err.value.response.status_code == 429
+    assert err.value.response.headers["Retry-After"] in ("1", "2")

@@ -80,7 +80,7 @@ from storage.models import (
 from tests.desk import EXAMPLE
 from tests.qa_support import NORTHWIND, TEJO, decisions, store
 
-START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday morning, Dublin = UTC
+START = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)  # a Friday: the weekly digest comes soon
 REPORTERS = ("U07LEGAL01", "U07COMMS02", "U07PARTN03")
 EXAMPLES = int(os.environ.get("ESCBOT_MONTH_EXAMPLES", "12"))
 STEPS = int(os.environ.get("ESCBOT_MONTH_STEPS", "50"))

@@ -3,7 +3,7 @@ vendor's lead, reminders until then, and the error rate before and after."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -113,3 +113,31 @@ def test_a_vendor_without_a_channel_gets_no_clarification(sessions, config: AppC
     overturn(desk, item, "missed_context")
     with pytest.raises(DomainError, match="has no Slack channel"):
         clarify.modal_for_item(desk, item.id, LEAD)
+
+
+def test_a_digest_counts_the_clarifications_open_at_its_end(sessions, config: AppConfig) -> None:  # type: ignore[no-untyped-def]
+    """A proposal made after the digest's window, or one acknowledged before it ended, is
+    not in it; one sent after the end still reads 'proposed' there (the month test found
+    a posted weekly digest whose count changed when rendered again)."""
+    end = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    hour = timedelta(hours=1)
+
+    def clarification(key: str, status: str, proposed: datetime, **at: datetime) -> QaClarification:
+        return QaClarification(
+            vendor=NORTHWIND, policy_area="hateful_activities", error_category="missed_context",
+            source="pattern", pattern_key=key, status=status, examples=["post:1"],
+            proposed_at=proposed, **at,
+        )  # fmt: skip
+
+    with transaction(sessions) as s:
+        s.add(clarification("before", clarify.OPEN, end - 48 * hour, posted_at=end + hour))
+        s.add(clarification("after", clarify.PROPOSED, end + hour))
+        closed = {"posted_at": end - 60 * hour, "acknowledged_at": end - 50 * hour}
+        s.add(clarification("closed", clarify.ACKNOWLEDGED, end - 72 * hour, **closed))
+        s.add(clarification("sent", clarify.OPEN, end - 30 * hour, posted_at=end - 20 * hour))
+    with sessions() as s:
+        summary = clarify.summary(s, config, end, timedelta(days=7))
+    assert [(row[4], row[5]) for row in summary.open] == [
+        (clarify.PROPOSED, end - 48 * hour),
+        (clarify.OPEN, end - 20 * hour),
+    ]
