@@ -29,7 +29,7 @@ from bot.qa import clarify as qa_clarify
 from bot.qa import schedule as qa_schedule
 from bot.reporting import digests
 from bot.resolution import followups
-from bot.routing import chain
+from bot.routing import chain, handover
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import cards, home, internals
@@ -92,6 +92,9 @@ def create_app(
     # missed during downtime (or passed by a moved test clock). The database keeps it once.
     desk = services.desk
     digests.schedule_digests(services.scheduler.aps, desk)
+    # People who left (app.yaml changed, deactivated in Slack): handed over before any
+    # timer of this tick could DM them.
+    services.scheduler.before_timers(lambda: handover.tick(desk))
     services.scheduler.every_tick(lambda: digests.catch_up(desk, desk.clock.now()))
     services.scheduler.every_tick(lambda: qa_schedule.tick(desk))  # QA draws, DMs, patterns
     services.scheduler.daily(

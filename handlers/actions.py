@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from bot.core.errors import NotFound
 from bot.intake import following
 from bot.resolution import entry as resolution
-from bot.routing import ownership
+from bot.routing import ownership, severity
 from bot.services import Services
 from bot.slack import cards
 from handlers.boundary import guarded
@@ -127,6 +127,7 @@ def _register_resolution(app: App, services: Services, menu: Menu) -> None:
         ("ticket_resolve", resolution.resolve_modal),
         ("ticket_ask_reporter", resolution.ask_modal),
         ("ticket_reopen", resolution.reopen_modal),
+        ("ticket_severity", severity.modal),
         ("followup_add", resolution.followup_modal),
     ):
         menu[name] = opener(modal)

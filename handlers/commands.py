@@ -26,7 +26,7 @@ from bot.intake import form as intake_form
 from bot.intake import tracking
 from bot.reporting import digests
 from bot.resolution import entry as resolution
-from bot.routing import absence
+from bot.routing import absence, severity
 from bot.services import Services
 from bot.slack.ids import COMMAND
 from handlers.boundary import guarded
@@ -78,6 +78,10 @@ def _ooo(inv: Invocation) -> None:
     inv.respond(**inv.services.renderer.render("ooo_status", o=done))
 
 
+def _sev(inv: Invocation) -> None:
+    inv.respond(**severity.command(inv.services.desk, inv.args, inv.user))
+
+
 def _digest(inv: Invocation) -> None:
     name = inv.args.split()[0] if inv.args else None
     inv.respond(**digests.digest_preview(inv.services.desk, name, inv.user))
@@ -108,6 +112,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "ooo <from> <to> [note] | list | clear",
         "your out-of-office",
         rf"(?:list|ls|clear)?|{_DATE}(?:\s.*)?",
+    ),
+    "sev": Subcommand(
+        _sev,
+        "sev ESC-n <severity> <reason>",
+        "change a ticket's severity (the reason is kept)",
+        rf"{_KEY}(?:\s.*)?",
     ),
     "digest": Subcommand(
         _digest, "digest [name]", "a private preview of a KPI digest", r"(?:[\w-]+)?"

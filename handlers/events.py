@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.resolution import entry as resolution
+from bot.routing import handover
 from bot.services import Services
 from bot.slack import home
 from handlers.boundary import guarded
@@ -60,3 +61,11 @@ def register(app: App, services: Services) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         home.opened(services.desk, event["user"])
+
+    @app.event("user_change")
+    @guarded
+    def user_change(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        user = event.get("user")
+        if isinstance(user, dict):  # deactivated: their open work is handed over at once
+            handover.user_changed(services.desk, user)

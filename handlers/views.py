@@ -22,7 +22,7 @@ from bot.intake import form as intake_form
 from bot.intake.choice import CHOICE_ACTIONS
 from bot.intake.modal import INTAKE_VIEW
 from bot.resolution import entry as resolution
-from bot.routing import ownership
+from bot.routing import ownership, severity
 from bot.services import Services
 from bot.slack import answers
 from handlers.boundary import guarded
@@ -51,6 +51,17 @@ def register(app: App, services: Services) -> None:
             return
         except DomainError as err:
             ack(response_action="errors", errors={ownership.TO_BLOCK: str(err)})
+            return
+        ack()
+
+
+    @app.view(severity.MODAL)
+    @guarded
+    def severity_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            severity.submitted(services.desk, view, forms.values(view), body["user"]["id"])
+        except FieldErrors as err:
+            ack(response_action="errors", errors=err.errors)
             return
         ack()
 

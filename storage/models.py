@@ -342,6 +342,22 @@ class OutOfOffice(Base):
     created_at: Mapped[datetime]
 
 
+class DeskPerson(Base):
+    """Everyone app.yaml has put on the desk (members, leads, deputies, admins), and when
+    they left it: deactivated in Slack (``user_change``), or gone from app.yaml. Routing
+    and QA skip those who left, and nothing is DMed to them but the one note that their
+    open work was handed over (``noted_at``)."""
+
+    __tablename__ = "desk_people"
+    __table_args__ = (Index("ix_desk_people_left_at", "left_at"),)
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+    left_via: Mapped[str | None] = mapped_column(String(16))  # slack | config
+    noted_at: Mapped[datetime | None]
+
+
 class DigestRun(Base):
     """One digest for one period: the unique key is what makes it post exactly once."""
 

@@ -44,6 +44,7 @@ TABLE: dict[str, tuple[str, ...]] = {
     "resolve": (N, N, Y, N, Y, Y, N),
     "ask_reporter": (N, N, Y, N, Y, Y, N),
     "reopen": (Y, N, Y, N, Y, Y, N),
+    "severity": (N, N, Y, N, Y, Y, N),
     "followup_add": (N, N, Y, N, Y, Y, N),
     "followup_done": (N, N, Y, N, Y, Y, N),  # its owner and creator too
     "followup_snooze": (N, N, Y, N, Y, Y, N),
@@ -175,7 +176,7 @@ def run(case: Case, action: str) -> str:
     if action == "take":
         case.click("ticket_take", key)
         return case.answer(mark, lambda: case.ticket().assignee_id == case.user_id)
-    if action in ("reassign", "resolve", "ask_reporter", "reopen", "followup_add"):
+    if action in ("reassign", "resolve", "ask_reporter", "reopen", "severity", "followup_add"):
         action_id = {"ask_reporter": "ticket_ask_reporter", "followup_add": "followup_add"}.get(
             action, f"ticket_{action}"
         )

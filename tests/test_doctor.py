@@ -179,6 +179,22 @@ def test_an_unknown_user_id_is_named_with_where_app_yaml_uses_it(config: AppConf
     assert "✓ all" not in result.output
 
 
+def test_deactivated_and_bot_users_are_flagged(config: AppConfig) -> None:
+    member = config.pods["critical_harms"].members[0]
+    with workspace(config) as fake:
+        fake.deactivate(member.id)
+        fake.add_user(LEAD, "lead-bot", is_bot=True)
+        result = run_doctor(fake)
+    assert result.exit_code == 1
+    assert failures(result) == [
+        f"user {member.id} ({member.name}, pods.critical_harms.members[0].id, "
+        "pods.critical_harms.rotations.primary.members[0]) is deactivated in Slack: take them "
+        "out of app.yaml (escbot hands their open work over)",
+        f"user {LEAD} (pods.critical_harms.lead) is a bot, not a person: put the person's "
+        "member ID in app.yaml",
+    ]
+
+
 def test_the_workspace_must_be_app_yamls(config: AppConfig) -> None:
     with workspace(config, team_id="T0OTHER") as fake:
         result = run_doctor(fake)

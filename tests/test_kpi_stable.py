@@ -1,5 +1,6 @@
 """KPIs that don't move after the fact: a past period's digest and export rows stay the same
-whatever happens later (reassign, reopen, resolve, take, the chain, SLA breaches).
+whatever happens later (reassign, reopen, resolve, take, a severity change, the chain,
+SLA breaches).
 
 The property test drives the domain entry points with an injected clock over random
 event sequences spread across days and fires the SLA and chain timers when they fall
@@ -35,6 +36,7 @@ from bot.reporting.periods import Period, digest_period, period_containing
 from bot.reporting.present import make_digest
 from bot.resolution.service import Outcome, reopen, resolve
 from bot.routing import chain, ownership
+from bot.routing import severity as severities
 from bot.tickets import lookup
 from storage.db import transaction
 from storage.models import Base, Counter, Ticket, Timer
@@ -42,7 +44,7 @@ from tests.desk import JONAS, LEAD, LUCIA, MARCUS, PARTNER, WANJIRU
 
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # Thu
 MEMBERS = (LUCIA, JONAS, MARCUS, WANJIRU)
-KINDS = ("open", "ack", "take", "reassign", "resolve", "reopen")
+KINDS = ("open", "ack", "take", "reassign", "resolve", "reopen", "severity")
 EXAMPLES = int(os.environ.get("ESCBOT_KPI_EXAMPLES", "60"))
 
 
@@ -113,6 +115,13 @@ class World:
                 with transaction(self.sessions) as s:
                     ticket = lookup.by_key(s, key, lock=True)
                     reopen(s, self.cfg, self.renderer, ticket, "still up", actor=LEAD, now=now)
+            elif kind == "severity":
+                with transaction(self.sessions) as s:
+                    ticket = lookup.by_key(s, key, lock=True)
+                    severities.change(
+                        s, self.cfg, self.renderer, ticket, severity, "re-triaged",
+                        actor=LEAD, now=now,
+                    )  # fmt: skip
         except DomainError:
             pass  # not possible in this state (already resolved, not allowed…): as in Slack
 

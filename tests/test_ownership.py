@@ -104,7 +104,7 @@ def test_nobody_eligible_goes_to_the_lead_with_reasons_and_a_retry_at_the_next_s
         assert outbox_rows(s, "notice", LEAD)
         # Priya's shift (Kolkata 10:00) starts first: Fri 04:30 UTC, before the 4h window
         [retry] = s.scalars(select(Timer).where(Timer.kind == "chain")).all()
-        assert retry.payload == {"retry": True}
+        assert retry.payload == {"retry": True, "holder": LEAD}
         assert retry.due_at == datetime(2026, 11, 27, 4, 30, tzinfo=UTC)
 
 

@@ -238,7 +238,7 @@ def test_out_of_office_is_set_listed_honoured_and_cleared(
     assert "Cleared 1 absence" in answer(BEATRIZ)
     mark = fake_slack.mark()
     user_factory(PARTNER).command("/escalate", "ooo")
-    assert "Out of office is for members of a pod" in answer(PARTNER)
+    assert "Out of office is for members, leads and admins" in answer(PARTNER)
 
 
 def test_the_chain_reaches_the_thread_and_the_lead(escbot, fake_slack, config, clock) -> None:

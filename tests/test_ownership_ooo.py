@@ -38,12 +38,19 @@ def test_bad_dates_are_explained(sessions, config, args: str, message: str) -> N
         assert s.scalars(select(OutOfOffice)).all() == []
 
 
-def test_only_pod_members_have_absences(sessions, config) -> None:  # type: ignore[no-untyped-def]
-    for user in (PARTNER, LEAD):
-        with pytest.raises(NotAllowed, match="Out of office is for members of a pod"):
-            ooo(sessions, config, user, "2026-12-01 2026-12-02")
+def test_only_pod_people_have_absences(sessions, config) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotAllowed, match="Out of office is for members, leads and admins"):
+        ooo(sessions, config, PARTNER, "2026-12-01 2026-12-02")
     with sessions() as s:
         assert s.scalars(select(OutOfOffice)).all() == []
+
+
+def test_a_lead_is_away_in_the_teams_time_zone(sessions, config) -> None:  # type: ignore[no-untyped-def]
+    done = ooo(sessions, config, LEAD, "2026-12-01 2026-12-02 Conference")
+    assert done.did == "set" and done.timezone == "Europe/Dublin"
+    with sessions() as s:
+        row = s.scalars(select(OutOfOffice)).one()
+        assert (row.user_id, row.starts_at) == (LEAD, datetime(2026, 12, 1, tzinfo=UTC))
 
 
 def test_days_are_read_in_the_members_time_zone(sessions, config) -> None:  # type: ignore[no-untyped-def]

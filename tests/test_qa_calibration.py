@@ -17,8 +17,9 @@ from bot.qa.scores import vendor_scores
 from bot.reporting.kpi import Window
 from bot.reporting.periods import period_containing
 from bot.reporting.present import make_digest, payload_text
-from storage.db import transaction
+from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import QaDecision, QaItem
+from tests.dbs import fresh_database
 from tests.desk import desk_at
 from tests.qa_support import DAY, DRAW_TIME, NORTHWIND, decisions, sampled, store
 
@@ -56,7 +57,10 @@ def test_a_blind_set_graded_by_different_people_outside_the_scores(
     store(sessions, decisions(config, 500, areas=("hateful_activities", "violent_extremism")))
     sampling.draw_sample(desk_at(sessions, config, DRAW_TIME), NORTHWIND, DAY)
     monday = datetime(2026, 11, 30, 7, 5, tzinfo=UTC)
-    assert calibration.draw_due(desk_at(sessions, config, monday - timedelta(days=1))) is None
+    sunday = desk_at(sessions, config, monday - timedelta(days=1))
+    late = calibration.draw_due(sunday)  # the set of Mon 23 Nov, late: nothing to calibrate on
+    assert late is not None and late.period_start.date().isoformat() == "2026-11-23"
+    assert calibration.draw_due(sunday) is None
     desk = desk_at(sessions, config, monday)
     assert calibration.draw_due(desk) is not None
     assert calibration.draw_due(desk) is None  # once a week
@@ -173,3 +177,25 @@ def test_the_set_takes_only_decisions_its_graders_can_grade(sessions, config: Ap
     for decision in decisions_drawn:
         graders = [i.grader_id for i, _ in items if i.decision_id == decision]
         assert len(set(graders)) == 3
+
+
+def test_a_monday_spent_down_draws_its_set_on_tuesday_as_on_time(  # type: ignore[no-untyped-def]
+    sessions, config: AppConfig, tmp_path
+) -> None:
+    def drawn_set(sessions_, when: datetime) -> tuple[str, list[str]]:
+        for k in range(7):
+            day = DAY - timedelta(days=k)
+            store(sessions_, decisions(config, 40, day=day, seed=k, prefix=f"w{k}-"))
+        run = calibration.draw_due(desk_at(sessions_, config, when))
+        assert run is not None
+        ids = sorted({d.decision_id for _, d in sampled(sessions_, "calibration")})
+        return run.period_start.date().isoformat(), ids
+
+    on_time = drawn_set(sessions, datetime(2026, 11, 30, 7, 5, tzinfo=UTC))
+    (tmp_path / "other").mkdir()
+    with fresh_database(tmp_path / "other") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        late = drawn_set(make_session_factory(engine), datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+        engine.dispose()
+    assert late == on_time and on_time[0] == "2026-11-30" and len(on_time[1]) == 5

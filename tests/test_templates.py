@@ -608,6 +608,42 @@ def _sla_notice(i: Inputs) -> list[dict[str, Any]]:
     ]
 
 
+def _handover(i: Inputs) -> list[dict[str, Any]]:
+    fu = FollowUp(
+        id=1, kind=i.text, description=i.text, owner_id="U05BER7JBK2", due_at=NOW, status="open"
+    )
+    lines = [f"*ESC-{n}* → <@U05BER7JBK2>" for n in range(200)]
+    return [
+        {"kind": "lead", "user": "U05MAD1LFZ3", "lines": lines, "pod": i.text},
+        {"kind": "note", "user": "U05MAD1LFZ3", "count": 3},
+        {"kind": "followup", "user": "U05MAD1LFZ3", "fu": fu, "t": i.ticket},
+    ]
+
+
+def _severity_modal(i: Inputs) -> list[dict[str, Any]]:
+    return [{"t": i.ticket, "choices": {k: s.title for k, s in i.cfg.severities.items()}}]
+
+
+def _severity_changed(i: Inputs) -> list[dict[str, Any]]:
+    return [
+        {
+            "t": i.ticket,
+            "actor": "U05MAD1LFZ3",
+            "old": "sev3",
+            "raised": raised,
+            "text": i.text,
+            "moved_to": moved_to,
+            "ack": "by " + i.renderer.when(NOW),
+            "resolve": "done in 2h",
+            "card_link": "https://example.slack.com/archives/C1/p1",
+            "audience": audience,
+        }
+        for raised in (True, False)
+        for moved_to in (None, "U05NYC3MRD8")
+        for audience in ("thread", "dm", "ephemeral")
+    ]
+
+
 def _ticket_update(i: Inputs) -> list[dict[str, Any]]:
     return [
         {
@@ -637,6 +673,7 @@ BUILDERS: dict[str, Builder] = {
     "followup_message": _followup_message,
     "followup_modal": _followup_modal,
     "followups_list": _followups_list,
+    "handover": _handover,
     "help": _help,
     "home": _home,
     "intake_done": _done,
@@ -656,6 +693,8 @@ BUILDERS: dict[str, Builder] = {
     "reporter_dm": _reporter_dm,
     "resolution_notice": _resolution_notice,
     "resolve_modal": _resolve_modal,
+    "severity_changed": _severity_changed,
+    "severity_modal": _severity_modal,
     "sla_notice": _sla_notice,
     "ticket_card": _card,
     "take_confirm": _take_confirm,

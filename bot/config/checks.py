@@ -85,6 +85,9 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 elif uid in listed:
                     problems.append((loc, f"{uid!r} is listed twice"))
                 listed.append(uid)
+        deputy = pod.get("deputy")
+        if deputy is not None and deputy == pod.get("lead"):
+            problems.append((("pods", pod_name, "deputy"), "is the lead: name someone else"))
         oncall = pod.get("oncall_rotation")
         if isinstance(oncall, str) and oncall not in rotations:
             problems.append(

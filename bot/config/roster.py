@@ -175,6 +175,9 @@ class Rotation(Keyed):
 class Pod(Keyed):
     title: Text
     lead: UserId
+    #: Takes what would go to the lead while the lead is out of office (``/escalate ooo``);
+    #: without one, the workspace's admins do.
+    deputy: UserId | None = None
     members: Annotated[tuple[Member, ...], Field(min_length=1)]
     rotations: dict[Slug, Rotation] = Field(default_factory=dict)
     oncall_rotation: Slug | None = None

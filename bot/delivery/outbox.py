@@ -34,13 +34,14 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.config import AppConfig
-from storage.models import OutboxMessage, Ticket
+from storage.models import DeskPerson, OutboxMessage, Ticket
 from storage.queries import insert_new
 
 log = logging.getLogger(__name__)
 
 CARD, THREAD, MESSAGE, DM = "card", "thread", "message", "dm"
 NOTICE = "notice"  # a DM the worker may deliver together with the person's other notices
+HANDOVER = "handover"  # enqueued only: a DM to someone who left (stored as a DM)
 UPLOAD = "upload"  # a file (a digest's chart) in the thread of an earlier outbox message
 HOME = "home"  # a user's App Home (views.publish), rendered at delivery: the latest wins
 #: Stands for the card's permalink in an ``after_card`` DM until it is known.
@@ -70,8 +71,15 @@ def _enqueue(
 ) -> None:
     """Store one message; a second enqueue of the same ``dedup_key`` is a no-op.
 
-    ``priority`` defaults to the ticket's (urgent for sev0/sev1), else routine.
+    ``priority`` defaults to the ticket's (urgent for sev0/sev1), else routine. A DM to
+    someone who has left the desk (``desk_people.left_at``) is dropped: they can act on nothing
+    (the one note that their work was handed over goes with ``kind`` ``HANDOVER``).
     """
+    if kind in (DM, NOTICE) and _left(session, channel):
+        log.info("outbox: %s not sent: %s has left the desk", dedup_key, channel)
+        return
+    if kind == HANDOVER:
+        kind = DM
     if ticket is not None and ticket.sensitive:
         payload = {**payload, "unfurl_links": False, "unfurl_media": False}
     if priority is None:
@@ -93,6 +101,11 @@ def _enqueue(
         log.debug("outbox: %s already queued", dedup_key)
         return
     session.info[_QUEUED] = True
+
+
+def _left(session: Session, user_id: str) -> bool:
+    person = session.get(DeskPerson, user_id)
+    return person is not None and person.left_at is not None
 
 
 def ticket_priority(ticket: Ticket) -> int:
@@ -224,6 +237,16 @@ def enqueue_dm(
         lane=dedup_key if ticket is None else _ticket_lane(ticket),
         ticket=ticket,
     )
+
+
+def enqueue_handover_note(
+    session: Session, user_id: str, payload: dict[str, Any], dedup_key: str, now: datetime
+) -> None:
+    """The one DM someone who left the desk still gets: their open work was handed over."""
+    _enqueue(
+        session, HANDOVER, channel=user_id, dedup_key=dedup_key, payload=payload, now=now,
+        lane=dedup_key,
+    )  # fmt: skip
 
 
 def enqueue_notice(

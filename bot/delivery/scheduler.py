@@ -41,6 +41,7 @@ class Scheduler:
         self.aps = BackgroundScheduler(timezone=tz, job_defaults=defaults)
         self.aps.add_job(self.tick, "interval", seconds=interval.total_seconds(), id="timers")
         self._extra: list[Callable[[], object]] = []
+        self._first: list[Callable[[], object]] = []
 
     def daily(self, fn: Callable[[], object], at: time, job_id: str) -> None:
         """Run ``fn`` every day at ``at`` in the team's time zone (housekeeping)."""
@@ -64,10 +65,17 @@ class Scheduler:
         """Also run ``fn`` on every timer tick (e.g. digest catch-up checks)."""
         self._extra.append(fn)
 
+    def before_timers(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on every tick before the due timers fire (people who left the desk
+        are handed over before a timer could tell them anything)."""
+        self._first.append(fn)
+
     def tick(self) -> None:
         """Fire what is due now and run the per-tick checks: APScheduler calls this every
         interval; the demo calls it after each move of its clock instead."""
         try:
+            for fn in self._first:
+                fn()
             self.timers.run_due()
             for fn in self._extra:
                 fn()

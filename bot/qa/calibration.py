@@ -91,12 +91,17 @@ class Calibration:
 
 
 def due_week(cfg: AppConfig, now: datetime) -> datetime | None:
-    """The start (UTC) of the calibration set due at ``now``, if today is its day."""
+    """The start (UTC) of the latest calibration set due at ``now``: its weekday's, once
+    ``draw_at`` has passed that day. Later in the week it is still due, so a Monday spent
+    down draws Monday's set on Tuesday (the same decisions, the same seed)."""
     spec = cfg.qa.calibration
-    local = now.astimezone(cfg.team_tz)
-    if spec is None or WEEKDAYS[local.weekday()] != spec.weekday or local.time() < cfg.qa.draw_at:
+    if spec is None:
         return None
-    return day_bounds(cfg, local.date())[0]
+    local = now.astimezone(cfg.team_tz)
+    back = (local.weekday() - WEEKDAYS.index(spec.weekday)) % 7
+    if back == 0 and local.time() < cfg.qa.draw_at:
+        back = 7
+    return day_bounds(cfg, local.date() - timedelta(days=back))[0]
 
 
 def draw_due(desk: Desk) -> QaRun | None:
@@ -164,10 +169,12 @@ def draw_due(desk: Desk) -> QaRun | None:
 
 
 def in_window(session: Session, cfg: AppConfig, window: Window) -> tuple[Calibration, ...]:
-    """The sets drawn in ``window``, each measured with the grades given by its end."""
+    """The sets drawn in ``window`` (when they were drawn, not the day they are for: a
+    set drawn after a digest was posted must not change it), each measured with the
+    grades given by the window's end."""
     runs = session.scalars(
         select(QaRun)
-        .where(QaRun.kind == CALIBRATION, window.has(QaRun.period_start))
+        .where(QaRun.kind == CALIBRATION, window.has(QaRun.created_at))
         .order_by(QaRun.period_start)
     )
     return tuple(c for run in runs if (c := measure(session, run, window.end)) is not None)

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.reporting.kpi import MOST_URGENT, REF_COLUMNS, Refs, Window, refs_of, ticket_refs
+from bot.reporting.kpi import Refs, Window, most_urgent, ref_columns, refs_of, ticket_refs
 from storage.models import ContentItem, Ticket
 
 SPIKE_DIMENSIONS = ("policy_area", "region", "language", "source_team")
@@ -145,7 +145,9 @@ def spikes(session: Session, period: Window, baseline: Window) -> Spikes:
             mu = b * scale
             p = poisson_sf(c, mu)
             if p < SPIKE_P:
-                refs = ticket_refs(session, col == value, period.has(Ticket.created_at), total=c)
+                refs = ticket_refs(
+                    session, col == value, period.has(Ticket.created_at), at=period.end, total=c
+                )
                 found.append(Spike(dim, value, c, b, mu, p, refs))
     return Spikes(
         tuple(sorted(found, key=lambda s: (s.p_value, -s.count, s.dimension, s.value))),
@@ -169,6 +171,7 @@ def repeats(session: Session, period: Window, limit: int = 5) -> Repeats:
         ids = select(ContentItem.ticket_id).where(
             ContentItem.normalized == normalized, window.has(ContentItem.created_at)
         )
-        stmt = select(*REF_COLUMNS).where(Ticket.id.in_(ids)).order_by(*MOST_URGENT)
+        at = period.end
+        stmt = select(*ref_columns(at)).where(Ticket.id.in_(ids)).order_by(*most_urgent(at))
         out.append(Repeat(normalized, kind, refs_of(session, stmt, int(n))))
     return Repeats(len(rows), tuple(out))

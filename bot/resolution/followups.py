@@ -29,7 +29,7 @@ from bot.resolution.updates import TEXT_MAX
 from bot.tickets import permissions
 from bot.tickets.lifecycle import record
 from bot.tickets.permissions import Verb
-from storage.models import FollowUp, Ticket, Timer
+from storage.models import DeskPerson, FollowUp, Ticket, Timer
 
 OPEN, DONE = "open", "done"
 TIMER_KIND = "followup"
@@ -98,6 +98,9 @@ def add(
         errors["description"] = f"Keep it under {TEXT_MAX} characters."
     if not owner:
         errors["owner"] = "Pick who owns it."
+    elif (person := session.get(DeskPerson, owner)) is not None and person.left_at is not None:
+        # their DMs are dropped: a follow-up given to them would never be heard of again
+        errors["owner"] = f"<@{owner}> has left the desk: pick who owns it now."
     due_at = due_at_for(cfg, due, owner, now) if due else None
     if due_at is None:
         errors["due"] = "Pick a due date."

@@ -1,9 +1,10 @@
 """Out of office: ``/escalate ooo <from> <to> [note]``, ``/escalate ooo``, ``/escalate ooo clear``.
 
-Dates are whole days in the member's own time zone, both included: an absence
-runs from ``from`` 00:00 to the midnight after ``to``, stored as UTC instants so
-routing only compares times. Only pod members have absences: routing never
-considers anyone else.
+Dates are whole days in the person's own time zone (a member's, else the team's), both
+included: an absence runs from ``from`` 00:00 to the midnight after ``to``, stored as UTC
+instants so routing only compares times. Pod members, leads and admins have absences:
+routing skips an absent member, and what would go to an absent lead goes to their
+stand-in (:mod:`bot.routing.standin`); nobody else is ever given work.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.config.roster import Member
 from bot.core.desk import Desk
 from bot.core.errors import DomainError, NotAllowed
 from bot.core.text import clean, one_line
@@ -51,30 +52,33 @@ class Outcome:
 
 def command(desk: Desk, user: str, args: str) -> Outcome:
     """Run ``/escalate ooo <args>`` for ``user``, in a transaction of its own."""
-    member = desk.config.member(user)
-    if member is None:
+    cfg = desk.config
+    if not cfg.can_act(user):
         raise NotAllowed(
-            "Out of office is for members of a pod: routing only ever picks them, "
-            "so there is nothing to pause for you."
+            "Out of office is for members, leads and admins of a pod: routing only ever "
+            "gives them work, so there is nothing to pause for you."
         )
+    member = cfg.member(user)
+    zone = member.timezone if member is not None else cfg.workspace.timezone
+    tz = ZoneInfo(zone)
     now, words = desk.clock.now(), args.split()
     with transaction(desk.sessions) as session:
         if not words or words[0].lower() in ("list", "ls"):
-            return Outcome("listed", entries(session, member, now), member.timezone)
+            return Outcome("listed", entries(session, user, tz, now), zone)
         if words[0].lower() == "clear":
             cleared = clear(session, user, now)
-            return Outcome("cleared", entries(session, member, now), member.timezone, cleared)
-        first, last, note = parse(member, words, now)
-        start = datetime.combine(first, time(0), member.tz)
-        end = datetime.combine(last + timedelta(days=1), time(0), member.tz)
+            return Outcome("cleared", entries(session, user, tz, now), zone, cleared)
+        first, last, note = parse(tz, zone, words, now)
+        start = datetime.combine(first, time(0), tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), tz)
         session.add(
             OutOfOffice(user_id=user, starts_at=start, ends_at=end, note=note, created_at=now)
         )
         session.flush()
-        return Outcome("set", entries(session, member, now), member.timezone)
+        return Outcome("set", entries(session, user, tz, now), zone)
 
 
-def parse(member: Member, words: list[str], now: datetime) -> tuple[date, date, str]:
+def parse(tz: ZoneInfo, zone: str, words: list[str], now: datetime) -> tuple[date, date, str]:
     """``<from> <to> [note]`` → (first day, last day, note); DomainError says what is wrong."""
     dates = [_date(w) for w in words[:2] if DATE_LIKE.match(w)]
     if len(dates) < 2:
@@ -82,9 +86,9 @@ def parse(member: Member, words: list[str], now: datetime) -> tuple[date, date, 
     first, last = dates
     if last < first:
         raise DomainError(f"The last day ({last}) is before the first ({first}).")
-    today = now.astimezone(member.tz).date()
+    today = now.astimezone(tz).date()
     if last < today:
-        raise DomainError(f"That absence is already over: today is {today} in {member.timezone}.")
+        raise DomainError(f"That absence is already over: today is {today} in {zone}.")
     if (last - first).days >= MAX_DAYS:
         raise DomainError(f"At most {MAX_DAYS} days at a time.")
     note = one_line(clean(" ".join(words[2:])))[:NOTE_MAX]
@@ -98,14 +102,13 @@ def _date(word: str) -> date:
         raise DomainError(f"`{word}` is not a date; write YYYY-MM-DD, e.g. {USAGE}.") from None
 
 
-def entries(session: Session, member: Member, now: datetime) -> list[Entry]:
-    """``member``'s current and future absences, soonest first."""
+def entries(session: Session, user: str, tz: ZoneInfo, now: datetime) -> list[Entry]:
+    """``user``'s current and future absences, soonest first, as days in ``tz``."""
     rows = session.scalars(
         select(OutOfOffice)
-        .where(OutOfOffice.user_id == member.id, OutOfOffice.ends_at > now)
+        .where(OutOfOffice.user_id == user, OutOfOffice.ends_at > now)
         .order_by(OutOfOffice.starts_at, OutOfOffice.id)
     ).all()
-    tz = member.tz
     return [
         Entry(
             first=r.starts_at.astimezone(tz).date(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from bot.config import AppConfig
@@ -26,7 +26,7 @@ from bot.config.roster import Member
 class Why(NamedTuple):
     """Why somebody was not chosen: a kind (for the card's count) and the words."""
 
-    kind: str  # tried skill language away cap shift | busier turn rotation speakers off_rota
+    kind: str  # tried skill language left away cap shift | busier turn rotation speakers off_rota
     text: str
 
 
@@ -48,6 +48,16 @@ class Need:
 class Absence:
     until: datetime  # exclusive: the first instant they are back
     note: str = ""
+
+    @property
+    def left(self) -> bool:
+        """Gone for good: deactivated in Slack, or out of app.yaml (``desk_people``)."""
+        return self.note == LEFT
+
+
+#: The note of an :class:`Absence` that is a departure, and its end: never.
+LEFT = "\x00left"
+FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ class Candidate(NamedTuple):
     def why_not(self, shift_matters: bool = True) -> Why | None:
         """Why they can't have it, in a lead's words: what the configuration says first
         (skill, language), then the shift, then the day's facts (away, at cap)."""
-        if self.barred_kind in ("tried", "skill", "language"):
+        if self.barred_kind in ("tried", "skill", "language", "left"):
             return Why(self.barred_kind, self.barred or "")
         if shift_matters and not self.on_shift:
             return Why("shift", self.off_shift)
@@ -168,7 +178,9 @@ def assess(
         barred = ("skill", f"doesn't handle {cfg.area_title(need.area)}")
     elif speaks is False and cfg.routing.language == "required":
         barred = ("language", f"doesn't speak {cfg.language_name(need.language or '')}")
-    elif (away := snap.away.get(member.id)) is not None:
+    elif (away := snap.away.get(member.id)) is not None and away.left:
+        barred = ("left", "has left the desk")
+    elif away is not None:
         back = away.until.astimezone(member.tz)
         barred = ("away", f"out of office until {back:%a %d %b} {local_time(back)}")
     elif need.sensitive and cap is not None and sensitive >= cap:

@@ -15,7 +15,8 @@ When it fires:
   current on-call on, who has not had the ticket yet and passes the routing
   rules other than the shift (skill, language if required, not out of office,
   under the sensitive cap), one on shift first unless ``routing.oncall_hours``
-  is ``around_the_clock``; ``lead`` goes to the pod lead;
+  is ``around_the_clock``; ``lead`` goes to the pod lead, or while the lead is out
+  of office to their stand-in (:mod:`bot.routing.standin`);
 - the owner it moves away from is told why, and so is the new owner;
 - a step with nobody to go to is passed over to the next; at the end of the
   chain the owner keeps the ticket and the thread says so;
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import sla
@@ -46,12 +48,14 @@ from bot.routing import notices as owner_notices
 from bot.routing import workload
 from bot.routing.candidates import Need, assess
 from bot.routing.decide import AROUND_THE_CLOCK, ROUTER, next_chance, rotation_order
+from bot.routing.standin import lead_now
 from bot.tickets.lifecycle import Action, Change, Status, record, transition
 from storage.models import Ticket, Timer
 from storage.queries import ticket_by_id
 
 KIND = "chain"
 RETRY = "retry"  # payload flag of a timer that routes a lead's fallback ticket again
+HOLDER = "holder"  # who had the fallback ticket when the retry was armed: the lead or a stand-in
 NEXT_ONCALL, LEAD = "next_oncall", "lead"
 STEP_LABELS = {NEXT_ONCALL: "next on call", LEAD: "pod lead"}
 
@@ -60,8 +64,9 @@ def awaiting_ack(ticket: Ticket) -> bool:
     return ticket.status == Status.ASSIGNED.value and ticket.acked_at is None
 
 
-def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
-    """Schedule the ticket's next step if it waits for an ack; False if nothing was armed."""
+def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, tag: str = "") -> bool:
+    """Schedule the ticket's next step if it waits for an ack; False if nothing was armed.
+    ``tag`` makes the step's key new, for a step armed again (:func:`rearm`)."""
     steps = cfg.routing.escalation_chain
     level = (ticket.escalation_level or 0) + 1
     lead = cfg.pod_for_area(ticket.policy_area).lead
@@ -70,12 +75,13 @@ def arm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool
     due = sla.due(cfg, ticket, sla.TTA) if level == 1 else None
     if due is None or due <= now:
         due = window_end(cfg, ticket.severity, now)
-    return timers.schedule(
-        session, KIND, f"chain:{ticket.id}:{level}", due, ticket=ticket, payload={"level": level}
-    )
+    key = f"chain:{ticket.id}:{level}{tag}"
+    return timers.schedule(session, KIND, key, due, ticket=ticket, payload={"level": level})
 
 
-def arm_retry(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> bool:
+def arm_retry(
+    session: Session, cfg: AppConfig, ticket: Ticket, now: datetime, tag: str = ""
+) -> bool:
     """The lead has it for want of anyone eligible: route again when somebody may be."""
     if not awaiting_ack(ticket):
         return False
@@ -85,8 +91,27 @@ def arm_retry(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -
     chance = next_chance(cfg, Need.of(ticket), snap, exclude={pod.lead})
     if chance is not None and chance < due:
         due = chance
-    key = f"chain:{ticket.id}:retry:{int(due.timestamp())}"
-    return timers.schedule(session, KIND, key, due, ticket=ticket, payload={RETRY: True})
+    key = f"chain:{ticket.id}:retry:{int(due.timestamp())}{tag}"
+    payload = {RETRY: True, HOLDER: ticket.assignee_id}
+    return timers.schedule(session, KIND, key, due, ticket=ticket, payload=payload)
+
+
+def rearm(session: Session, cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
+    """After a severity change: the pending step (or the fallback's retry) cancelled and
+    armed again on the new severity's acknowledgement window."""
+    pending = session.scalars(
+        select(Timer.payload).where(
+            Timer.ticket_id == ticket.id, Timer.kind == KIND, Timer.status == timers.PENDING
+        )
+    ).all()
+    if not pending:
+        return
+    cancel(session, ticket)
+    tag = f":s{ticket.id}-{int(now.timestamp())}"
+    if any(p.get(RETRY) for p in pending):
+        arm_retry(session, cfg, ticket, now, tag)
+    else:
+        arm(session, cfg, ticket, now, tag)
 
 
 def window_end(cfg: AppConfig, severity: str, start: datetime) -> datetime:
@@ -107,7 +132,8 @@ def make_timer_handler(cfg: AppConfig, renderer: Renderer) -> timers.TimerHandle
             return
         lead = cfg.pod_for_area(ticket.policy_area).lead
         if timer.payload.get(RETRY):
-            if ticket.assignee_id == lead and not ticket.escalation_level:
+            holder = timer.payload.get(HOLDER, lead)
+            if ticket.assignee_id == holder and not ticket.escalation_level:
                 retry(session, cfg, renderer, ticket, now)
             return
         level = int(timer.payload.get("level", 0))
@@ -122,7 +148,7 @@ def retry(
     session: Session, cfg: AppConfig, renderer: Renderer, ticket: Ticket, now: datetime
 ) -> Change | None:
     """Route the lead's fallback ticket again: to whoever qualifies now, or arm the next try."""
-    lead = cfg.pod_for_area(ticket.policy_area).lead
+    lead, holder = cfg.pod_for_area(ticket.policy_area).lead, ticket.assignee_id
     decision = workload.route(session, cfg, ticket, now, exclude={lead})
     if decision.to_lead:
         arm_retry(session, cfg, ticket, now)
@@ -139,9 +165,10 @@ def retry(
     ticket.routing_reason = decision.reason
     sla.sync(session, cfg, ticket, now)
     arm(session, cfg, ticket, now)
-    owner_notices.line(session, renderer, change.event, "found", now, previous=lead)
+    owner_notices.line(session, renderer, change.event, "found", now, previous=holder)
     owner_notices.dm_owner(session, cfg, renderer, change, "routed", now)
-    owner_notices.moved(session, cfg, renderer, change, lead, "found", now)
+    if holder:
+        owner_notices.moved(session, cfg, renderer, change, holder, "found", now)
     return change
 
 
@@ -176,7 +203,11 @@ def escalate(
         )
         ticket.escalation_level = at_level
         name = owner_notices.who(cfg, ticket, target)
-        role = "" if name.startswith("the ") else f" ({STEP_LABELS[step]})"  # "the pod lead"
+        label = STEP_LABELS[step]
+        if step == LEAD and target != pod.lead:
+            label = "standing in for the pod lead, who is out of office"
+        plain = name.startswith("the ") and label == STEP_LABELS[step]  # "the pod lead"
+        role = "" if plain else f" ({label})"
         ticket.routing_reason = f"Escalated to {name}{role}: not acknowledged within {waited}"
         sla.sync(session, cfg, ticket, now)
         arm(session, cfg, ticket, now)
@@ -187,7 +218,7 @@ def escalate(
             "escalated",
             now,
             previous=previous,
-            step=STEP_LABELS[step],
+            step=label,
             waited=waited,
         )
         owner_notices.dm_owner(session, cfg, renderer, change, "escalated", now)
@@ -220,13 +251,16 @@ def _target(
     skipped: list[dict[str, str]],
 ) -> str | None:
     """Who ``step`` goes to, noting in ``skipped`` whom it passed over and why."""
+    snap = workload.snapshot(session, cfg, pod, now, turn=False)
     if step == LEAD:
-        return pod.lead
+        holder = lead_now(cfg, pod, snap.away)
+        if holder.why:
+            skipped.append({"step": step, "id": pod.lead, "why": holder.why})
+        return holder.user
     rotation = pod.oncall
     if rotation is None:
         skipped.append({"step": step, "why": "the pod has no on-call rotation"})
         return None
-    snap = workload.snapshot(session, cfg, pod, now, turn=False)
     need = Need.of(ticket)
     free = []
     for user in rotation_order(cfg, pod, now):

@@ -28,7 +28,8 @@ How a specialist is chosen, in order:
    ``round_robin``: whoever comes next in turn. "In turn" is the pod's member
    list read from a stored pointer that moves past each member chosen, so turns
    rotate even when tickets arrive at the same instant.
-5. Nobody eligible: the pod lead. :func:`next_chance` says when somebody may
+5. Nobody eligible: the pod lead, or their stand-in while they are away (the deputy,
+   else an admin: :mod:`bot.routing.standin`). :func:`next_chance` says when somebody may
    be (a shift starting, an absence or a day's cap ending), so the chain can
    try again then.
 
@@ -48,6 +49,7 @@ from bot.config import AppConfig
 from bot.config.roster import Pod
 from bot.routing.candidates import Candidate, Need, Snapshot, Why, assess, local_time, next_shift
 from bot.routing.reasons import named, nobody, passed_over, reason_for
+from bot.routing.standin import lead_now
 
 #: The actor of assignments escbot makes itself (routing, escalation steps).
 ROUTER = "escbot"
@@ -132,8 +134,9 @@ def decide(cfg: AppConfig, need: Need, snap: Snapshot, exclude: Collection[str] 
             duty.id, ONCALL, reason_for(cfg, need, head, passed), tuple(people), notes=notes
         )
     passed = passed_over(people, rota, None, {}, True)
-    reason = f"{nobody(cfg, need, passed)}\n{named('Considered', passed)}"
-    return Decision(pod.lead, LEAD, reason, tuple(people))
+    holder = lead_now(cfg, pod, snap.away)
+    reason = f"{nobody(cfg, need, passed, holder.phrase)}\n{named('Considered', passed)}"
+    return Decision(holder.user, LEAD, reason, tuple(people))
 
 
 def _first(

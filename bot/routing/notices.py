@@ -24,8 +24,11 @@ def who(cfg: AppConfig, ticket: Ticket, user: str) -> str:
     """A name for plain text (the card's routing line can't carry mentions)."""
     if (member := cfg.member(user)) is not None:
         return member.name
-    if user == cfg.pod_for_area(ticket.policy_area).lead:
+    pod = cfg.pod_for_area(ticket.policy_area)
+    if user == pod.lead:
         return "the pod lead"
+    if user == pod.deputy:
+        return "the pod's deputy"
     return "an escbot admin" if cfg.is_admin(user) else user
 
 

@@ -67,6 +67,7 @@ def _short(cfg: AppConfig, need: Need, kind: str) -> str:
 _SHORT = {
     "tried": "already had it",
     "away": "away",
+    "left": "left the desk",
     "cap": "at their cap",
     "shift": "off shift",
     "busier": "busier",
@@ -101,9 +102,14 @@ def reason_for(cfg: AppConfig, need: Need, head: str, passed: list[tuple[Candida
     return f"{line}\n{listed}" if listed else line
 
 
-def nobody(cfg: AppConfig, need: Need, passed: list[tuple[Candidate, Why]]) -> str:
-    """Why the lead has it, in one line: "Nobody on shift speaks Portuguese, so the lead
-    has it"."""
+def nobody(
+    cfg: AppConfig,
+    need: Need,
+    passed: list[tuple[Candidate, Why]],
+    holder: str = "the lead has it",
+) -> str:
+    """Why the lead (or ``holder``, their stand-in) has it, in one line: "Nobody on shift
+    speaks Portuguese, so the lead has it"."""
     area = cfg.area_title(need.area)
     whys = [why for _, why in passed if why.kind not in ("skill", "tried")]
     kinds = {why.kind for why in whys}
@@ -119,4 +125,4 @@ def nobody(cfg: AppConfig, need: Need, passed: list[tuple[Candidate, Why]]) -> s
         head = f"Nobody who handles {area} is on shift"
     else:
         head = f"Nobody who handles {area} is free ({_counted(cfg, need, whys)})"
-    return f"{head}, so the lead has it"
+    return f"{head}, so {holder}"

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from bot.config.roster import Pod
 from bot.qa.exposure import sensitive_items_since
-from bot.routing.candidates import Absence, Need, Snapshot
+from bot.routing.candidates import FOREVER, LEFT, Absence, Need, Snapshot
 from bot.routing.decide import Decision, decide, in_scope
+from bot.routing.standin import people
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
-from storage.models import Counter, OutOfOffice, Ticket, TicketEvent
+from storage.models import Counter, DeskPerson, OutOfOffice, Ticket, TicketEvent
 
 OWNING = (Action.ASSIGN.value, Action.TAKE.value)
 #: The audit action of a member refusing a sensitive ticket at their cap.
@@ -53,7 +54,8 @@ def snapshot(
 
     With ``need``, only the members it could go to (:func:`bot.routing.decide.in_scope`)
     are looked up, and sensitive counts only for sensitive areas; without, the
-    whole pod. ``turn=False`` leaves the rotation pointer alone (and unlocked):
+    whole pod. Absences are read for the lead and those who may stand in too
+    (:mod:`bot.routing.standin`). ``turn=False`` leaves the rotation pointer alone (and unlocked):
     for questions that choose nobody, like the reassign menu or an escalation step.
     """
     ids = sorted(in_scope(cfg, need, now)) if need else list(pod.member_ids)
@@ -64,7 +66,7 @@ def snapshot(
         load=load,
         open=count,
         sensitive_today=sensitive_today(session, pod, now, ids) if counted and ids else {},
-        away=absences(session, ids, now) if ids else {},
+        away=absences(session, [*ids, *people(cfg, pod)], now),
         pointer=take_pointer(session, pod.key) if turn else 0,
     )
 
@@ -161,14 +163,25 @@ def sensitive_tickets(
 
 def absences(session: Session, user_ids: Iterable[str], now: datetime) -> dict[str, Absence]:
     """Who of ``user_ids`` is out of office at ``now``, and until when (the latest end if
-    entries overlap). Current absences are few: they are read whole and filtered here."""
+    entries overlap); who has left the desk (``desk_people``) for good. Current absences
+    and those who left are few: they are read whole and filtered here."""
     wanted = set(user_ids)
     rows = session.execute(
         select(OutOfOffice.user_id, OutOfOffice.ends_at, OutOfOffice.note)
         .where(OutOfOffice.starts_at <= now, OutOfOffice.ends_at > now)
         .order_by(OutOfOffice.ends_at)
     ).all()
-    return {user: Absence(until, note) for user, until, note in rows if user in wanted}
+    away = {user: Absence(until, note) for user, until, note in rows if user in wanted}
+    for user in departed(session, wanted):
+        away[user] = Absence(FOREVER, LEFT)
+    return away
+
+
+def departed(session: Session, user_ids: Iterable[str] | None = None) -> set[str]:
+    """Who of ``user_ids`` (everyone: None) has left the desk."""
+    left = select(DeskPerson.user_id).where(DeskPerson.left_at.is_not(None))
+    found = set(session.scalars(left))
+    return found if user_ids is None else found & set(user_ids)
 
 
 def pointer_name(pod: str) -> str:

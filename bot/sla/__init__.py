@@ -19,7 +19,7 @@ the due times derived afresh.
 """
 
 from bot.sla.calendar import CLOCKS, TTA, TTR, clock_for, target_seconds
-from bot.sla.clocks import at_risk_now, due, pause_while_resolved
+from bot.sla.clocks import at_risk_now, due, pause_while_resolved, remeasure_pauses
 from bot.sla.notices import CLOCK_NAMES, describe, standing
 from bot.sla.timers import TIMER_KIND, make_timer_handler, sync
 
@@ -35,6 +35,7 @@ __all__ = [
     "due",
     "make_timer_handler",
     "pause_while_resolved",
+    "remeasure_pauses",
     "standing",
     "sync",
     "target_seconds",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from bot.sla.calendar import AT_RISK, BREACH, CLOCKS, TTA, TTR, clock_for, target_seconds, threshold
 from bot.tickets.lifecycle import Status
-from storage.models import Resolution, SlaBreach, Ticket
+from storage.models import Resolution, SlaBreach, Ticket, TicketEvent
 
 # -- where a ticket stands (pure) -------------------------------------------------------
 
@@ -124,6 +124,34 @@ def pause_while_resolved(cfg: AppConfig, ticket: Ticket, now: datetime) -> None:
         spent = clock_for(cfg, ticket.severity).elapsed(ticket.resolved_at, now)
         ticket.paused_seconds = (ticket.paused_seconds or 0) + spent
     ticket.ttr_seconds = None
+
+
+def remeasure_pauses(session: Session, cfg: AppConfig, ticket: Ticket) -> None:
+    """After a severity change: the pauses so far (waiting on the reporter, resolved
+    before a reopen) measured again on the new severity's clock, from the audit trail.
+
+    ``paused_seconds`` is in SLA seconds of the clock that measured it: a sev3's
+    business-hours pause is not the same span on a sev0's 24x7 clock. A pause still
+    running (``waiting_since``) is measured when it ends, as always.
+    """
+    session.flush()
+    rows = session.execute(
+        select(TicketEvent.at, TicketEvent.to_status)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.to_status.is_not(None))
+        .order_by(TicketEvent.at, TicketEvent.id)
+    ).all()
+    clock = clock_for(cfg, ticket.severity)
+    total, since = 0, None
+    for at, status in rows:
+        if status in _PAUSED and since is None:
+            since = at
+        elif status not in _PAUSED and since is not None:
+            total += clock.elapsed(since, at)
+            since = None
+    ticket.paused_seconds = total
+
+
+_PAUSED = frozenset({Status.WAITING.value, Status.RESOLVED.value})
 
 
 def record_breach(

@@ -196,6 +196,8 @@ def ticket_buttons(ticket: Ticket) -> list[Button]:
         buttons.append(Button(text="Take", action_id="ticket_take", value=key))
         buttons.append(Button(text="Reassign", action_id="ticket_reassign", value=key))
     buttons += resolution.card_buttons(ticket)
+    if is_open(status):
+        buttons.append(Button(text="Change severity", action_id="ticket_severity", value=key))
     return buttons
 
 

@@ -285,6 +285,8 @@ def configured_users(cfg: AppConfig) -> dict[str, list[str]]:
         add(admin, f"workspace.admins[{i}]")
     for pod_key, pod in cfg.pods.items():
         add(pod.lead, f"pods.{pod_key}.lead")
+        if pod.deputy:
+            add(pod.deputy, f"pods.{pod_key}.deputy")
         for i, member in enumerate(pod.members):
             add(member.id, f"pods.{pod_key}.members[{i}].id")
         for rot_key, rotation in pod.rotations.items():
@@ -298,7 +300,7 @@ def users(client: WebClient, cfg: AppConfig) -> Iterator[Check]:
     bad = 0
     for user_id, keys in known.items():
         try:
-            client.users_info(user=user_id)
+            found = client.users_info(user=user_id).get("user") or {}
         except SlackApiError as err:
             bad += 1
             where = f"user {user_id} ({', '.join(keys)})"
@@ -312,11 +314,28 @@ def users(client: WebClient, cfg: AppConfig) -> Iterator[Check]:
                 yield _api_failure("users.info", "the user ids in app.yaml", err)
                 return
             yield _api_failure("users.info", where, err)
+            continue
         except (SlackClientError, OSError) as err:
             bad += 1
             yield _unreachable("users.info", f"user {user_id}", err)
+            continue
+        if (problem := _not_a_person(found)) is not None:
+            bad += 1
+            yield fail(f"user {user_id} ({', '.join(keys)}) {problem}")
     if not bad:
         yield ok(f"all {len(known)} user ids in app.yaml are people in this workspace")
+
+
+def _not_a_person(user: dict[str, Any]) -> str | None:
+    """Why a ``users.info`` user can't work the desk: deactivated, or a bot."""
+    if user.get("deleted"):
+        return (
+            "is deactivated in Slack: take them out of app.yaml (escbot hands their open "
+            "work over)"
+        )
+    if user.get("is_bot"):
+        return "is a bot, not a person: put the person's member ID in app.yaml"
+    return None
 
 
 # -- Socket Mode --------------------------------------------------------------------

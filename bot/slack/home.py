@@ -86,7 +86,7 @@ def pod_context(
         "pod": True,
         "user": user,
         "ooo": _absence(session, user, now),
-        "can_ooo": cfg.member(user) is not None,  # /escalate ooo is for pod members only
+        "can_ooo": cfg.can_act(user),  # /escalate ooo: members, leads and admins
         "queue": [_row(cfg, t, now) for t in mine[:QUEUE_MAX]],
         "queue_more": max(0, len(mine) - QUEUE_MAX),
         "followups": [

@@ -30,7 +30,14 @@ BOT_SCOPES = [
 ]
 
 #: Message events reach the app only from channels it is a member of, and DMs with it.
-BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups", "message.im"]
+#: ``user_change``: a member deactivated in Slack hands their open work over at once.
+BOT_EVENTS = [
+    "app_home_opened",
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "user_change",
+]
 
 
 class ManifestError(ValueError):

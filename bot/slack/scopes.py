@@ -77,6 +77,7 @@ MESSAGE_EVENTS: dict[Kind, str] = {
 }
 EVENT_SCOPES: dict[str, str | None] = {
     "app_home_opened": None,
+    "user_change": "users:read",  # a member deactivated (``deleted: true``) or changed
     **{event: _HISTORY[kind] for kind, event in MESSAGE_EVENTS.items()},
 }
 

@@ -41,6 +41,7 @@ class Verb(StrEnum):
     ASK = "ask the reporter about"
     RESUME = "resume"
     REOPEN = "reopen"
+    SEVERITY = "change the severity of"
     FOLLOW_UP = "add follow-ups to"
     CHANGE_FOLLOW_UP = "change follow-ups of"
     SEE = "see"

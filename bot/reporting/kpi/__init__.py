@@ -25,7 +25,7 @@ from bot.reporting.kpi.as_of import Backlog, backlog, open_at
 from bot.reporting.kpi.attainment import Attainment, Breach, Sla, sla
 from bot.reporting.kpi.clocks import CLOCKS, TTA, TTR, Stops
 from bot.reporting.kpi.flow import Split, Volumes, volumes
-from bot.reporting.kpi.refs import MOST_URGENT, REF_COLUMNS, Refs, TicketRef, refs_of, ticket_refs
+from bot.reporting.kpi.refs import Refs, TicketRef, most_urgent, ref_columns, refs_of, ticket_refs
 from bot.reporting.kpi.remediation import Followups, OverdueFollowup, followups
 from bot.reporting.kpi.series import Daily, daily
 from bot.reporting.kpi.turnaround import (
@@ -40,8 +40,6 @@ from bot.reporting.kpi.window import Window
 
 __all__ = [
     "CLOCKS",
-    "MOST_URGENT",
-    "REF_COLUMNS",
     "TTA",
     "TTR",
     "Attainment",
@@ -62,9 +60,11 @@ __all__ = [
     "backlog",
     "daily",
     "followups",
+    "most_urgent",
     "nearest_rank",
     "open_at",
     "percentiles",
+    "ref_columns",
     "refs_of",
     "sla",
     "ticket_refs",

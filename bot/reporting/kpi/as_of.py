@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from bot.reporting.kpi.refs import REF_COLUMNS, TicketRef
+from bot.reporting.kpi.refs import TicketRef, ref_columns
+from bot.reporting.kpi.severity import severity_at
 from bot.reporting.kpi.window import chunks
 from bot.tickets.lifecycle import OPEN_STATUSES, Action
 from storage.models import OPEN_STATUSES_SQL, Ticket, TicketEvent
@@ -85,17 +86,16 @@ def backlog(session: Session, at: datetime, limit: int = 5) -> Backlog:
     """Tickets open at ``at`` (the period's end), by severity, and the oldest of them."""
     ids = list(open_at(session, at))
     by_severity: dict[str, int] = {}
+    severity = severity_at(at)
     for chunk in chunks(ids):
         for sev, n in session.execute(
-            select(Ticket.severity, func.count())
-            .where(Ticket.id.in_(chunk))
-            .group_by(Ticket.severity)
+            select(severity, func.count()).where(Ticket.id.in_(chunk)).group_by(severity)
         ):
             by_severity[sev] = by_severity.get(sev, 0) + int(n)
     oldest: list[tuple[Any, ...]] = []
     for chunk in chunks(ids):
         oldest += session.execute(
-            select(*REF_COLUMNS, Ticket.id)
+            select(*ref_columns(at), Ticket.id)
             .where(Ticket.id.in_(chunk))
             .order_by(Ticket.created_at, Ticket.id)
             .limit(limit)

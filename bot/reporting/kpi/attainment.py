@@ -25,7 +25,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.reporting.kpi.clocks import CLOCKS, Stops
-from bot.reporting.kpi.refs import REF_COLUMNS, TicketRef
+from bot.reporting.kpi.refs import TicketRef, ref_columns
+from bot.reporting.kpi.severity import severity_at
 from bot.reporting.kpi.window import Window, chunks
 from storage.models import SlaBreach, Ticket
 
@@ -117,10 +118,10 @@ def breaches(session: Session, window: Window, limit: int = 8) -> tuple[tuple[Br
     many in all."""
     total = session.scalar(select(func.count()).where(window.has(SlaBreach.at))) or 0
     rows = session.execute(
-        select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at)
+        select(*ref_columns(window.end), SlaBreach.clock, SlaBreach.due_at)
         .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
         .where(window.has(SlaBreach.at))
-        .order_by(Ticket.severity, SlaBreach.at, SlaBreach.id)
+        .order_by(severity_at(window.end), SlaBreach.at, SlaBreach.id)
         .limit(limit)
     ).all()
     return tuple(Breach(TicketRef(*r[:7]), r[7], r[8]) for r in rows), total
@@ -140,7 +141,7 @@ def breached_running(
     found: list[tuple[Any, ...]] = []
     for chunk in chunks(list(open_ids)):  # an unacknowledged ticket is an open one
         found += session.execute(
-            select(*REF_COLUMNS, SlaBreach.clock, SlaBreach.due_at, Ticket.id, SlaBreach.at)
+            select(*ref_columns(at), SlaBreach.clock, SlaBreach.due_at, Ticket.id, SlaBreach.at)
             .join(SlaBreach, SlaBreach.ticket_id == Ticket.id)
             .where(
                 Ticket.id.in_(chunk),

@@ -5,7 +5,9 @@ A clock *stops* once per measurement: TTA at the ticket's first acknowledgement
 ``resolutions`` row, measured then; a reopen doesn't remove it). Turnaround
 percentiles, SLA attainment, the chart's daily attainment and the headline's medians
 all read these columns, so what a stop is, and the severity it counts under, is said
-once, here.
+once, here: the severity the ticket had when the clock stopped (TTA: as of the first
+acknowledgement, from the audit trail, ``bot.reporting.kpi.severity``; TTR: kept with
+its ``resolutions`` row), so changing a ticket's severity never moves a past period.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.reporting.kpi.severity import severity_at
 from storage.models import Resolution, Ticket
 
 
@@ -26,11 +29,24 @@ class Stops:
     at: InstrumentedAttribute[Any]  # when it stopped
     seconds: InstrumentedAttribute[Any]  # the time it measured
     breached: InstrumentedAttribute[Any]  # over its target
-    severity: InstrumentedAttribute[Any]  # the severity it counts under
+    severity: Any  # the severity it counts under (a column or an SQL expression)
+    row_id: InstrumentedAttribute[Any]  # the row's id, to order ties
 
 
-TTA = Stops("tta", Ticket.first_acked_at, Ticket.tta_seconds, Ticket.tta_breached, Ticket.severity)
+TTA = Stops(
+    "tta",
+    Ticket.first_acked_at,
+    Ticket.tta_seconds,
+    Ticket.tta_breached,
+    severity_at(Ticket.first_acked_at),
+    Ticket.id,
+)
 TTR = Stops(
-    "ttr", Resolution.at, Resolution.ttr_seconds, Resolution.ttr_breached, Resolution.severity
+    "ttr",
+    Resolution.at,
+    Resolution.ttr_seconds,
+    Resolution.ttr_breached,
+    Resolution.severity,
+    Resolution.id,
 )
 CLOCKS = (TTA, TTR)

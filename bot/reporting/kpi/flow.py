@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from bot.reporting.kpi.refs import Refs, ticket_refs
+from bot.reporting.kpi.severity import OPENED
 from bot.reporting.kpi.window import Window
 from storage.models import Resolution, Ticket, TicketEvent
 
@@ -36,8 +37,13 @@ class Volumes:
     by: dict[str, tuple[Split, ...]]
 
 
+def _column(dim: str) -> Any:
+    """What a dimension reads; a ticket counts under the severity it was opened with."""
+    return OPENED if dim == "severity" else getattr(Ticket, dim)
+
+
 def split_by(
-    session: Session, column: InstrumentedAttribute[Any], at: Any, cur: Window, prev: Window
+    session: Session, column: Any, at: Any, cur: Window, prev: Window
 ) -> tuple[Split, ...]:
     """Counts per value of ``column`` in ``cur`` and ``prev`` (contiguous), busiest first."""
     in_cur = func.coalesce(func.sum(case((at >= cur.start, 1), else_=0)), 0)
@@ -49,21 +55,20 @@ def split_by(
 
 
 def volumes(session: Session, cur: Window, prev: Window) -> Volumes:
-    by = {
-        dim: split_by(session, getattr(Ticket, dim), Ticket.created_at, cur, prev)
-        for dim in DIMENSIONS
-    }
+    by = {dim: split_by(session, _column(dim), Ticket.created_at, cur, prev) for dim in DIMENSIONS}
     new = sum(s.current for s in by["severity"])
     previous_new = sum(s.previous for s in by["severity"])
     reopen_ids = select(TicketEvent.ticket_id).where(
         TicketEvent.action == "reopen", cur.has(TicketEvent.at)
     )
     return Volumes(
-        new=ticket_refs(session, cur.has(Ticket.created_at), total=new),
+        new=ticket_refs(session, cur.has(Ticket.created_at), at=cur.end, total=new),
         resolved=ticket_refs(
-            session, Ticket.id.in_(_resolved_ids(cur)), total=resolved(session, cur)
+            session, Ticket.id.in_(_resolved_ids(cur)), at=cur.end, total=resolved(session, cur)
         ),
-        reopened=ticket_refs(session, Ticket.id.in_(reopen_ids), total=reopens(session, cur)),
+        reopened=ticket_refs(
+            session, Ticket.id.in_(reopen_ids), at=cur.end, total=reopens(session, cur)
+        ),
         previous_new=previous_new,
         previous_resolved=resolved(session, prev),
         previous_reopened=reopens(session, prev),

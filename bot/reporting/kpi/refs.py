@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from bot.reporting.kpi.severity import severity_at
 from storage.models import Ticket
 
 TOP = 3  # tickets linked in a list before "and N more"
@@ -46,17 +47,23 @@ class Refs:
         return max(0, self.total - len(self.top))
 
 
-#: The columns of a :class:`TicketRef`, in its order: select them to build one from a row.
-REF_COLUMNS = (
-    Ticket.key,
-    Ticket.severity,
-    Ticket.summary,
-    Ticket.created_at,
-    Ticket.card_channel,
-    Ticket.card_ts,
-    Ticket.sensitive,
-)
-MOST_URGENT = (Ticket.severity, Ticket.created_at, Ticket.id)
+def ref_columns(at: datetime) -> tuple[Any, ...]:
+    """The columns of a :class:`TicketRef`, in its order, its severity the one the ticket
+    had at ``at`` (the period's end: a later change doesn't move a past digest)."""
+    return (
+        Ticket.key,
+        severity_at(at),
+        Ticket.summary,
+        Ticket.created_at,
+        Ticket.card_channel,
+        Ticket.card_ts,
+        Ticket.sensitive,
+    )
+
+
+def most_urgent(at: datetime) -> tuple[Any, ...]:
+    """Most urgent first, by the severity at ``at``: sev0 first, then oldest."""
+    return (severity_at(at), Ticket.created_at, Ticket.id)
 
 
 def refs_of(session: Session, stmt: Select[*tuple[Any, ...]], total: int, limit: int = TOP) -> Refs:
@@ -66,7 +73,7 @@ def refs_of(session: Session, stmt: Select[*tuple[Any, ...]], total: int, limit:
     return Refs(total, tuple(TicketRef(*row) for row in rows))
 
 
-def ticket_refs(session: Session, *where: Any, total: int, limit: int = TOP) -> Refs:
-    """The most urgent tickets matching ``where`` (sev0 first, then oldest)."""
-    stmt = select(*REF_COLUMNS).where(*where).order_by(*MOST_URGENT)
+def ticket_refs(session: Session, *where: Any, at: datetime, total: int, limit: int = TOP) -> Refs:
+    """The most urgent tickets matching ``where`` (sev0 first, then oldest), as at ``at``."""
+    stmt = select(*ref_columns(at)).where(*where).order_by(*most_urgent(at))
     return refs_of(session, stmt, total, limit)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.reporting.kpi.refs import REF_COLUMNS, TicketRef
+from bot.reporting.kpi.refs import TicketRef, ref_columns
 from bot.reporting.kpi.window import Window
 from storage.models import FollowUp, Ticket
 
@@ -66,7 +66,11 @@ def followups(session: Session, cur: Window, at: datetime, limit: int = 8) -> Fo
     overdue = (FollowUp.id.in_(ids),)
     rows = session.execute(
         select(
-            FollowUp.kind, FollowUp.description, FollowUp.owner_id, FollowUp.due_at, *REF_COLUMNS
+            FollowUp.kind,
+            FollowUp.description,
+            FollowUp.owner_id,
+            FollowUp.due_at,
+            *ref_columns(at),
         )
         .join(Ticket, Ticket.id == FollowUp.ticket_id)
         .where(*overdue)

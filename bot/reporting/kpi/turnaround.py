@@ -42,7 +42,8 @@ def percentiles(
     at: InstrumentedAttribute[Any],
     window: Window,
     ps: Sequence[int] = PERCENTILES,
-    severity: InstrumentedAttribute[Any] = Ticket.severity,
+    severity: Any = Ticket.severity,
+    row_id: InstrumentedAttribute[Any] = Ticket.id,
 ) -> dict[str, Percentiles]:
     """Nearest-rank percentiles of ``value`` per severity, over rows with ``at`` in ``window``.
 
@@ -53,9 +54,7 @@ def percentiles(
         select(
             severity.label("severity"),
             value.label("v"),
-            func.row_number()
-            .over(partition_by=severity, order_by=(value, severity.class_.id))
-            .label("rn"),
+            func.row_number().over(partition_by=severity, order_by=(value, row_id)).label("rn"),
             func.count().over(partition_by=severity).label("n"),
         )
         .where(window.has(at), value.is_not(None))
@@ -74,9 +73,13 @@ def percentiles(
 
 def tta_percentiles(session: Session, window: Window) -> dict[str, Percentiles]:
     """Time to the *first* acknowledgement, of tickets first acknowledged in ``window``."""
-    return percentiles(session, TTA.seconds, TTA.at, window, severity=TTA.severity)
+    return percentiles(
+        session, TTA.seconds, TTA.at, window, severity=TTA.severity, row_id=TTA.row_id
+    )
 
 
 def ttr_percentiles(session: Session, window: Window) -> dict[str, Percentiles]:
     """Time to resolve of each resolution in ``window``, as measured when it happened."""
-    return percentiles(session, TTR.seconds, TTR.at, window, severity=TTR.severity)
+    return percentiles(
+        session, TTR.seconds, TTR.at, window, severity=TTR.severity, row_id=TTR.row_id
+    )

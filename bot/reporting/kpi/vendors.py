@@ -102,7 +102,7 @@ def vendor_quality(
         wrong_ids = select(R.ticket_id).where(
             R.vendor == vendor, R.vendor_correct.is_(False), cur.has(R.at)
         )
-        wrong = ticket_refs(session, Ticket.id.in_(wrong_ids), total=n - k)
+        wrong = ticket_refs(session, Ticket.id.in_(wrong_ids), at=cur.end, total=n - k)
         cats = tuple(sorted(errors.get(vendor, []), key=lambda e: (-e[1], e[0])))
         out.append(
             VendorQuality(vendor, k, n, k_all - k, n_all - n, targets.get(vendor), wrong, cats)

@@ -99,6 +99,7 @@ class FakeSlack:
         self.set_scopes = admin.set_scopes
         self.grant = admin.grant
         self.revoke = admin.revoke
+        self.deactivate = admin.deactivate
         # Slack's side of a person's gesture, for SlackUser (gestures.py).
         self.register_trigger = gestures.register_trigger
         self.enforce_trigger_expiry = gestures.enforce_trigger_expiry
@@ -107,6 +108,7 @@ class FakeSlack:
         self.add_ephemeral = gestures.add_ephemeral
         self.accept_view_response = gestures.accept_view_response
         self.message_event = gestures.message_event
+        self.delivers = gestures.delivers
         self.channel_type = gestures.channel_type
         self.channel_name = gestures.channel_name
         self.dm_channel = ws.dm_channel

@@ -81,6 +81,11 @@ class Gestures:
         with self.ws.lock:
             return access.message_event(self.ws, channel_id)
 
+    def delivers(self, event: str) -> bool:
+        """Whether Slack would send the app ``event`` (subscribed, with its scope)."""
+        with self.ws.lock:
+            return access.delivers(self.ws, event)
+
     def channel_type(self, channel_id: str) -> str:
         """The event's ``channel_type``: channel, group, im or mpim."""
         with self.ws.lock:

@@ -124,6 +124,7 @@ class User:
     tz: str
     email: str
     is_bot: bool = False
+    deleted: bool = False  # deactivated by a workspace admin
 
 
 @dataclass

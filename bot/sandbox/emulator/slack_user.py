@@ -203,6 +203,16 @@ class SlackUser:
         """An ``event_callback`` envelope; reuse ``event_id`` (or ``replay``) to mimic a retry."""
         return events.event(self._member, event, event_id=event_id, **opts)
 
+    def user_change(self, user_id: str, *, deleted: bool = True) -> HttpResponse | None:
+        """An admin (de)activates ``user_id`` in the fake; the ``user_change`` event goes out
+        only as Slack would send it (subscribed, with ``users:read``), else None."""
+        fake = self._member.fake
+        assert fake is not None, "user_change needs the fake workspace"
+        user = fake.deactivate(user_id, deleted=deleted)
+        if not fake.delivers("user_change"):
+            return None
+        return self.event({"type": "user_change", "user": user})
+
     def url_verification(self, challenge: str, **opts: Unpack[SendOptions]) -> HttpResponse:
         return events.url_verification(self._member, challenge, **opts)
 

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+from bot.sandbox.emulator.api.users import user_obj
 from bot.sandbox.emulator.model import Channel, Message
 from bot.sandbox.emulator.rules import access
 from bot.sandbox.emulator.workspace import Workspace
@@ -36,6 +37,14 @@ class WorkspaceAdmin:
         """Register a user for users.info (unknown users answer user_not_found, like Slack)."""
         with self.ws.lock:
             self.ws.add_user(user_id, name, tz, real_name=real_name, email=email, is_bot=is_bot)
+
+    def deactivate(self, user_id: str, *, deleted: bool = True) -> dict[str, Any]:
+        """A workspace admin deactivates ``user_id`` (``deleted=False``: reactivates); the
+        user object a ``user_change`` event carries (``SlackUser.user_change``)."""
+        with self.ws.lock:
+            self.ws.users[user_id].deleted = deleted
+            self.ws.changed.notify_all()
+            return user_obj(self.ws, user_id)
 
     def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
         """Create a public (or private) channel; the bot is not in it until it joins or is

@@ -38,7 +38,7 @@ def user_obj(ws: Workspace, user_id: str) -> dict[str, Any]:
         "team_id": ws.team_id,
         "name": u.name,
         "real_name": u.real_name,
-        "deleted": False,
+        "deleted": u.deleted,
         "tz": u.tz,
         "tz_label": u.tz,
         "tz_offset": int(offset.total_seconds()) if offset else 0,

@@ -143,6 +143,17 @@ def message_event(ws: Workspace, channel_id: str) -> str | None:
     return event
 
 
+def delivers(ws: Workspace, event: str) -> bool:
+    """Whether Slack sends the app ``event`` (not a message): it must subscribe to it and
+    hold the event's scope (``user_change`` needs ``users:read``)."""
+    scope = slack_scopes.EVENT_SCOPES[event]
+    if event not in ws.events or (scope and scope not in ws.scopes):
+        return False
+    if scope:
+        ws.used_scopes.add(scope)
+    return True
+
+
 def channel_type(ws: Workspace, channel_id: str) -> str:
     """An event's ``channel_type``: channel, group, im or mpim."""
     try:
