@@ -46,6 +46,7 @@ from bot.core.render import Renderer
 from bot.delivery import timers
 from bot.routing import notices as owner_notices
 from bot.routing import workload
+from bot.routing.assignment import assign_routed
 from bot.routing.candidates import Need, assess
 from bot.routing.decide import AROUND_THE_CLOCK, ROUTER, next_chance, rotation_order
 from bot.routing.standin import lead_now
@@ -153,16 +154,7 @@ def retry(
     if decision.to_lead:
         arm_retry(session, cfg, ticket, now)
         return None
-    change = transition(
-        session,
-        ticket,
-        Action.ASSIGN,
-        actor=ROUTER,
-        now=now,
-        assignee=decision.assignee,
-        payload={"routing": decision.audit(cfg.routing.strategy), "retry": True},
-    )
-    ticket.routing_reason = decision.reason
+    change = assign_routed(session, cfg, ticket, decision, now, retry=True)
     sla.sync(session, cfg, ticket, now)
     arm(session, cfg, ticket, now)
     owner_notices.line(session, renderer, change.event, "found", now, previous=holder)

@@ -41,9 +41,10 @@ from bot.delivery import outbox
 from bot.qa import assign
 from bot.routing import chain, workload
 from bot.routing import notices as owner_notices
+from bot.routing.assignment import assign_routed
 from bot.routing.decide import ROUTER
 from bot.routing.standin import lead_now
-from bot.tickets.lifecycle import OPEN_STATUSES, Action, is_open, record, transition
+from bot.tickets.lifecycle import OPEN_STATUSES, is_open, record
 from storage.db import transaction
 from storage.models import DeskPerson, FollowUp, QaDecision, QaItem, Ticket
 from storage.queries import ticket_by_id
@@ -194,16 +195,10 @@ def _reroute(
     decision = workload.route(session, cfg, ticket, now, exclude={user})
     member = cfg.member(user)  # deactivated in Slack: still in app.yaml, with a name
     why = f"{member.name if member else 'its owner'} left the {pod.title} desk"
-    change = transition(
-        session,
-        ticket,
-        Action.ASSIGN,
-        actor=ROUTER,
-        now=now,
-        assignee=decision.assignee,
-        payload={"routing": decision.audit(cfg.routing.strategy), "handover": {"from": user}},
+    reason = f"Handed over: {why}. {decision.reason}"
+    change = assign_routed(
+        session, cfg, ticket, decision, now, reason=reason, handover={"from": user}
     )
-    ticket.routing_reason = f"Handed over: {why}. {decision.reason}"
     sla.sync(session, cfg, ticket, now)
     chain.cancel(session, ticket)
     if decision.to_lead:

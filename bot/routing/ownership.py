@@ -37,7 +37,8 @@ from bot.core.render import Renderer
 from bot.core.text import clean, one_line
 from bot.routing import chain, wellness, workload
 from bot.routing import notices as owner_notices
-from bot.routing.decide import ROUTER, Decision
+from bot.routing.assignment import assign_routed
+from bot.routing.decide import Decision
 from bot.routing.reasons import card_line
 from bot.routing.workload import DECLINE
 from bot.tickets import lookup, permissions
@@ -70,16 +71,7 @@ def assign_new(
     """
     session.flush()
     decision = workload.route(session, cfg, ticket, now)
-    change = transition(
-        session,
-        ticket,
-        Action.ASSIGN,
-        actor=ROUTER,
-        now=now,
-        assignee=decision.assignee,
-        payload={"routing": decision.audit(cfg.routing.strategy)},
-    )
-    ticket.routing_reason = decision.reason
+    change = assign_routed(session, cfg, ticket, decision, now)
     _arm(session, cfg, ticket, decision, now)
     owner_notices.dm_owner(session, cfg, renderer, change, _dm_kind(decision), now)
     chosen = decision.chosen
@@ -379,16 +371,8 @@ def decline(
         payload={"sensitive_today": seen.today, "cap": seen.cap},
     )
     decision = workload.route(session, cfg, ticket, now, exclude={actor})
-    change = transition(
-        session,
-        ticket,
-        Action.ASSIGN,
-        actor=ROUTER,
-        now=now,
-        assignee=decision.assignee,
-        payload={"routing": decision.audit(cfg.routing.strategy), "declined_by": actor},
-    )
-    ticket.routing_reason = f"{seen.name} declined it at their sensitive cap. {decision.reason}"
+    reason = f"{seen.name} declined it at their sensitive cap. {decision.reason}"
+    change = assign_routed(session, cfg, ticket, decision, now, reason=reason, declined_by=actor)
     sla.sync(session, cfg, ticket, now)
     _arm(session, cfg, ticket, decision, now)
     owner_notices.line(

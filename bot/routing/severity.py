@@ -30,10 +30,11 @@ from bot.core.text import clean
 from bot.delivery import outbox
 from bot.routing import chain, workload
 from bot.routing import notices as owner_notices
+from bot.routing.assignment import assign_routed
 from bot.routing.candidates import Need, assess
-from bot.routing.decide import ROUTER, Decision
+from bot.routing.decide import Decision
 from bot.tickets import lookup, permissions
-from bot.tickets.lifecycle import Action, is_open, record, transition
+from bot.tickets.lifecycle import is_open, record
 from bot.tickets.permissions import Verb
 from storage.models import Ticket, TicketEvent
 from storage.queries import claim_request, ticket_by_id
@@ -175,16 +176,7 @@ def _route_up(
     if decision.assignee == previous:
         return None
     chain.cancel(session, ticket)
-    change = transition(
-        session,
-        ticket,
-        Action.ASSIGN,
-        actor=ROUTER,
-        now=now,
-        assignee=decision.assignee,
-        payload={"routing": decision.audit(cfg.routing.strategy), "severity": new},
-    )
-    ticket.routing_reason = decision.reason
+    change = assign_routed(session, cfg, ticket, decision, now, severity=new)
     sla.sync(session, cfg, ticket, now)
     if decision.to_lead:
         chain.arm_retry(session, cfg, ticket, now)
@@ -248,4 +240,3 @@ def _tell(
         payload = renderer.render("severity_changed", **context, audience="dm")
         key = f"dm:{ticket.id}:{event.id}:{user}"
         outbox.enqueue_dm(session, user, payload, key, now, ticket=ticket, after_card=True)
-
