@@ -29,7 +29,7 @@ from bot.core.desk import Desk
 from bot.core.errors import NotAllowed
 from bot.tickets.lifecycle import record
 from storage.db import transaction
-from storage.models import FollowUp, QaGrade, Ticket, TicketEvent, Watcher
+from storage.models import FollowUp, QaGrade, QaItem, Ticket, TicketEvent, Watcher
 from storage.queries import ticket_by_id
 
 #: A refused attempt is audited once per (ticket, actor, verb) in this window.
@@ -305,6 +305,9 @@ def qa_audited(sessions: sessionmaker[Session], actor: str, now: datetime) -> It
 
 def _audit_qa(session: Session, err: QaRefused, item_id: int, actor: str, now: datetime) -> None:
     note = f"{err.verb.value}: {err}"
+    # three clicks arrive on three listener threads: the item's row lock makes the look
+    # and the insert one step (PostgreSQL's read committed would let each insert)
+    session.get(QaItem, item_id, with_for_update=True)
     recent = session.scalar(
         select(QaGrade.id).where(
             QaGrade.item_id == item_id,
