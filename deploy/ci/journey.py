@@ -240,8 +240,15 @@ def journey(stack: Stack, fake: FakeSlack, events: str, secret: str) -> None:
     every_replica_is_healthy(stack)
 
     step("nothing lost, nothing doubled")
-    idle = "SELECT count(*) FROM outbox WHERE status <> 'sent'"
-    wait(lambda: stack.sql(idle) == [["0"]], "an outbox with nothing pending or dead", 90)
+    # settled: sent, or moot on purpose (an App Home unchanged since its last publish,
+    # a card update overtaken by a newer one); pending or dead would be lost
+    idle = "SELECT count(*) FROM outbox WHERE status NOT IN ('sent', 'superseded')"
+    try:
+        wait(lambda: stack.sql(idle) == [["0"]], "an outbox with nothing pending or dead", 90)
+    except Failed:
+        unsettled = "SELECT kind, status, last_error, dedup_key FROM outbox"
+        print(stack.sql(f"{unsettled} WHERE status NOT IN ('sent', 'superseded')"), flush=True)
+        raise
     time.sleep(3)  # what a doubled delivery would need to show up
     trail = [
         r[0]
