@@ -169,6 +169,19 @@ def _take(
     return [Candidate(*r) for r in rows]
 
 
+def _day_runs(session: Session, vendor: str, start: datetime) -> list[int]:
+    """The runs that drew ``vendor``'s day starting at ``start``: its sample, then its
+    top-ups, in the order they were drawn."""
+    return list(
+        session.scalars(
+            select(QaRun.id)
+            .where(QaRun.kind.in_((SAMPLE, TOPUP)), QaRun.vendor == vendor)
+            .where(QaRun.period_start == start)
+            .order_by(QaRun.id)
+        )
+    )
+
+
 def rederive(desk: Desk, vendor: str, day: date) -> list[Picked]:
     """The sample of ``vendor``'s decisions of ``day`` as the plan draws it (nothing stored):
     the day's draw, then each top-up, each over the decisions it took."""
@@ -176,14 +189,7 @@ def rederive(desk: Desk, vendor: str, day: date) -> list[Picked]:
     start, end = day_bounds(cfg, day)
     seed = run_seed(cfg, SAMPLE, vendor, day)
     with desk.sessions() as session:
-        runs = list(
-            session.scalars(
-                select(QaRun.id)
-                .where(QaRun.kind.in_((SAMPLE, TOPUP)), QaRun.vendor == vendor)
-                .where(QaRun.period_start == start)
-                .order_by(QaRun.id)
-            )
-        )
+        runs = _day_runs(session, vendor, start)
         if not runs:  # not drawn yet: as it will be
             return draw(cfg, vendor, candidates(session, vendor, start, end), seed)
         taken: dict[int | None, list[Candidate]] = defaultdict(list)
@@ -207,15 +213,7 @@ def drawn(desk: Desk, vendor: str, day: date) -> list[str] | None:
     was drawn."""
     start, _ = day_bounds(desk.config, day)
     with desk.sessions() as session:
-        runs = list(
-            session.scalars(
-                select(QaRun.id).where(
-                    QaRun.kind.in_((SAMPLE, TOPUP)),
-                    QaRun.vendor == vendor,
-                    QaRun.period_start == start,
-                )
-            )
-        )
+        runs = _day_runs(session, vendor, start)
         if not runs:
             return None
         return sorted(
